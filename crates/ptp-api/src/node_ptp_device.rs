@@ -1,0 +1,138 @@
+//! `NodePtpDevice` (ptp.openshift.io/v1): one per node, named after the node. The operator creates
+//! and deletes it; the node's agent writes its status. `status.devices[]` keeps the Go operator's
+//! shape; everything else in the status is our addition and optional.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Empty by design: all information flows from the node into the status.
+#[derive(CustomResource, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+#[kube(
+    group = "ptp.openshift.io",
+    version = "v1",
+    kind = "NodePtpDevice",
+    namespaced,
+    status = "NodePtpDeviceStatus",
+    derive = "PartialEq",
+    derive = "Default",
+    shortname = "npd",
+    category = "ptp",
+    doc = "NodePtpDevice reports a node's PTP-capable devices and the state of its linuxptp processes.",
+    printcolumn(name = "Devices", type_ = "integer", json_path = ".status.deviceCount", description = "Reported devices"),
+    printcolumn(name = "Profiles", type_ = "string", json_path = ".status.appliedProfiles[*]", description = "Profiles the agent applied"),
+    printcolumn(name = "State", type_ = "string", json_path = ".status.clockState", description = "Clock state: LOCKED, HOLDOVER or FREERUN"),
+    printcolumn(name = "Offset", type_ = "integer", json_path = ".status.offsetNs", description = "Last offset from the master in ns"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+pub struct NodePtpDeviceSpec {}
+
+/// Observed state written by the node's agent.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct NodePtpDeviceStatus {
+    /// Devices found on the node (Go-compatible list).
+    #[serde(default)]
+    pub devices: Vec<PtpDevice>,
+    /// Number of entries in `devices`, for `kubectl get`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_count: Option<i64>,
+    /// Qualified names of the profiles the agent applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_profiles: Option<Vec<String>>,
+    /// One entry per supervised linuxptp process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processes: Option<Vec<ProcessStatus>>,
+    /// The node's overall clock state (the worst of its processes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_state: Option<ClockState>,
+    /// Last offset from the master, in nanoseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset_ns: Option<i64>,
+    #[serde(default)]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_update_time: Option<Time>,
+}
+
+/// A network device of the node.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct PtpDevice {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub profile: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardware_info: Option<HardwareInfo>,
+    /// Timestamping capabilities, named as `ethtool -T` prints them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamping: Option<Vec<String>>,
+    /// Index of the PTP hardware clock (`/dev/ptpN`), when the device has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phc_index: Option<i32>,
+    /// Hardware transmit/receive/raw-clock timestamping and a PHC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ptp_capable: Option<bool>,
+}
+
+/// Hardware identification (Go-compatible field names).
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct HardwareInfo {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub pci_address: String,
+    #[serde(default, rename = "vendorID", skip_serializing_if = "String::is_empty")]
+    pub vendor_id: String,
+    #[serde(default, rename = "deviceID", skip_serializing_if = "String::is_empty")]
+    pub device_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub driver: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub firmware_version: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub link_status: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub link_speed: String,
+}
+
+/// State of one supervised process.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessStatus {
+    /// Qualified profile name.
+    pub profile: String,
+    /// `ptp4l`, `phc2sys`, `ts2phc`, ...
+    pub process: String,
+    /// `Running`, `Backoff`, `Stopped` or `Failed`.
+    pub state: String,
+    #[serde(default)]
+    pub restarts: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_state: Option<ClockState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset_ns: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iface: Option<String>,
+}
+
+/// Clock state as reported by the Go daemon's metrics and events.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ClockState {
+    Locked,
+    Holdover,
+    Freerun,
+}
+
+impl ClockState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClockState::Locked => "LOCKED",
+            ClockState::Holdover => "HOLDOVER",
+            ClockState::Freerun => "FREERUN",
+        }
+    }
+}
