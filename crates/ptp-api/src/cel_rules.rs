@@ -10,8 +10,10 @@ pub const NODE_LABEL_PATTERN: &str = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9
 
 pub const UNIQUE_PROFILE_NAMES: &str = "self.profile.all(p, self.profile.exists_one(q, q.name == p.name))";
 pub const RECOMMEND_NAMES_OWN_PROFILE: &str = "self.recommend.all(r, self.profile.exists(p, p.name == r.profile))";
-pub const FIFO_NEEDS_PRIORITY: &str = "!has(self.ptpSchedulingPolicy) || self.ptpSchedulingPolicy != 'SCHED_FIFO' || has(self.ptpSchedulingPriority)";
-pub const MATCH_SETS_LABEL_OR_NAME: &str = "(has(self.nodeLabel) && self.nodeLabel != '') || (has(self.nodeName) && self.nodeName != '')";
+pub const FIFO_NEEDS_PRIORITY: &str =
+    "!has(self.ptpSchedulingPolicy) || self.ptpSchedulingPolicy != 'SCHED_FIFO' || has(self.ptpSchedulingPriority)";
+pub const MATCH_SETS_LABEL_OR_NAME: &str =
+    "(has(self.nodeLabel) && self.nodeLabel != '') || (has(self.nodeName) && self.nodeName != '')";
 
 pub fn unique_profile_names() -> Rule {
     Rule::new(UNIQUE_PROFILE_NAMES)

@@ -60,6 +60,26 @@ impl<'a> ObjectWriter<'a> {
     }
 }
 
+/// Encodes one profile as a JSON object (an element of the node's array).
+pub fn encode_profile(profile: &PtpProfile) -> String {
+    let mut out = String::with_capacity(256);
+    write_profile(&mut out, profile);
+    out
+}
+
+/// Joins already-encoded profiles (from [`encode_profile`]) into a node's value.
+pub fn join_encoded_profiles<'a>(encoded: impl IntoIterator<Item = &'a str>) -> String {
+    let mut out = String::from("[");
+    for (i, item) in encoded.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(item);
+    }
+    out.push(']');
+    out
+}
+
 fn write_profile(out: &mut String, p: &PtpProfile) {
     let mut o = ObjectWriter::open(out);
     o.string("name", Some(&p.name));

@@ -11,15 +11,17 @@ pub mod ptp4l_conf;
 pub mod ptp_config;
 pub mod validation;
 
-pub use configmap::{NodeProfiles, RejectedProfile, decode_node_profiles, encode_node_profiles};
+pub use configmap::{
+    NodeProfiles, RejectedProfile, decode_node_profiles, encode_node_profiles, encode_profile, join_encoded_profiles,
+};
 pub use node_ptp_device::{
     ClockState, HardwareInfo, NodePtpDevice, NodePtpDeviceSpec, NodePtpDeviceStatus, ProcessStatus, PtpDevice,
 };
-pub use ptp4l_conf::{Line, Ptp4lConf, Section};
 pub use ptp_config::{
-    MatchRule, NodeMatchList, ProcessDowntimeThresholds, PtpClockThreshold, PtpConfig, PtpConfigSpec,
-    PtpConfigStatus, PtpProfile, PtpRecommend, SchedulingPolicy,
+    MatchRule, NodeMatchList, ProcessDowntimeThresholds, PtpClockThreshold, PtpConfig, PtpConfigSpec, PtpConfigStatus,
+    PtpProfile, PtpRecommend, SchedulingPolicy,
 };
+pub use ptp4l_conf::{Line, Ptp4lConf, Section};
 pub use validation::{Code, Finding, Report, Severity, validate_profile, validate_spec};
 
 /// API group and version of every resource here.

@@ -20,10 +20,30 @@ use serde::{Deserialize, Serialize};
     shortname = "npd",
     category = "ptp",
     doc = "NodePtpDevice reports a node's PTP-capable devices and the state of its linuxptp processes.",
-    printcolumn(name = "Devices", type_ = "integer", json_path = ".status.deviceCount", description = "Reported devices"),
-    printcolumn(name = "Profiles", type_ = "string", json_path = ".status.appliedProfiles[*]", description = "Profiles the agent applied"),
-    printcolumn(name = "State", type_ = "string", json_path = ".status.clockState", description = "Clock state: LOCKED, HOLDOVER or FREERUN"),
-    printcolumn(name = "Offset", type_ = "integer", json_path = ".status.offsetNs", description = "Last offset from the master in ns"),
+    printcolumn(
+        name = "Devices",
+        type_ = "integer",
+        json_path = ".status.deviceCount",
+        description = "Reported devices"
+    ),
+    printcolumn(
+        name = "Profiles",
+        type_ = "string",
+        json_path = ".status.appliedProfiles[*]",
+        description = "Profiles the agent applied"
+    ),
+    printcolumn(
+        name = "State",
+        type_ = "string",
+        json_path = ".status.clockState",
+        description = "Clock state: LOCKED, HOLDOVER or FREERUN"
+    ),
+    printcolumn(
+        name = "Offset",
+        type_ = "integer",
+        json_path = ".status.offsetNs",
+        description = "Last offset from the master in ns"
+    ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 pub struct NodePtpDeviceSpec {}

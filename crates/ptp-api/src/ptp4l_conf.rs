@@ -32,7 +32,10 @@ pub struct Section {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Line {
     /// `key value`; the value is everything after the first run of whitespace, trimmed.
-    Option { key: String, value: String },
+    Option {
+        key: String,
+        value: String,
+    },
     /// A `#` comment, as written (trimmed).
     Comment(String),
     Blank,

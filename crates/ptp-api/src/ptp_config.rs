@@ -27,9 +27,24 @@ use crate::cel_rules;
     shortname = "ptpcfg",
     category = "ptp",
     doc = "PtpConfig holds linuxptp profiles and the rules that recommend them to nodes.",
-    printcolumn(name = "Profiles", type_ = "string", json_path = ".spec.profile[*].name", description = "Profile names"),
-    printcolumn(name = "Nodes", type_ = "integer", json_path = ".status.nodeCount", description = "Nodes this PtpConfig's profiles apply to"),
-    printcolumn(name = "Valid", type_ = "string", json_path = ".status.conditions[?(@.type==\"Valid\")].status", description = "Whether every profile and rule is valid"),
+    printcolumn(
+        name = "Profiles",
+        type_ = "string",
+        json_path = ".spec.profile[*].name",
+        description = "Profile names"
+    ),
+    printcolumn(
+        name = "Nodes",
+        type_ = "integer",
+        json_path = ".status.nodeCount",
+        description = "Nodes this PtpConfig's profiles apply to"
+    ),
+    printcolumn(
+        name = "Valid",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Valid\")].status",
+        description = "Whether every profile and rule is valid"
+    ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[x_kube(validation = cel_rules::unique_profile_names())]

@@ -42,7 +42,11 @@ fn recommend(profile: &str, matches: Value) -> Value {
 fn corpus() -> Vec<(&'static str, Value, Option<&'static str>)> {
     vec![
         ("minimal", json!({"profile": [profile("a")], "recommend": []}), None),
-        ("no recommend match entries", json!({"profile": [profile("a")], "recommend": [{"profile": "a", "priority": 0}]}), None),
+        (
+            "no recommend match entries",
+            json!({"profile": [profile("a")], "recommend": [{"profile": "a", "priority": 0}]}),
+            None,
+        ),
         (
             "two profiles two rules",
             json!({"profile": [profile("a"), profile("b")], "recommend": [
@@ -50,7 +54,11 @@ fn corpus() -> Vec<(&'static str, Value, Option<&'static str>)> {
                 recommend("b", json!([{"nodeName": "worker-1"}, {"nodeLabel": "ptp/tbc=true"}]))]}),
             None,
         ),
-        ("duplicate profile names", json!({"profile": [profile("a"), profile("a")], "recommend": []}), Some("profile names must be unique")),
+        (
+            "duplicate profile names",
+            json!({"profile": [profile("a"), profile("a")], "recommend": []}),
+            Some("profile names must be unique"),
+        ),
         (
             "duplicate among three",
             json!({"profile": [profile("a"), profile("b"), profile("b")], "recommend": []}),
@@ -66,7 +74,11 @@ fn corpus() -> Vec<(&'static str, Value, Option<&'static str>)> {
             json!({"profile": [{"name": "a", "ptpSchedulingPolicy": "SCHED_FIFO", "ptpSchedulingPriority": 10}], "recommend": []}),
             None,
         ),
-        ("other without priority", json!({"profile": [{"name": "a", "ptpSchedulingPolicy": "SCHED_OTHER"}], "recommend": []}), None),
+        (
+            "other without priority",
+            json!({"profile": [{"name": "a", "ptpSchedulingPolicy": "SCHED_OTHER"}], "recommend": []}),
+            None,
+        ),
         (
             "fifo without priority",
             json!({"profile": [{"name": "a", "ptpSchedulingPolicy": "SCHED_FIFO"}], "recommend": []}),
@@ -141,6 +153,7 @@ fn rust_validation_agrees_with_cel() {
 
 #[test]
 fn rejection_names_the_field_path() {
-    let errors = cel_errors(json!({"profile": [profile("a")], "recommend": [recommend("a", json!([{"nodeLabel": "a=b=c"}]))]}));
+    let errors =
+        cel_errors(json!({"profile": [profile("a")], "recommend": [recommend("a", json!([{"nodeLabel": "a=b=c"}]))]}));
     assert!(errors.iter().any(|e| e.starts_with("spec.recommend[0].match[0].nodeLabel")), "{errors:?}");
 }

@@ -27,8 +27,7 @@ fn generated_crds_parse_back_and_carry_the_api_surface() {
         let version = &crd.spec.versions[0];
         assert_eq!(version.name, "v1");
         assert!(version.subresources.as_ref().and_then(|s| s.status.as_ref()).is_some(), "{name}: status subresource");
-        let columns: Vec<&str> =
-            version.additional_printer_columns.iter().flatten().map(|c| c.name.as_str()).collect();
+        let columns: Vec<&str> = version.additional_printer_columns.iter().flatten().map(|c| c.name.as_str()).collect();
         let short = crd.spec.names.short_names.clone().unwrap_or_default();
         match crd.spec.names.kind.as_str() {
             "PtpConfig" => {

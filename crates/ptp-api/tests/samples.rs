@@ -7,8 +7,14 @@ use kube_cel::Validator;
 use ptp_api::{PtpConfig, crd};
 use serde_json::{Value, json};
 
-const EXPECTED: &[&str] =
-    &["boundary-clock.yaml", "dual-nic-ha.yaml", "grandmaster.yaml", "ordinary-clock.yaml", "software-lab.yaml", "t-bc.yaml"];
+const EXPECTED: &[&str] = &[
+    "boundary-clock.yaml",
+    "dual-nic-ha.yaml",
+    "grandmaster.yaml",
+    "ordinary-clock.yaml",
+    "software-lab.yaml",
+    "t-bc.yaml",
+];
 
 fn samples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/samples")

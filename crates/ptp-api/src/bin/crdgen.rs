@@ -19,7 +19,10 @@ fn main() -> ExitCode {
                 None => return usage("--root needs a directory"),
             },
             "-h" | "--help" => {
-                println!("usage: crdgen [--check] [--root DIR]\nWrites {} under DIR (default: this repository).", TARGET_DIRS.join(" and "));
+                println!(
+                    "usage: crdgen [--check] [--root DIR]\nWrites {} under DIR (default: this repository).",
+                    TARGET_DIRS.join(" and ")
+                );
                 return ExitCode::SUCCESS;
             }
             other => return usage(&format!("unknown argument {other:?}")),

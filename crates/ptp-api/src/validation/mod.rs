@@ -12,10 +12,10 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::cel_rules::NODE_LABEL_PATTERN;
-use crate::ptp4l_conf::Ptp4lConf;
-use crate::ptp_config::{PtpConfigSpec, PtpProfile, SchedulingPolicy};
 use crate::ApiError;
+use crate::cel_rules::NODE_LABEL_PATTERN;
+use crate::ptp_config::{PtpConfigSpec, PtpProfile, SchedulingPolicy};
+use crate::ptp4l_conf::Ptp4lConf;
 
 pub use go_syntax::{parse_go_duration, parse_go_uint};
 
@@ -170,8 +170,7 @@ pub fn validate_spec(spec: &PtpConfigSpec) -> Report {
 pub fn validate_profile(profile: &PtpProfile) -> Report {
     let mut findings = Vec::new();
     let name = Some(profile.name.as_str());
-    if profile.ptp_scheduling_policy == Some(SchedulingPolicy::SchedFifo) && profile.ptp_scheduling_priority.is_none()
-    {
+    if profile.ptp_scheduling_policy == Some(SchedulingPolicy::SchedFifo) && profile.ptp_scheduling_priority.is_none() {
         findings.push(Finding::error(
             Code::MissingSchedulingPriority,
             name,

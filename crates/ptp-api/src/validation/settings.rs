@@ -35,7 +35,9 @@ pub fn check(profile: &str, key: &str, value: &str) -> Option<Finding> {
             invalid(format!("{value:?} must be an unsigned 32-bit integer"))
         }
         "inSyncConditionTimes" | "inSyncConditionThreshold" => None,
-        "stdoutFilter" => Regex::new(value).err().and_then(|e| invalid(format!("{value:?} is not a valid regular expression: {e}"))),
+        "stdoutFilter" => {
+            Regex::new(value).err().and_then(|e| invalid(format!("{value:?} is not a valid regular expression: {e}")))
+        }
         k if k.contains("clockId") => {
             let ok = parse_go_uint(value, 10, 64).is_some() || parse_go_uint(value, 16, 64).is_some();
             if ok { None } else { invalid(format!("{value:?} must be an unsigned 64-bit integer in hex, without 0x")) }

@@ -4,18 +4,11 @@ use super::*;
 use crate::ptp_config::{MatchRule, PtpRecommend};
 
 fn profile_with_conf(iface: Option<&str>, conf: &str) -> PtpProfile {
-    PtpProfile {
-        interface: iface.map(str::to_string),
-        ptp4l_conf: Some(conf.to_string()),
-        ..PtpProfile::named("p1")
-    }
+    PtpProfile { interface: iface.map(str::to_string), ptp4l_conf: Some(conf.to_string()), ..PtpProfile::named("p1") }
 }
 
 fn with_setting(key: &str, value: &str) -> PtpProfile {
-    PtpProfile {
-        ptp_settings: Some(BTreeMap::from([(key.to_string(), value.to_string())])),
-        ..PtpProfile::named("p1")
-    }
+    PtpProfile { ptp_settings: Some(BTreeMap::from([(key.to_string(), value.to_string())])), ..PtpProfile::named("p1") }
 }
 
 fn codes(report: &Report) -> Vec<(Severity, Code)> {
@@ -37,7 +30,11 @@ fn odd_but_well_formed_profiles_are_valid() {
     let cases = [
         PtpProfile::named("no-interface"),
         PtpProfile { ptp4l_opts: Some(" ".into()), ..PtpProfile::named("space-opts") },
-        PtpProfile { ptp4l_opts: Some(String::new()), phc2sys_opts: Some("-a -r".into()), ..PtpProfile::named("only-phc2sys") },
+        PtpProfile {
+            ptp4l_opts: Some(String::new()),
+            phc2sys_opts: Some("-a -r".into()),
+            ..PtpProfile::named("only-phc2sys")
+        },
         profile_with_conf(None, ""),
         profile_with_conf(Some(""), "[global]\n[eth9]\n"),
     ];
@@ -57,7 +54,10 @@ fn ptp4l_conf_that_does_not_parse_is_an_error_naming_profile_field_and_line() {
 
 #[test]
 fn with_interface_only_its_own_section_is_allowed() {
-    let ok = profile_with_conf(Some("ens1f0"), "[global]\nslaveOnly 1\n[ens1f0]\nmasterOnly 0\n[unicast_master_table]\ntable_id 1\n");
+    let ok = profile_with_conf(
+        Some("ens1f0"),
+        "[global]\nslaveOnly 1\n[ens1f0]\nmasterOnly 0\n[unicast_master_table]\ntable_id 1\n",
+    );
     assert!(validate_profile(&ok).is_valid());
     let bad = profile_with_conf(Some("ens1f0"), "[global]\n[ens1f1]\nmasterOnly 1\n");
     let report = validate_profile(&bad);
@@ -165,7 +165,13 @@ fn unknown_settings_are_accepted_with_a_warning() {
 
 #[test]
 fn spec_rules_mirror_the_cel_rules() {
-    let good = spec(&["a", "b"], &[("a", vec![MatchRule::node_label("node-role.kubernetes.io/worker")]), ("b", vec![MatchRule::node_name("w1")])]);
+    let good = spec(
+        &["a", "b"],
+        &[
+            ("a", vec![MatchRule::node_label("node-role.kubernetes.io/worker")]),
+            ("b", vec![MatchRule::node_name("w1")]),
+        ],
+    );
     assert!(validate_spec(&good).findings.is_empty());
 
     let dup = spec(&["a", "a"], &[]);
@@ -180,7 +186,8 @@ fn spec_rules_mirror_the_cel_rules() {
     let empty_match = spec(&["a"], &[("a", vec![MatchRule::default()])]);
     assert_eq!(codes(&validate_spec(&empty_match)), vec![(Severity::Error, Code::InvalidMatch)]);
 
-    let empty_strings = spec(&["a"], &[("a", vec![MatchRule { node_label: Some(String::new()), node_name: Some(String::new()) }])]);
+    let empty_strings =
+        spec(&["a"], &[("a", vec![MatchRule { node_label: Some(String::new()), node_name: Some(String::new()) }])]);
     assert_eq!(codes(&validate_spec(&empty_strings)), vec![(Severity::Error, Code::InvalidMatch)]);
 }
 

@@ -1,0 +1,172 @@
+//! The `ptp-configmap` value is byte-identical to the Go operator's `json.Marshal` output, and the
+//! decoder reads what Go operators and daemons wrote, including the legacy forms.
+
+use std::collections::BTreeMap;
+
+use ptp_api::{PtpClockThreshold, PtpProfile, SchedulingPolicy, decode_node_profiles, encode_node_profiles};
+use serde_json::json;
+
+fn profile(v: serde_json::Value) -> PtpProfile {
+    serde_json::from_value(v).expect("test profile")
+}
+
+#[test]
+fn empty_list_is_brackets() {
+    assert_eq!(encode_node_profiles(&[]), "[]");
+}
+
+#[test]
+fn issue_example_escapes_html_characters() {
+    let p = PtpProfile { synce4l_conf: Some("[<synce1>]\n".into()), ..PtpProfile::named("gm_tgm") };
+    assert_eq!(encode_node_profiles(&[p]), r#"[{"name":"gm_tgm","synce4lConf":"[\u003csynce1\u003e]\n"}]"#);
+}
+
+#[test]
+fn ordinary_clock_example_is_byte_identical() {
+    let p = profile(
+        json!({"name": "ordinary-clock-ptpconfig_profile1", "interface": "enp134s0f0", "ptp4lOpts": "-s -2", "phc2sysOpts": "-a -r"}),
+    );
+    assert_eq!(
+        encode_node_profiles(&[p]),
+        r#"[{"name":"ordinary-clock-ptpconfig_profile1","interface":"enp134s0f0","ptp4lOpts":"-s -2","phc2sysOpts":"-a -r"}]"#
+    );
+}
+
+#[test]
+fn tbc_example_is_byte_identical() {
+    let tr =
+        profile(json!({"name": "tbc-config_01-tbc-tr", "ptp4lOpts": "-2 -s", "ptpSettings": {"clockType": "T-BC"}}));
+    let tt = profile(
+        json!({"name": "tbc-config_01-tbc-tt", "ptp4lOpts": "-2", "ptpSettings": {"controllingProfile": "tbc-config_01-tbc-tr"}}),
+    );
+    assert_eq!(
+        encode_node_profiles(&[tr, tt]),
+        r#"[{"name":"tbc-config_01-tbc-tr","ptp4lOpts":"-2 -s","ptpSettings":{"clockType":"T-BC"}},{"name":"tbc-config_01-tbc-tt","ptp4lOpts":"-2","ptpSettings":{"controllingProfile":"tbc-config_01-tbc-tr"}}]"#
+    );
+}
+
+#[test]
+fn every_field_in_go_struct_order() {
+    // Built from JSON with keys in reverse order: the encoder's order must not depend on input order.
+    let p = profile(json!({
+        "plugins": {"e810": {"z": 1, "a": "<&>"}},
+        "ptpSettings": {"logReduce": "true", "clockType": "T-GM"},
+        "ptpClockThreshold": {"processDowntimeThresholds": {"gpspipe": 1, "ptp4l": 0}, "minOffsetThreshold": -50, "maxOffsetThreshold": 50, "holdOverTimeout": 10},
+        "ptpSchedulingPriority": 10,
+        "ptpSchedulingPolicy": "SCHED_FIFO",
+        "chronydConf": "k", "synce4lConf": "j", "ts2phcConf": "i", "phc2sysConf": "h", "ptp4lConf": "[global]\n",
+        "chronydOpts": "f", "synce4lOpts": "e", "ts2phcOpts": "d", "phc2sysOpts": "c", "ptp4lOpts": "",
+        "interface": "ens1f0", "name": "all"
+    }));
+    assert_eq!(
+        encode_node_profiles(&[p]),
+        concat!(
+            r#"[{"name":"all","interface":"ens1f0","ptp4lOpts":"","phc2sysOpts":"c","ts2phcOpts":"d","synce4lOpts":"e","#,
+            r#""chronydOpts":"f","ptp4lConf":"[global]\n","phc2sysConf":"h","ts2phcConf":"i","synce4lConf":"j","chronydConf":"k","#,
+            r#""ptpSchedulingPolicy":"SCHED_FIFO","ptpSchedulingPriority":10,"#,
+            r#""ptpClockThreshold":{"holdOverTimeout":10,"maxOffsetThreshold":50,"minOffsetThreshold":-50,"processDowntimeThresholds":{"ptp4l":0,"gpspipe":1}},"#,
+            r#""ptpSettings":{"clockType":"T-GM","logReduce":"true"},"plugins":{"e810":{"a":"\u003c\u0026\u003e","z":1}}}]"#
+        )
+    );
+}
+
+#[test]
+fn schema_defaults_fill_an_empty_clock_threshold() {
+    let mut p = PtpProfile { ptp_clock_threshold: Some(PtpClockThreshold::default()), ..PtpProfile::named("p") };
+    assert_eq!(encode_node_profiles(std::slice::from_ref(&p)), r#"[{"name":"p","ptpClockThreshold":{}}]"#);
+    p.apply_defaults();
+    assert_eq!(
+        encode_node_profiles(&[p]),
+        r#"[{"name":"p","ptpClockThreshold":{"holdOverTimeout":5,"maxOffsetThreshold":100,"minOffsetThreshold":-100}}]"#
+    );
+    let mut with_downtime =
+        profile(json!({"name": "p", "ptpClockThreshold": {"processDowntimeThresholds": {"ptp4l": 2}}}));
+    with_downtime.apply_defaults();
+    assert_eq!(
+        encode_node_profiles(&[with_downtime]),
+        r#"[{"name":"p","ptpClockThreshold":{"holdOverTimeout":5,"maxOffsetThreshold":100,"minOffsetThreshold":-100,"processDowntimeThresholds":{"ptp4l":2,"phc2sys":5,"ts2phc":5,"synce4l":5,"chronyd":5,"gpsd":1,"gpspipe":1}}}]"#
+    );
+}
+
+#[test]
+fn go_omitempty_drops_zero_thresholds_and_empty_maps_but_keeps_empty_strings() {
+    let p = profile(json!({
+        "name": "p", "interface": "", "phc2sysOpts": "",
+        "ptpClockThreshold": {"holdOverTimeout": 0, "maxOffsetThreshold": 0, "minOffsetThreshold": 0},
+        "ptpSettings": {}, "plugins": {}
+    }));
+    assert_eq!(encode_node_profiles(&[p]), r#"[{"name":"p","interface":"","phc2sysOpts":"","ptpClockThreshold":{}}]"#);
+}
+
+#[test]
+fn sched_policy_and_priority_are_written_as_given() {
+    let p = PtpProfile {
+        ptp_scheduling_policy: Some(SchedulingPolicy::SchedOther),
+        ptp_scheduling_priority: Some(1),
+        ptp_settings: Some(BTreeMap::new()),
+        ..PtpProfile::named("p")
+    };
+    assert_eq!(
+        encode_node_profiles(&[p]),
+        r#"[{"name":"p","ptpSchedulingPolicy":"SCHED_OTHER","ptpSchedulingPriority":1}]"#
+    );
+}
+
+#[test]
+fn decoder_reads_go_values_and_legacy_forms() {
+    let array =
+        decode_node_profiles(r#"[{"name":"a","ptp4lOpts":""},{"name":null},{"interface":"eth0"},{"name":"b"}]"#)
+            .unwrap();
+    assert_eq!(array.profiles.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(array.profiles[0].ptp4l_opts.as_deref(), Some(""));
+    assert_eq!(array.skipped, 2);
+
+    let legacy =
+        decode_node_profiles(r#"{"name":"legacy","interface":"ens786f1","ptp4lOpts":"-s -2","phc2sysOpts":"-a -r"}"#)
+            .unwrap();
+    assert_eq!(legacy.profiles.len(), 1);
+    assert_eq!(legacy.profiles[0].interface.as_deref(), Some("ens786f1"));
+
+    let empty_legacy = decode_node_profiles(r#"{"name":null,"interface":null}"#).unwrap();
+    assert!(empty_legacy.profiles.is_empty());
+    assert_eq!(empty_legacy.skipped, 1);
+
+    assert!(decode_node_profiles("[]").unwrap().profiles.is_empty());
+    assert!(decode_node_profiles(" \n[ ]\n").unwrap().profiles.is_empty());
+}
+
+#[test]
+fn a_bad_item_is_rejected_alone_with_its_name_and_reason() {
+    let decoded = decode_node_profiles(r#"[{"name":"good"},{"name":"bad","ptpSchedulingPriority":"high"},7]"#).unwrap();
+    assert_eq!(decoded.profiles.len(), 1);
+    assert_eq!(decoded.rejected.len(), 2);
+    assert_eq!(decoded.rejected[0].index, 1);
+    assert_eq!(decoded.rejected[0].name.as_deref(), Some("bad"));
+    assert!(
+        decoded.rejected[0].to_string().starts_with("profile \"bad\" (item 1): invalid type"),
+        "{}",
+        decoded.rejected[0]
+    );
+    assert_eq!(decoded.rejected[1].to_string(), "item 2: expected a profile object, found a number");
+}
+
+#[test]
+fn malformed_values_are_clear_errors() {
+    let err = decode_node_profiles(r#"[{"name":"a""#).unwrap_err().to_string();
+    assert!(err.starts_with("ptp-configmap value: not valid JSON: EOF while parsing"), "{err}");
+    assert_eq!(
+        decode_node_profiles("\"text\"").unwrap_err().to_string(),
+        "ptp-configmap value: expected a JSON array of profiles, found a string"
+    );
+    assert!(decode_node_profiles("").unwrap_err().to_string().contains("empty"));
+}
+
+#[test]
+fn joining_encoded_profiles_equals_encoding_the_list() {
+    let a = PtpProfile { ptp4l_opts: Some("-2".into()), ..PtpProfile::named("a") };
+    let b = PtpProfile::named("b<");
+    let joined =
+        ptp_api::join_encoded_profiles([ptp_api::encode_profile(&a).as_str(), ptp_api::encode_profile(&b).as_str()]);
+    assert_eq!(joined, encode_node_profiles(&[a, b]));
+    assert_eq!(ptp_api::join_encoded_profiles([]), "[]");
+}

@@ -1,0 +1,16 @@
+//! The PTP operator: a pure render engine (`render`), the `render` CLI (`cli`, `input`), and the
+//! controller shell that runs it against the Kubernetes API.
+
+pub mod cli;
+pub mod input;
+pub mod render;
+
+/// Errors of the operator crate.
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorError {
+    /// A file that could not be read or parsed, with the position when known.
+    #[error("{path}: {message}")]
+    Input { path: String, message: String },
+    #[error("writing output: {0}")]
+    Output(String),
+}

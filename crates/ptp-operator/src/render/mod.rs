@@ -1,0 +1,214 @@
+//! The render engine: every PtpConfig and every Node in, the `ptp-configmap` data, each
+//! PtpConfig's status and each node's selection out. Pure and deterministic: the output depends on
+//! the set of inputs only, never on their order.
+
+mod matching;
+mod references;
+mod status;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ptp_api::{Finding, NodeMatchList, PtpConfig, PtpProfile, encode_profile, join_encoded_profiles, validate_spec};
+
+pub use matching::{NodeInfo, entry_matches, rule_matches, winners};
+pub use references::{ProfileIndex, REFERENCE_KEYS, qualified_name, rewrite_setting};
+pub use status::{
+    CONDITION_APPLIED, CONDITION_PROFILE_REFERENCE_VALID, CONDITION_VALID, DesiredCondition, desired_conditions,
+};
+
+/// Identifies a PtpConfig. Ordered by name, then namespace (the order used for resolution).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConfigKey {
+    pub name: String,
+    pub namespace: String,
+}
+
+impl ConfigKey {
+    pub fn of(config: &PtpConfig) -> Self {
+        ConfigKey {
+            name: config.metadata.name.clone().unwrap_or_default(),
+            namespace: config.metadata.namespace.clone().unwrap_or_default(),
+        }
+    }
+}
+
+impl std::fmt::Display for ConfigKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.namespace.is_empty() {
+            write!(f, "{}", self.name)
+        } else {
+            write!(f, "{}/{}", self.namespace, self.name)
+        }
+    }
+}
+
+/// A profile reference that names no profile anywhere.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnresolvedReference {
+    pub profile: String,
+    pub key: String,
+    pub value: String,
+}
+
+/// What the render decided for one PtpConfig.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ConfigOutcome {
+    /// `(node, unqualified profile)` that apply after the global priority decision, sorted.
+    pub match_list: Vec<NodeMatchList>,
+    /// Distinct nodes in `match_list`.
+    pub node_count: usize,
+    /// Validation findings (errors make the PtpConfig invalid; the profiles are still rendered).
+    pub findings: Vec<Finding>,
+    /// References in `ptpSettings` that were kept as written because nothing matched.
+    pub unresolved: Vec<UnresolvedReference>,
+    /// Qualified names another PtpConfig (same name, other namespace) already used on a node.
+    pub conflicts: Vec<String>,
+    pub observed_generation: Option<i64>,
+}
+
+impl ConfigOutcome {
+    /// The conditions this outcome implies (without timestamps).
+    pub fn conditions(&self) -> Vec<DesiredCondition> {
+        desired_conditions(self)
+    }
+}
+
+/// The full result of one render.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RenderOutput {
+    /// ConfigMap data: one key per node, `[]` for nodes that get nothing.
+    pub data: BTreeMap<String, String>,
+    /// Per PtpConfig.
+    pub configs: BTreeMap<ConfigKey, ConfigOutcome>,
+    /// Per node, the qualified names of its profiles, sorted.
+    pub selection: BTreeMap<String, Vec<String>>,
+}
+
+impl RenderOutput {
+    /// Total size of the ConfigMap data in bytes (keys and values).
+    pub fn data_bytes(&self) -> usize {
+        self.data.iter().map(|(k, v)| k.len() + v.len()).sum()
+    }
+}
+
+/// A profile as it appears in the ConfigMap: qualified name, schema defaults, rewritten references.
+struct RenderedProfile {
+    qualified: String,
+    encoded: String,
+}
+
+/// Renders the ConfigMap data and statuses from every PtpConfig and Node.
+pub fn render(configs: &[PtpConfig], nodes: &[NodeInfo]) -> RenderOutput {
+    let mut configs: Vec<(ConfigKey, &PtpConfig)> = configs.iter().map(|c| (ConfigKey::of(c), c)).collect();
+    configs.sort_by(|a, b| a.0.cmp(&b.0));
+    configs.dedup_by(|a, b| a.0 == b.0);
+    let mut nodes: Vec<&NodeInfo> = nodes.iter().collect();
+    nodes.sort();
+    nodes.dedup_by(|a, b| a.name == b.name);
+
+    let mut index = ProfileIndex::default();
+    for (key, config) in &configs {
+        for p in &config.spec.profile {
+            index.insert(&key.name, &p.name);
+        }
+    }
+
+    let mut outcomes: Vec<ConfigOutcome> = Vec::with_capacity(configs.len());
+    // Per config: profile name → rendered profile (first of duplicate names wins).
+    let mut rendered: Vec<BTreeMap<&str, RenderedProfile>> = Vec::with_capacity(configs.len());
+    // (priority, (config index, profile name)) for every rule that names an existing profile.
+    let mut rules: Vec<(usize, &ptp_api::PtpRecommend)> = Vec::new();
+    for (i, (key, config)) in configs.iter().enumerate() {
+        let mut outcome = ConfigOutcome {
+            findings: validate_spec(&config.spec).findings,
+            observed_generation: config.metadata.generation,
+            ..Default::default()
+        };
+        let mut profiles = BTreeMap::new();
+        for profile in &config.spec.profile {
+            if profiles.contains_key(profile.name.as_str()) {
+                continue;
+            }
+            let (rendered_profile, unresolved) = render_profile(&index, &key.name, profile);
+            outcome.unresolved.extend(unresolved);
+            profiles.insert(profile.name.as_str(), rendered_profile);
+        }
+        for rule in &config.spec.recommend {
+            if profiles.contains_key(rule.profile.as_str()) {
+                rules.push((i, rule));
+            }
+        }
+        rendered.push(profiles);
+        outcomes.push(outcome);
+    }
+
+    let mut output = RenderOutput::default();
+    let mut applied_nodes: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); configs.len()];
+    for node in &nodes {
+        let candidates: Vec<(i64, (usize, &str))> = rules
+            .iter()
+            .filter(|(_, rule)| rule_matches(rule, node))
+            .map(|(i, rule)| (rule.priority, (*i, rule.profile.as_str())))
+            .collect();
+        let mut chosen: BTreeMap<&str, (usize, &str)> = BTreeMap::new();
+        let mut won: Vec<(usize, &str)> = winners(&candidates);
+        won.sort();
+        won.dedup();
+        for (i, profile) in won {
+            let qualified = rendered[i][profile].qualified.as_str();
+            match chosen.get(qualified) {
+                Some((first, _)) if *first != i => outcomes[i].conflicts.push(qualified.to_string()),
+                Some(_) => {}
+                None => {
+                    chosen.insert(qualified, (i, profile));
+                }
+            }
+        }
+        for (i, profile) in chosen.values() {
+            outcomes[*i].match_list.push(NodeMatchList { node_name: node.name.clone(), profile: profile.to_string() });
+            applied_nodes[*i].insert(node.name.as_str());
+        }
+        let value = join_encoded_profiles(chosen.values().map(|(i, p)| rendered[*i][p].encoded.as_str()));
+        output.data.insert(node.name.clone(), value);
+        output.selection.insert(node.name.clone(), chosen.keys().map(|q| q.to_string()).collect());
+    }
+
+    for ((key, _), (mut outcome, nodes)) in configs.into_iter().zip(outcomes.into_iter().zip(applied_nodes)) {
+        outcome.match_list.sort();
+        outcome.conflicts.sort();
+        outcome.conflicts.dedup();
+        outcome.node_count = nodes.len();
+        output.configs.insert(key, outcome);
+    }
+    output
+}
+
+/// The profile as written into the ConfigMap, and the references that did not resolve.
+fn render_profile(
+    index: &ProfileIndex,
+    config: &str,
+    profile: &PtpProfile,
+) -> (RenderedProfile, Vec<UnresolvedReference>) {
+    let mut p = profile.clone();
+    p.apply_defaults();
+    p.name = qualified_name(config, &profile.name);
+    let mut unresolved = Vec::new();
+    if let Some(settings) = p.ptp_settings.as_mut() {
+        for key in REFERENCE_KEYS {
+            if let Some(value) = settings.get_mut(*key) {
+                let (rewritten, missing) = rewrite_setting(index, config, key, value);
+                *value = rewritten;
+                unresolved.extend(missing.into_iter().map(|value| UnresolvedReference {
+                    profile: profile.name.clone(),
+                    key: key.to_string(),
+                    value,
+                }));
+            }
+        }
+    }
+    let encoded = encode_profile(&p);
+    (RenderedProfile { qualified: p.name, encoded }, unresolved)
+}
+
+#[cfg(test)]
+mod tests;
