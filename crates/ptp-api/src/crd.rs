@@ -32,10 +32,10 @@ fn go_style(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
 fn strip_nullable(value: &mut Value) {
     match value {
         Value::Object(map) => {
-            if map.remove("nullable").is_some() {
-                if let Some(Value::Array(variants)) = map.get_mut("enum") {
-                    variants.retain(|v| !v.is_null());
-                }
+            if map.remove("nullable").is_some()
+                && let Some(Value::Array(variants)) = map.get_mut("enum")
+            {
+                variants.retain(|v| !v.is_null());
             }
             map.values_mut().for_each(strip_nullable);
         }

@@ -2,6 +2,9 @@
 //! and deletes it; the node's agent writes its status. `status.devices[]` keeps the Go operator's
 //! shape; everything else in the status is our addition and optional.
 
+// Several `printcolumn(...)` entries repeat `type_ = ...`, which clippy mistakes for duplicates.
+#![allow(clippy::duplicated_attributes)]
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::CustomResource;
 use schemars::JsonSchema;

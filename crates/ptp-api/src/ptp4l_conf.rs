@@ -58,7 +58,10 @@ impl Section {
 
     /// The effective value of `key`: the last occurrence wins, as in linuxptp.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.options().filter(|(k, _)| *k == key).map(|(_, v)| v).last()
+        self.lines.iter().rev().find_map(|l| match l {
+            Line::Option { key: k, value } if k == key => Some(value.as_str()),
+            _ => None,
+        })
     }
 
     /// Options in file order.
@@ -181,7 +184,7 @@ impl Ptp4lConf {
 
     /// The effective value of `key` in section `name`.
     pub fn get(&self, name: &str, key: &str) -> Option<&str> {
-        self.sections.iter().filter(|s| section_matches(s, name)).filter_map(|s| s.get(key)).last()
+        self.sections.iter().rev().filter(|s| section_matches(s, name)).find_map(|s| s.get(key))
     }
 
     /// Sets `key` in section `name`, creating the section when needed.

@@ -5,6 +5,9 @@
 //! through every round trip: `ptp4lOpts: ""` means "do not run ptp4l", an absent `ptp4lOpts` means
 //! "run ptp4l with no extra options".
 
+// Several `printcolumn(...)` entries repeat `type_ = ...`, which clippy mistakes for duplicates.
+#![allow(clippy::duplicated_attributes)]
+
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;

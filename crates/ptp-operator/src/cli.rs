@@ -7,11 +7,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::ObjectMeta;
 
+use crate::controller::plan::CONFIGMAP_WARN_BYTES;
 use crate::input::read_paths;
 use crate::render::{CONDITION_APPLIED, render};
-
-/// ConfigMaps above this size get a warning (the API server rejects objects over 1 MiB).
-pub const CONFIGMAP_WARN_BYTES: usize = 900 * 1024;
 
 /// PTP operator: renders ptp-configmap from PtpConfigs and Nodes.
 #[derive(Parser, Debug)]
@@ -23,8 +21,101 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run the controller against the cluster (in-cluster config or KUBECONFIG).
+    Run(RunArgs),
     /// Print the ptp-configmap the operator would write for the given PtpConfigs and Nodes.
     Render(RenderArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Namespace of the ConfigMap, the NodePtpDevices and the leader Lease.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "openshift-ptp")]
+    pub namespace: String,
+    /// Only PtpConfigs in these namespaces count (comma-separated); default: all namespaces.
+    #[arg(long = "watch-namespace", env = "WATCH_NAMESPACES", value_delimiter = ',')]
+    pub watch_namespaces: Vec<String>,
+    /// Name of the aggregated ConfigMap.
+    #[arg(long, env = "CONFIGMAP_NAME", default_value = ptp_api::CONFIGMAP_NAME)]
+    pub configmap_name: String,
+    /// Label selector of the nodes that run the agent (each gets a NodePtpDevice).
+    #[arg(long, env = "AGENT_NODE_SELECTOR", default_value = "kubernetes.io/os=linux")]
+    pub agent_node_selector: String,
+    /// Elect a leader through a Lease so that only one instance writes.
+    #[arg(long, env = "LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_elect: bool,
+    /// Name of the leader Lease.
+    #[arg(long, env = "LEASE_NAME", default_value = "ptp-operator-leader")]
+    pub lease_name: String,
+    /// Identity in the Lease (default: POD_NAME, else hostname and pid).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    /// Lease validity after the last renewal, in seconds.
+    #[arg(long, default_value_t = 15)]
+    pub lease_duration_seconds: u64,
+    /// How often the leader renews and a standby retries, in seconds.
+    #[arg(long, default_value_t = 2)]
+    pub lease_retry_seconds: u64,
+    /// A leader that cannot renew for this long steps down, in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub lease_renew_deadline_seconds: u64,
+    /// Quiet time after a change before the render runs, in milliseconds.
+    #[arg(long, default_value_t = 100)]
+    pub debounce_ms: u64,
+    /// Full reconcile at least this often even without events, in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub resync_seconds: u64,
+    /// Address of /metrics (`none` to disable).
+    #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    pub metrics_addr: String,
+    /// Address of /healthz and /readyz (`none` to disable).
+    #[arg(long, env = "HEALTH_ADDR", default_value = "0.0.0.0:8081")]
+    pub health_addr: String,
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl RunArgs {
+    /// The controller settings these flags describe; errors name the bad flag.
+    pub fn settings(&self) -> Result<crate::controller::run::Settings, String> {
+        use std::time::Duration;
+        let addr = |flag: &str, value: &str| -> Result<Option<std::net::SocketAddr>, String> {
+            if value == "none" || value.is_empty() {
+                return Ok(None);
+            }
+            value.parse().map(Some).map_err(|e| format!("--{flag} {value:?}: {e}"))
+        };
+        Ok(crate::controller::run::Settings {
+            namespace: self.namespace.clone(),
+            watch_namespaces: self.watch_namespaces.iter().filter(|n| !n.is_empty()).cloned().collect(),
+            configmap_name: self.configmap_name.clone(),
+            agent_selector: crate::controller::selector::LabelSelector::parse(&self.agent_node_selector)
+                .map_err(|e| format!("--agent-node-selector: {e}"))?,
+            leader_election: self.leader_elect,
+            lease_name: self.lease_name.clone(),
+            identity: self
+                .identity
+                .clone()
+                .filter(|i| !i.is_empty())
+                .unwrap_or_else(crate::controller::run::default_identity),
+            lease_timing: crate::controller::leader::LeaseTiming {
+                duration: Duration::from_secs(self.lease_duration_seconds),
+                retry: Duration::from_secs(self.lease_retry_seconds.max(1)),
+                renew_deadline: Duration::from_secs(self.lease_renew_deadline_seconds),
+            },
+            debounce: Duration::from_millis(self.debounce_ms),
+            resync: Duration::from_secs(self.resync_seconds.max(1)),
+            metrics_addr: addr("metrics-addr", &self.metrics_addr)?,
+            health_addr: addr("health-addr", &self.health_addr)?,
+        })
+    }
 }
 
 #[derive(clap::Args, Debug)]

@@ -2,6 +2,7 @@
 //! controller shell that runs it against the Kubernetes API.
 
 pub mod cli;
+pub mod controller;
 pub mod input;
 pub mod render;
 

@@ -63,16 +63,15 @@ fn check_log_reduce(value: &str) -> Result<(), String> {
     if mode != "enhanced" {
         return Ok(());
     }
-    if let Some(duration) = words.next() {
-        if parse_go_duration(duration).is_none() {
-            return Err(format!("time {duration:?} must be a duration such as 30s"));
-        }
+    if let Some(duration) = words.next()
+        && parse_go_duration(duration).is_none()
+    {
+        return Err(format!("time {duration:?} must be a duration such as 30s"));
     }
-    if let Some(threshold) = words.next() {
-        let digits = threshold.strip_prefix('+').unwrap_or(threshold);
-        if parse_go_uint(digits, 10, 63).is_none() {
-            return Err(format!("threshold {threshold:?} must be a non-negative integer"));
-        }
+    if let Some(threshold) = words.next()
+        && parse_go_uint(threshold.strip_prefix('+').unwrap_or(threshold), 10, 63).is_none()
+    {
+        return Err(format!("threshold {threshold:?} must be a non-negative integer"));
     }
     Ok(())
 }

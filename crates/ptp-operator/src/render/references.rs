@@ -30,10 +30,10 @@ impl ProfileIndex {
     /// 4. otherwise `None` (the caller keeps the value and reports it).
     pub fn resolve(&self, from: &str, reference: &str) -> Option<String> {
         // Kubernetes object names cannot contain `_`, so the first `_` separates the two parts.
-        if let Some((config, profile)) = reference.split_once('_') {
-            if self.has(config, profile) {
-                return Some(reference.to_string());
-            }
+        if let Some((config, profile)) = reference.split_once('_')
+            && self.has(config, profile)
+        {
+            return Some(reference.to_string());
         }
         if self.has(from, reference) {
             return Some(qualified_name(from, reference));

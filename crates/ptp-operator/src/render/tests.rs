@@ -21,7 +21,7 @@ fn settings(p: PtpProfile, kv: &[(&str, &str)]) -> PtpProfile {
     PtpProfile { ptp_settings: Some(kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()), ..p }
 }
 
-fn cond<'a>(out: &'a RenderOutput, config: &str, type_: &str) -> DesiredCondition {
+fn cond(out: &RenderOutput, config: &str, type_: &str) -> DesiredCondition {
     let (_, outcome) = out.configs.iter().find(|(k, _)| k.name == config).expect("config outcome");
     outcome.conditions().into_iter().find(|c| c.type_ == type_).expect("condition")
 }

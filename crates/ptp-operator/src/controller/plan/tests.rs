@@ -1,0 +1,178 @@
+use k8s_openapi::jiff::Timestamp;
+use ptp_api::{MatchRule, PtpConfigSpec, PtpProfile, PtpRecommend};
+
+use super::*;
+
+fn now(secs: i64) -> Time {
+    Time(Timestamp::from_second(secs).unwrap())
+}
+
+fn config(name: &str, profile: &str, recommend_profile: &str, label: &str) -> PtpConfig {
+    let mut c = PtpConfig::new(
+        name,
+        PtpConfigSpec {
+            profile: vec![PtpProfile { ptp4l_opts: Some("-2".into()), ..PtpProfile::named(profile) }],
+            recommend: vec![PtpRecommend {
+                profile: recommend_profile.into(),
+                priority: 4,
+                r#match: Some(vec![MatchRule::node_label(label)]),
+            }],
+        },
+    );
+    c.metadata.namespace = Some("openshift-ptp".into());
+    c.metadata.generation = Some(1);
+    c
+}
+
+fn linux(name: &str) -> NodeInfo {
+    NodeInfo::new(name).with_label("kubernetes.io/os", "linux")
+}
+
+fn snapshot() -> Snapshot {
+    Snapshot {
+        configs: vec![config("oc", "p", "p", "ptp")],
+        nodes: vec![
+            linux("w0").with_label("ptp", ""),
+            linux("w1"),
+            NodeInfo::new("win").with_label("kubernetes.io/os", "windows"),
+        ],
+        configmap_data: None,
+        devices: BTreeSet::new(),
+        agent_selector: LabelSelector::parse("kubernetes.io/os=linux").unwrap(),
+    }
+}
+
+/// What the cluster looks like after the plan's writes succeeded.
+fn applied(mut s: Snapshot, plan: &Plan) -> Snapshot {
+    match &plan.configmap {
+        ConfigMapAction::Create(d) | ConfigMapAction::Update(d) => s.configmap_data = Some(d.clone()),
+        ConfigMapAction::Keep => {}
+    }
+    for (key, status) in &plan.statuses {
+        let c = s.configs.iter_mut().find(|c| ConfigKey::of(c) == *key).unwrap();
+        c.status = Some(status.clone());
+    }
+    s.devices.extend(plan.create_devices.iter().cloned());
+    for d in &plan.delete_devices {
+        s.devices.remove(d);
+    }
+    s
+}
+
+#[test]
+fn first_reconcile_creates_everything_and_the_next_writes_nothing() {
+    let s = snapshot();
+    let first = plan(&s, &now(100));
+    let ConfigMapAction::Create(data) = &first.configmap else { panic!("expected create, got {:?}", first.configmap) };
+    assert_eq!(data.keys().collect::<Vec<_>>(), ["w0", "w1", "win"]);
+    assert_eq!(data["w1"], "[]");
+    assert_eq!(first.create_devices, vec!["w0", "w1"], "windows node gets no NodePtpDevice");
+    assert_eq!(first.statuses.len(), 1);
+    let status = &first.statuses[0].1;
+    assert_eq!(status.node_count, Some(1));
+    assert_eq!(status.observed_generation, Some(1));
+    assert_eq!(
+        status.conditions.iter().map(|c| c.type_.as_str()).collect::<Vec<_>>(),
+        ["Valid", "ProfileReferenceValid", "Applied"]
+    );
+    assert_eq!(first.events.len(), 1);
+    assert_eq!(first.events[0].reason, "NodesChanged");
+    assert_eq!(first.events[0].note, "now applies to 1 node; added: w0");
+
+    let s = applied(s, &first);
+    let second = plan(&s, &now(200));
+    assert_eq!(second.writes(), 0, "resync without change: {:?} {:?}", second.configmap, second.statuses);
+    assert!(second.events.is_empty());
+}
+
+#[test]
+fn label_change_rerenders_and_reports_the_node_set() {
+    let mut s = snapshot();
+    s = applied(s.clone(), &plan(&s, &now(1)));
+    s.nodes[1].labels.insert("ptp".into(), "".into());
+    let p = plan(&s, &now(2));
+    let ConfigMapAction::Update(data) = &p.configmap else { panic!("expected update") };
+    assert!(data["w1"].contains("oc_p"));
+    assert_eq!(p.statuses[0].1.node_count, Some(2));
+    assert_eq!(p.events.iter().map(|e| e.note.as_str()).collect::<Vec<_>>(), ["now applies to 2 nodes; added: w1"]);
+    // lastTransitionTime is kept: Applied stayed True.
+    let applied_cond = p.statuses[0].1.conditions.iter().find(|c| c.type_ == "Applied").unwrap();
+    assert_eq!(applied_cond.last_transition_time, now(1));
+    assert_eq!(applied_cond.message, "applied to 2 nodes");
+}
+
+#[test]
+fn node_delete_removes_key_and_device() {
+    let mut s = snapshot();
+    s = applied(s.clone(), &plan(&s, &now(1)));
+    s.nodes.retain(|n| n.name != "w0");
+    let p = plan(&s, &now(2));
+    let ConfigMapAction::Update(data) = &p.configmap else { panic!("expected update") };
+    assert!(!data.contains_key("w0"));
+    assert_eq!(p.delete_devices, vec!["w0"]);
+    assert!(p.create_devices.is_empty());
+    assert!(p.events.iter().any(|e| e.note.contains("removed: w0")));
+}
+
+#[test]
+fn invalid_config_warns_once_and_recovery_is_reported() {
+    let mut s = snapshot();
+    s.configs.push(config("broken", "p", "typo", "ptp"));
+    let p = plan(&s, &now(1));
+    let warning: Vec<_> = p.events.iter().filter(|e| e.warning).collect();
+    assert_eq!(warning.len(), 1);
+    assert_eq!(warning[0].config.name, "broken");
+    assert_eq!(warning[0].reason, "UnknownProfile");
+    // The other PtpConfig is unaffected.
+    let ConfigMapAction::Create(data) = &p.configmap else { panic!() };
+    assert!(data["w0"].contains("oc_p"));
+
+    let s2 = applied(s.clone(), &p);
+    assert!(plan(&s2, &now(2)).events.iter().all(|e| !e.warning), "no repeated warning");
+
+    let mut fixed = s2.clone();
+    fixed.configs[1].spec.recommend[0].profile = "p".into();
+    fixed.configs[1].metadata.generation = Some(2);
+    let p = plan(&fixed, &now(3));
+    let restored: Vec<_> = p.events.iter().filter(|e| e.reason == "ValidRestored").collect();
+    assert_eq!(restored.len(), 1);
+    let (_, status) = p.statuses.iter().find(|(k, _)| k.name == "broken").unwrap();
+    let valid = status.conditions.iter().find(|c| c.type_ == "Valid").unwrap();
+    assert_eq!((valid.status.as_str(), valid.last_transition_time.clone()), ("True", now(3)));
+    assert_eq!(status.observed_generation, Some(2));
+}
+
+#[test]
+fn oversize_configmap_sets_a_condition_and_event_and_clears_them() {
+    let mut s = snapshot();
+    let big = "x".repeat(1000);
+    s.configs[0].spec.profile[0].ptp4l_conf = Some(format!("[global]\n# {big}\n"));
+    for i in 0..1000 {
+        s.nodes.push(linux(&format!("node-{i:04}")).with_label("ptp", ""));
+    }
+    let p = plan(&s, &now(1));
+    assert!(p.render.data_bytes() > CONFIGMAP_WARN_BYTES);
+    let status = &p.statuses[0].1;
+    let c = status.conditions.iter().find(|c| c.type_ == CONDITION_CONFIGMAP_WITHIN_LIMIT).unwrap();
+    assert_eq!(c.status, "False");
+    assert!(c.message.contains("1003 nodes"), "{}", c.message);
+    assert!(p.events.iter().any(|e| e.warning && e.reason == "NearSizeLimit"));
+
+    let mut s = applied(s, &p);
+    s.nodes.truncate(3);
+    let p = plan(&s, &now(2));
+    assert!(p.statuses[0].1.conditions.iter().all(|c| c.type_ != CONDITION_CONFIGMAP_WITHIN_LIMIT));
+    assert!(p.events.iter().any(|e| e.reason == "ConfigMapWithinLimitRestored"));
+}
+
+#[test]
+fn drifted_configmap_and_deleted_device_are_repaired() {
+    let mut s = snapshot();
+    s = applied(s.clone(), &plan(&s, &now(1)));
+    s.configmap_data.as_mut().unwrap().insert("w0".into(), "[]".into());
+    s.devices.remove("w1");
+    let p = plan(&s, &now(2));
+    assert!(matches!(p.configmap, ConfigMapAction::Update(_)));
+    assert_eq!(p.create_devices, vec!["w1"]);
+    assert!(p.statuses.is_empty());
+}

@@ -1,0 +1,328 @@
+//! The event loop: reflectors keep caches of PtpConfigs, Nodes, the ConfigMap and NodePtpDevices;
+//! every relevant change wakes one debounced reconcile, which plans from the caches and writes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{ConfigMap, Node};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::{WatchStreamExt, watcher::Config as WatchConfig};
+use kube::{Api, Client, Resource, ResourceExt};
+use prometheus_client::registry::Registry;
+use ptp_api::{NodePtpDevice, PtpConfig};
+use tokio::sync::{mpsc, watch};
+
+use super::apply::Writer;
+use super::http::{Health, health_router, metrics_router, serve};
+use super::leader::{LeaderElector, LeaseTiming};
+use super::metrics::OperatorMetrics;
+use super::plan::{Snapshot, plan};
+use super::selector::LabelSelector;
+use crate::render::NodeInfo;
+
+/// Settings of `ptp-operator run`.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Namespace of the ConfigMap, the NodePtpDevices and the Lease.
+    pub namespace: String,
+    /// Namespaces whose PtpConfigs count; empty: all namespaces.
+    pub watch_namespaces: Vec<String>,
+    pub configmap_name: String,
+    pub agent_selector: LabelSelector,
+    pub leader_election: bool,
+    pub lease_name: String,
+    pub identity: String,
+    pub lease_timing: LeaseTiming,
+    pub debounce: Duration,
+    pub resync: Duration,
+    pub metrics_addr: Option<SocketAddr>,
+    pub health_addr: Option<SocketAddr>,
+}
+
+/// The reflector caches the reconcile reads.
+#[derive(Clone)]
+struct Caches {
+    configs: Vec<Store<PtpConfig>>,
+    nodes: Store<Node>,
+    configmaps: Store<ConfigMap>,
+    devices: Store<NodePtpDevice>,
+}
+
+impl Caches {
+    async fn wait_ready(&self) {
+        for s in &self.configs {
+            let _ = s.wait_until_ready().await;
+        }
+        let _ = self.nodes.wait_until_ready().await;
+        let _ = self.configmaps.wait_until_ready().await;
+        let _ = self.devices.wait_until_ready().await;
+    }
+
+    fn snapshot(&self, settings: &Settings) -> (Snapshot, BTreeMap<String, String>) {
+        let configs: Vec<PtpConfig> = self.configs.iter().flat_map(|s| s.state()).map(|c| (*c).clone()).collect();
+        let nodes = self.nodes.state();
+        let node_uids = nodes.iter().map(|n| (n.name_any(), n.uid().unwrap_or_default())).collect();
+        let nodes = nodes.iter().map(|n| NodeInfo { name: n.name_any(), labels: n.labels().clone() }).collect();
+        let configmap_data = self
+            .configmaps
+            .state()
+            .into_iter()
+            .find(|c| c.name_any() == settings.configmap_name)
+            .map(|c| c.data.clone().unwrap_or_default());
+        let devices = self.devices.state().iter().map(|d| d.name_any()).collect();
+        let snapshot =
+            Snapshot { configs, nodes, configmap_data, devices, agent_selector: settings.agent_selector.clone() };
+        (snapshot, node_uids)
+    }
+}
+
+/// Which watch events are worth a reconcile.
+trait Relevance<K> {
+    fn relevant(&mut self, event: &Event<K>) -> bool;
+}
+
+/// Every change counts (PtpConfigs, the ConfigMap).
+struct Any;
+impl<K> Relevance<K> for Any {
+    fn relevant(&mut self, event: &Event<K>) -> bool {
+        !matches!(event, Event::Init | Event::InitApply(_))
+    }
+}
+
+/// Only appearance, disappearance and label changes count (Nodes; NodePtpDevices by name only):
+/// kubelet heartbeats and agent status writes do not wake the render.
+#[derive(Default)]
+struct LabelsOnly {
+    seen: HashMap<String, BTreeMap<String, String>>,
+    with_labels: bool,
+}
+
+impl<K: Resource> Relevance<K> for LabelsOnly {
+    fn relevant(&mut self, event: &Event<K>) -> bool {
+        match event {
+            Event::Apply(obj) => {
+                let labels = if self.with_labels { obj.labels().clone() } else { BTreeMap::new() };
+                self.seen.insert(obj.name_any(), labels.clone()) != Some(labels)
+            }
+            Event::Delete(obj) => self.seen.remove(&obj.name_any()).is_some(),
+            Event::InitApply(obj) => {
+                let labels = if self.with_labels { obj.labels().clone() } else { BTreeMap::new() };
+                self.seen.insert(obj.name_any(), labels);
+                false
+            }
+            Event::Init => {
+                self.seen.clear();
+                false
+            }
+            Event::InitDone => true,
+        }
+    }
+}
+
+/// Drives a reflector, waking the reconcile loop on relevant events.
+fn spawn_reflector<K>(
+    api: Api<K>,
+    config: WatchConfig,
+    mut relevance: impl Relevance<K> + Send + 'static,
+    wake: mpsc::Sender<()>,
+) -> Store<K>
+where
+    K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let stream = reflector::reflector(writer, watcher::watcher(api, config).default_backoff());
+    tokio::spawn(drive(stream, move |event| {
+        if relevance.relevant(event) {
+            let _ = wake.try_send(());
+        }
+    }));
+    reader
+}
+
+async fn drive<K, S>(stream: S, mut on_event: impl FnMut(&Event<K>))
+where
+    S: Stream<Item = Result<Event<K>, watcher::Error>>,
+{
+    let mut stream = std::pin::pin!(stream);
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(event) => on_event(&event),
+            Err(e) => tracing::warn!(error = %e, "watch error; retrying with backoff"),
+        }
+    }
+}
+
+/// Runs the controller until `shutdown` turns true.
+pub async fn run(
+    client: Client,
+    settings: Settings,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), crate::OperatorError> {
+    let mut registry = Registry::default();
+    let metrics = OperatorMetrics::register(&mut registry);
+    let health = Arc::new(Health::default());
+    if let Some(addr) = settings.metrics_addr {
+        let router = metrics_router(Arc::new(registry));
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = serve(addr, router, stop).await {
+                tracing::error!(error = %e, %addr, "metrics server failed");
+            }
+        });
+    }
+    if let Some(addr) = settings.health_addr {
+        let router = health_router(health.clone());
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = serve(addr, router, stop).await {
+                tracing::error!(error = %e, %addr, "health server failed");
+            }
+        });
+    }
+
+    let (wake, mut woken) = mpsc::channel::<()>(1);
+    let ns = settings.namespace.as_str();
+    let configs = if settings.watch_namespaces.is_empty() {
+        vec![spawn_reflector(Api::<PtpConfig>::all(client.clone()), WatchConfig::default(), Any, wake.clone())]
+    } else {
+        settings
+            .watch_namespaces
+            .iter()
+            .map(|w| {
+                spawn_reflector(
+                    Api::<PtpConfig>::namespaced(client.clone(), w),
+                    WatchConfig::default(),
+                    Any,
+                    wake.clone(),
+                )
+            })
+            .collect()
+    };
+    let caches = Caches {
+        configs,
+        nodes: spawn_reflector(
+            Api::<Node>::all(client.clone()),
+            WatchConfig::default(),
+            LabelsOnly { with_labels: true, ..Default::default() },
+            wake.clone(),
+        ),
+        configmaps: spawn_reflector(
+            Api::<ConfigMap>::namespaced(client.clone(), ns),
+            WatchConfig::default().fields(&format!("metadata.name={}", settings.configmap_name)),
+            Any,
+            wake.clone(),
+        ),
+        devices: spawn_reflector(
+            Api::<NodePtpDevice>::namespaced(client.clone(), ns),
+            WatchConfig::default(),
+            LabelsOnly::default(),
+            wake.clone(),
+        ),
+    };
+
+    let (leader_tx, mut leader_rx) = watch::channel(!settings.leader_election);
+    let elector = settings.leader_election.then(|| {
+        LeaderElector::new(
+            Api::<Lease>::namespaced(client.clone(), ns),
+            settings.lease_name.clone(),
+            settings.identity.clone(),
+            settings.lease_timing,
+        )
+    });
+    let election = elector.map(|e| tokio::spawn(e.run(leader_tx, shutdown.clone())));
+
+    let writer = Writer {
+        client: client.clone(),
+        namespace: settings.namespace.clone(),
+        configmap_name: settings.configmap_name.clone(),
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter { controller: "ptp-operator".into(), instance: Some(settings.identity.clone()) },
+        ),
+        metrics: metrics.clone(),
+    };
+
+    let mut stop = shutdown.clone();
+    tokio::select! {
+        _ = caches.wait_ready() => {}
+        _ = stop.wait_for(|s| *s) => return finish(election).await,
+    }
+    health.set_ready(true);
+    tracing::info!(namespace = %settings.namespace, identity = %settings.identity, "caches synced");
+
+    let mut resync = tokio::time::interval(settings.resync);
+    resync.tick().await;
+    let mut pending = true;
+    loop {
+        if !pending {
+            tokio::select! {
+                _ = woken.recv() => {}
+                _ = resync.tick() => {}
+                changed = leader_rx.changed() => { if changed.is_err() { break } }
+                _ = stop.wait_for(|s| *s) => break,
+            }
+        }
+        pending = false;
+        // Debounce: let a burst of events settle, then render once.
+        tokio::time::sleep(settings.debounce).await;
+        while woken.try_recv().is_ok() {}
+        let leading = *leader_rx.borrow_and_update();
+        metrics.leader.set(i64::from(leading));
+        if !leading || *stop.borrow() {
+            continue;
+        }
+        let started = Instant::now();
+        let (snapshot, node_uids) = caches.snapshot(&settings);
+        let planned = plan(&snapshot, &now());
+        let applied = writer.apply(&planned, &node_uids, &snapshot.configs).await;
+        metrics.reconciles.inc();
+        metrics.reconcile_duration.observe(started.elapsed().as_secs_f64());
+        metrics.nodes.set(snapshot.nodes.len() as i64);
+        metrics.ptpconfigs.set(snapshot.configs.len() as i64);
+        metrics.configmap_bytes.set(planned.render.data_bytes() as i64);
+        if planned.writes() > 0 {
+            tracing::debug!(writes = planned.writes(), elapsed_ms = started.elapsed().as_millis() as u64, "reconciled");
+        }
+        if applied.failures > 0 {
+            metrics.reconcile_errors.inc();
+            // Try again soon; the caches will have caught up with whatever changed.
+            let wake = wake.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let _ = wake.try_send(());
+            });
+        }
+    }
+    finish(election).await
+}
+
+async fn finish(election: Option<tokio::task::JoinHandle<()>>) -> Result<(), crate::OperatorError> {
+    if let Some(handle) = election {
+        let _ = handle.await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Now, to the second (what the API server stores), so unchanged conditions compare equal.
+fn now() -> Time {
+    let ts = Timestamp::now();
+    Time(Timestamp::from_second(ts.as_second()).unwrap_or(ts))
+}
+
+/// The identity of this instance in the Lease: the pod name when set, else host and pid.
+pub fn default_identity() -> String {
+    std::env::var("POD_NAME").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| {
+        let host =
+            std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+        format!("{host}-{}", std::process::id())
+    })
+}
