@@ -160,17 +160,77 @@ where
     }
 }
 
-/// Runs the controller until `shutdown` turns true.
+/// A controller instance: create it, take handles (leadership, metrics), then `run` it.
+pub struct Controller {
+    client: Client,
+    settings: Settings,
+    registry: Arc<Registry>,
+    metrics: OperatorMetrics,
+    health: Arc<Health>,
+    leader_tx: watch::Sender<bool>,
+    leader_rx: watch::Receiver<bool>,
+}
+
+impl Controller {
+    pub fn new(client: Client, settings: Settings) -> Self {
+        let mut registry = Registry::default();
+        let metrics = OperatorMetrics::register(&mut registry);
+        let (leader_tx, leader_rx) = watch::channel(!settings.leader_election);
+        Controller {
+            client,
+            settings,
+            registry: Arc::new(registry),
+            metrics,
+            health: Arc::new(Health::default()),
+            leader_tx,
+            leader_rx,
+        }
+    }
+
+    /// Whether this instance currently leads (always true without leader election).
+    pub fn leader(&self) -> watch::Receiver<bool> {
+        self.leader_rx.clone()
+    }
+
+    /// The metrics registry (encode it with [`super::metrics::encode`]).
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry.clone()
+    }
+
+    /// Readiness (caches synced).
+    pub fn health(&self) -> Arc<Health> {
+        self.health.clone()
+    }
+
+    /// Runs until `shutdown` turns true; a leader releases its lease on the way out.
+    pub async fn run(self, shutdown: watch::Receiver<bool>) -> Result<(), crate::OperatorError> {
+        let Controller { client, settings, registry, metrics, health, leader_tx, leader_rx } = self;
+        run_loop(client, settings, registry, metrics, health, leader_tx, leader_rx, shutdown).await
+    }
+}
+
+/// Runs a controller until `shutdown` turns true.
 pub async fn run(
     client: Client,
     settings: Settings,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), crate::OperatorError> {
-    let mut registry = Registry::default();
-    let metrics = OperatorMetrics::register(&mut registry);
-    let health = Arc::new(Health::default());
+    Controller::new(client, settings).run(shutdown).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_loop(
+    client: Client,
+    settings: Settings,
+    registry: Arc<Registry>,
+    metrics: OperatorMetrics,
+    health: Arc<Health>,
+    leader_tx: watch::Sender<bool>,
+    mut leader_rx: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), crate::OperatorError> {
     if let Some(addr) = settings.metrics_addr {
-        let router = metrics_router(Arc::new(registry));
+        let router = metrics_router(registry.clone());
         let stop = shutdown.clone();
         tokio::spawn(async move {
             if let Err(e) = serve(addr, router, stop).await {
@@ -228,7 +288,6 @@ pub async fn run(
         ),
     };
 
-    let (leader_tx, mut leader_rx) = watch::channel(!settings.leader_election);
     let elector = settings.leader_election.then(|| {
         LeaderElector::new(
             Api::<Lease>::namespaced(client.clone(), ns),
@@ -237,7 +296,12 @@ pub async fn run(
             settings.lease_timing,
         )
     });
-    let election = elector.map(|e| tokio::spawn(e.run(leader_tx, shutdown.clone())));
+    // Without an election the sender stays here, so `leader_rx.changed()` never reports a
+    // closed channel and the loop keeps running.
+    let (election, _fixed_leadership) = match elector {
+        Some(e) => (Some(tokio::spawn(e.run(leader_tx, shutdown.clone()))), None),
+        None => (None, Some(leader_tx)),
+    };
 
     let writer = Writer {
         client: client.clone(),
@@ -253,7 +317,7 @@ pub async fn run(
     let mut stop = shutdown.clone();
     tokio::select! {
         _ = caches.wait_ready() => {}
-        _ = stop.wait_for(|s| *s) => return finish(election).await,
+        _ = stopped(&mut stop) => return finish(election).await,
     }
     health.set_ready(true);
     tracing::info!(namespace = %settings.namespace, identity = %settings.identity, "caches synced");
@@ -267,7 +331,7 @@ pub async fn run(
                 _ = woken.recv() => {}
                 _ = resync.tick() => {}
                 changed = leader_rx.changed() => { if changed.is_err() { break } }
-                _ = stop.wait_for(|s| *s) => break,
+                _ = stopped(&mut stop) => break,
             }
         }
         pending = false;
@@ -302,6 +366,11 @@ pub async fn run(
         }
     }
     finish(election).await
+}
+
+/// Resolves once `stop` turns true (without holding a borrow across awaits).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 async fn finish(election: Option<tokio::task::JoinHandle<()>>) -> Result<(), crate::OperatorError> {

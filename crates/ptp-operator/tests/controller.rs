@@ -1,0 +1,370 @@
+//! The controller against the API-server double: PtpConfigs and Nodes in, the ConfigMap,
+//! statuses, NodePtpDevices and Events out; re-render on label changes; isolation of invalid
+//! PtpConfigs; no writes on an unchanged resync; leader election between two instances.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node};
+use k8s_openapi::api::events::v1::Event as K8sEvent;
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use ptp_api::{MatchRule, NodePtpDevice, PtpConfig, PtpConfigSpec, PtpProfile, PtpRecommend};
+use ptp_operator::controller::leader::LeaseTiming;
+use ptp_operator::controller::metrics::encode;
+use ptp_operator::controller::run::{Controller, Settings};
+use ptp_operator::controller::selector::LabelSelector;
+use ptp_testkit::{ApiServer, Verb};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+const NS: &str = "openshift-ptp";
+const CM: &str = "ptp-configmap";
+const WAIT: Duration = Duration::from_secs(10);
+
+fn settings(identity: &str, leader_election: bool) -> Settings {
+    Settings {
+        namespace: NS.into(),
+        watch_namespaces: vec![],
+        configmap_name: CM.into(),
+        agent_selector: LabelSelector::parse("kubernetes.io/os=linux").unwrap(),
+        leader_election,
+        lease_name: "ptp-operator-leader".into(),
+        identity: identity.into(),
+        lease_timing: LeaseTiming {
+            duration: Duration::from_secs(3),
+            retry: Duration::from_millis(200),
+            renew_deadline: Duration::from_secs(2),
+        },
+        debounce: Duration::from_millis(100),
+        resync: Duration::from_millis(500),
+        metrics_addr: None,
+        health_addr: None,
+    }
+}
+
+struct Running {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    leader: watch::Receiver<bool>,
+    registry: std::sync::Arc<prometheus_client::registry::Registry>,
+}
+
+impl Running {
+    fn start(client: Client, settings: Settings) -> Self {
+        let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("ptp_operator=debug").try_init();
+        let controller = Controller::new(client, settings);
+        let leader = controller.leader();
+        let registry = controller.registry();
+        let (stop, shutdown) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            controller.run(shutdown).await.expect("controller runs");
+        });
+        Running { stop, task, leader, registry }
+    }
+
+    fn metric(&self, name: &str) -> f64 {
+        encode(&self.registry)
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok())
+            })
+            .unwrap_or(0.0)
+    }
+
+    async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        tokio::time::timeout(Duration::from_secs(10), self.task).await.expect("stops in time").expect("no panic");
+    }
+}
+
+/// Polls `condition` (which may read the server) until it holds, failing after [`WAIT`].
+async fn eventually(what: &str, condition: impl Fn() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn node(name: &str, labels: &[(&str, &str)]) -> Node {
+    let mut n = Node::default();
+    n.metadata.name = Some(name.into());
+    let mut l: BTreeMap<String, String> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    l.insert("kubernetes.io/os".into(), "linux".into());
+    n.metadata.labels = Some(l);
+    n
+}
+
+fn ordinary_clock() -> PtpConfig {
+    let mut c = PtpConfig::new(
+        "ordinary-clock-ptpconfig",
+        PtpConfigSpec {
+            profile: vec![PtpProfile {
+                interface: Some("enp134s0f0".into()),
+                ptp4l_opts: Some("-s -2".into()),
+                phc2sys_opts: Some("-a -r".into()),
+                ..PtpProfile::named("profile1")
+            }],
+            recommend: vec![PtpRecommend {
+                profile: "profile1".into(),
+                priority: 4,
+                r#match: Some(vec![MatchRule::node_label("node-role.kubernetes.io/worker")]),
+            }],
+        },
+    );
+    c.metadata.namespace = Some(NS.into());
+    c
+}
+
+async fn cluster(server: &ApiServer) -> Client {
+    let mut ns = Namespace::default();
+    ns.metadata.name = Some(NS.into());
+    server.seed(&ns).unwrap();
+    server.seed(&node("worker-0", &[("node-role.kubernetes.io/worker", "")])).unwrap();
+    server.seed(&node("master-0", &[("node-role.kubernetes.io/master", "")])).unwrap();
+    server.client().unwrap()
+}
+
+async fn configmap_value(server: &ApiServer, node: &str, predicate: impl Fn(&str) -> bool) -> String {
+    let cm: ConfigMap = server
+        .wait_until(NS, CM, WAIT, |cm: &ConfigMap| {
+            cm.data.as_ref().and_then(|d| d.get(node)).is_some_and(|v| predicate(v))
+        })
+        .await
+        .unwrap_or_else(|e| panic!("ConfigMap key {node}: {e}"));
+    cm.data.unwrap()[node].clone()
+}
+
+const WORKER_VALUE: &str = r#"[{"name":"ordinary-clock-ptpconfig_profile1","interface":"enp134s0f0","ptp4lOpts":"-s -2","phc2sysOpts":"-a -r"}]"#;
+
+#[tokio::test]
+async fn renders_configmap_statuses_devices_and_events() {
+    let server = ApiServer::start().await.unwrap();
+    let client = cluster(&server).await;
+    Api::<PtpConfig>::namespaced(client.clone(), NS).create(&PostParams::default(), &ordinary_clock()).await.unwrap();
+    let op = Running::start(client.clone(), settings("op-a", false));
+
+    assert_eq!(configmap_value(&server, "worker-0", |v| v != "[]").await, WORKER_VALUE);
+    assert_eq!(configmap_value(&server, "master-0", |_| true).await, "[]");
+
+    let config: PtpConfig = server
+        .wait_until(NS, "ordinary-clock-ptpconfig", WAIT, |c: &PtpConfig| {
+            c.status.as_ref().is_some_and(|s| s.node_count == Some(1))
+        })
+        .await
+        .unwrap();
+    let status = config.status.unwrap();
+    assert_eq!(status.match_list.len(), 1);
+    assert_eq!(
+        (status.match_list[0].node_name.as_str(), status.match_list[0].profile.as_str()),
+        ("worker-0", "profile1")
+    );
+    assert_eq!(status.observed_generation, config.metadata.generation);
+    let types: Vec<(&str, &str)> = status.conditions.iter().map(|c| (c.type_.as_str(), c.status.as_str())).collect();
+    assert_eq!(types, [("Valid", "True"), ("ProfileReferenceValid", "True"), ("Applied", "True")]);
+
+    for name in ["worker-0", "master-0"] {
+        let device: NodePtpDevice = server.wait_until(NS, name, WAIT, |_: &NodePtpDevice| true).await.unwrap();
+        let owner = &device.metadata.owner_references.unwrap()[0];
+        let node: Node = server.get("", name).unwrap();
+        assert_eq!((owner.kind.as_str(), owner.name.as_str()), ("Node", name));
+        assert_eq!(Some(owner.uid.clone()), node.metadata.uid);
+    }
+    eventually("NodesChanged event", || {
+        server.list::<K8sEvent>(Some(NS)).iter().any(|e| e.reason.as_deref() == Some("NodesChanged"))
+    })
+    .await;
+    op.shutdown().await;
+}
+
+#[tokio::test]
+async fn label_change_rerenders_and_node_delete_cleans_up() {
+    let server = ApiServer::start().await.unwrap();
+    let client = cluster(&server).await;
+    Api::<PtpConfig>::namespaced(client.clone(), NS).create(&PostParams::default(), &ordinary_clock()).await.unwrap();
+    let op = Running::start(client.clone(), settings("op-a", false));
+    configmap_value(&server, "worker-0", |v| v != "[]").await;
+    server.wait_until(NS, "master-0", WAIT, |_: &NodePtpDevice| true).await.unwrap();
+
+    let nodes: Api<Node> = Api::all(client.clone());
+    let started = Instant::now();
+    let patch = serde_json::json!({"metadata": {"labels": {"node-role.kubernetes.io/worker": ""}}});
+    nodes.patch("master-0", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    let value = configmap_value(&server, "master-0", |v| v != "[]").await;
+    eprintln!("node label change -> ConfigMap updated in {} ms", started.elapsed().as_millis());
+    assert!(value.contains("ordinary-clock-ptpconfig_profile1"));
+
+    nodes.delete("worker-0", &Default::default()).await.unwrap();
+    server
+        .wait_until(NS, CM, WAIT, |cm: &ConfigMap| !cm.data.as_ref().is_some_and(|d| d.contains_key("worker-0")))
+        .await
+        .unwrap();
+    eventually("NodePtpDevice worker-0 removed", || server.get::<NodePtpDevice>(NS, "worker-0").is_none()).await;
+    let config: PtpConfig = server
+        .wait_until(NS, "ordinary-clock-ptpconfig", WAIT, |c: &PtpConfig| {
+            c.status.as_ref().is_some_and(|s| s.match_list.iter().map(|m| m.node_name.as_str()).eq(["master-0"]))
+        })
+        .await
+        .unwrap();
+    assert_eq!(config.status.unwrap().node_count, Some(1));
+    op.shutdown().await;
+}
+
+#[tokio::test]
+async fn invalid_ptpconfig_is_flagged_while_others_keep_rendering() {
+    // A CRD without the CEL rules stands in for objects admitted before the rules existed.
+    let mut crds = ptp_api::crd::crds();
+    let mut crd_json = serde_json::to_value(&crds[0]).unwrap();
+    strip_cel(&mut crd_json);
+    crds[0] = serde_json::from_value(crd_json).unwrap();
+    let server =
+        ApiServer::builder().without_ptp_crds().crd(crds[0].clone()).crd(crds[1].clone()).start().await.unwrap();
+    let client = cluster(&server).await;
+    let api = Api::<PtpConfig>::namespaced(client.clone(), NS);
+    api.create(&PostParams::default(), &ordinary_clock()).await.unwrap();
+
+    let mut typo = ordinary_clock();
+    typo.metadata.name = Some("typo".into());
+    typo.spec.profile[0].name = "p".into();
+    typo.spec.recommend[0].profile = "missing".into();
+    typo.spec.recommend[0].priority = 0;
+    api.create(&PostParams::default(), &typo).await.unwrap();
+
+    let mut bad_conf = ordinary_clock();
+    bad_conf.metadata.name = Some("bad-conf".into());
+    bad_conf.spec.profile[0].name = "q".into();
+    bad_conf.spec.profile[0].ptp4l_conf = Some("[global]\nslaveOnly\n".into());
+    bad_conf.spec.recommend[0].profile = "q".into();
+    api.create(&PostParams::default(), &bad_conf).await.unwrap();
+
+    let op = Running::start(client.clone(), settings("op-a", false));
+    let value = configmap_value(&server, "worker-0", |v| v.contains("bad-conf_q")).await;
+    assert!(value.contains("ordinary-clock-ptpconfig_profile1"), "the valid PtpConfig still renders: {value}");
+    assert!(!value.contains("typo_"), "the rule naming a missing profile is ignored");
+
+    for (name, reason) in [("typo", "UnknownProfile"), ("bad-conf", "InvalidPtp4lConf")] {
+        let config: PtpConfig = server
+            .wait_until(NS, name, WAIT, |c: &PtpConfig| {
+                c.status
+                    .as_ref()
+                    .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Valid" && c.status == "False"))
+            })
+            .await
+            .unwrap();
+        let valid = config.status.unwrap().conditions.into_iter().find(|c| c.type_ == "Valid").unwrap();
+        assert_eq!(valid.reason, reason);
+        eventually("warning event", || {
+            server.list::<K8sEvent>(Some(NS)).iter().any(|e| {
+                e.type_.as_deref() == Some("Warning")
+                    && e.reason.as_deref() == Some(reason)
+                    && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+            })
+        })
+        .await;
+    }
+    let good: PtpConfig = server.get(NS, "ordinary-clock-ptpconfig").unwrap();
+    assert!(good.status.unwrap().conditions.iter().any(|c| c.type_ == "Valid" && c.status == "True"));
+    op.shutdown().await;
+}
+
+fn strip_cel(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.remove("x-kubernetes-validations");
+            map.values_mut().for_each(strip_cel);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_cel),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn resync_without_change_writes_nothing_and_drift_is_repaired() {
+    let server = ApiServer::start().await.unwrap();
+    let client = cluster(&server).await;
+    Api::<PtpConfig>::namespaced(client.clone(), NS).create(&PostParams::default(), &ordinary_clock()).await.unwrap();
+    let op = Running::start(client.clone(), settings("op-a", false));
+    configmap_value(&server, "worker-0", |v| v == WORKER_VALUE).await;
+    server
+        .wait_until(NS, "ordinary-clock-ptpconfig", WAIT, |c: &PtpConfig| {
+            c.status.as_ref().is_some_and(|s| s.node_count == Some(1))
+        })
+        .await
+        .unwrap();
+    server.wait_until(NS, "master-0", WAIT, |_: &NodePtpDevice| true).await.unwrap();
+    // Let the first reconciles' own watch events settle, then count.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    server.requests().reset();
+    let reconciles_before = op.metric("ptp_operator_reconciles_total");
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    assert!(op.metric("ptp_operator_reconciles_total") >= reconciles_before + 2.0, "resyncs ran");
+    assert_eq!(
+        server.requests().total_writes(),
+        0,
+        "writes on an unchanged resync: {:?}",
+        server.requests().snapshot()
+    );
+
+    // Someone edits the ConfigMap and deletes a NodePtpDevice: both are repaired.
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), NS);
+    let patch = serde_json::json!({"data": {"worker-0": "[]", "stray": "x"}});
+    cms.patch(CM, &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    Api::<NodePtpDevice>::namespaced(client.clone(), NS).delete("master-0", &Default::default()).await.unwrap();
+    server
+        .wait_until(NS, CM, WAIT, |cm: &ConfigMap| {
+            cm.data.as_ref().is_some_and(|d| {
+                d.get("worker-0").map(String::as_str) == Some(WORKER_VALUE) && !d.contains_key("stray")
+            })
+        })
+        .await
+        .unwrap();
+    server.wait_until(NS, "master-0", WAIT, |_: &NodePtpDevice| true).await.unwrap();
+    op.shutdown().await;
+}
+
+#[tokio::test]
+async fn api_errors_are_retried_until_the_configmap_is_written() {
+    let server = ApiServer::start().await.unwrap();
+    let client = cluster(&server).await;
+    Api::<PtpConfig>::namespaced(client.clone(), NS).create(&PostParams::default(), &ordinary_clock()).await.unwrap();
+    server.faults().fail_next_verb(2, Verb::Create, "configmaps", 500);
+    let op = Running::start(client.clone(), settings("op-a", false));
+    assert_eq!(configmap_value(&server, "worker-0", |v| v != "[]").await, WORKER_VALUE);
+    assert_eq!(server.faults().pending(), 0, "both injected failures were hit");
+    eventually("errors counted", || op.metric("ptp_operator_reconcile_errors_total") >= 2.0).await;
+    op.shutdown().await;
+}
+
+#[tokio::test]
+async fn only_the_leader_writes_and_the_standby_takes_over() {
+    let server = ApiServer::start().await.unwrap();
+    let client = cluster(&server).await;
+    Api::<PtpConfig>::namespaced(client.clone(), NS).create(&PostParams::default(), &ordinary_clock()).await.unwrap();
+    let a = Running::start(client.clone(), settings("op-a", true));
+    let mut a_leader = a.leader.clone();
+    tokio::time::timeout(WAIT, a_leader.wait_for(|l| *l)).await.expect("a leads").unwrap();
+    let b = Running::start(client.clone(), settings("op-b", true));
+    configmap_value(&server, "worker-0", |v| v == WORKER_VALUE).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!*b.leader.borrow(), "the standby does not lead");
+    let lease: Lease = server.get(NS, "ptp-operator-leader").unwrap();
+    assert_eq!(lease.spec.unwrap().holder_identity.as_deref(), Some("op-a"));
+    assert!(a.metric("ptp_operator_reconciles_total") >= 1.0);
+    assert_eq!(b.metric("ptp_operator_reconciles_total"), 0.0, "the standby never reconciles");
+
+    let stopped = Instant::now();
+    a.shutdown().await;
+    let mut b_leader = b.leader.clone();
+    tokio::time::timeout(WAIT, b_leader.wait_for(|l| *l)).await.expect("b takes over").unwrap();
+    eprintln!("standby took over {} ms after the leader stopped", stopped.elapsed().as_millis());
+    let lease: Lease = server.get(NS, "ptp-operator-leader").unwrap();
+    assert_eq!(lease.spec.unwrap().holder_identity.as_deref(), Some("op-b"));
+
+    let patch = serde_json::json!({"metadata": {"labels": {"node-role.kubernetes.io/worker": ""}}});
+    Api::<Node>::all(client.clone()).patch("master-0", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    configmap_value(&server, "master-0", |v| v != "[]").await;
+    eventually("the new leader counts its reconciles", || b.metric("ptp_operator_reconciles_total") >= 1.0).await;
+    b.shutdown().await;
+}
