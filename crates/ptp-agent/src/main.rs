@@ -1,20 +1,128 @@
-//! `ptp-agent`: the per-node agent. It finds PTP-capable NICs, reports them into the node's
-//! NodePtpDevice and runs linuxptp from the node's profiles. The subcommands arrive with the
-//! agent issues; for now the binary parses its flags and prints help.
+//! `ptp-agent`: the per-node agent. `nics` prints the NICs discovery finds; `report` keeps this
+//! node's NodePtpDevice status up to date with them.
 
-use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
 
-/// Per-node PTP agent: NIC discovery, linuxptp supervision, metrics.
+use clap::{Args, Parser, Subcommand};
+use ptp_agent::nic::output::{Format, render};
+use ptp_agent::nic::{Discovery, Selection, select};
+use ptp_agent::report::{self, Settings};
+use tracing::error;
+
+/// Per-node PTP agent: NIC discovery, status reporting.
 #[derive(Parser, Debug)]
 #[command(name = "ptp-agent", version, about, long_about = None)]
 struct Cli {
-    /// Name of this node (from the downward API in a cluster).
-    #[arg(long, env = "NODE_NAME")]
-    node_name: Option<String>,
+    #[command(subcommand)]
+    command: Command,
 }
 
-fn main() {
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print the NICs found over ethtool netlink.
+    Nics {
+        /// Output format.
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
+        output: Format,
+        /// Only this interface (a per-device request).
+        #[arg(short = 'i', long = "interface")]
+        interface: Option<String>,
+        #[command(flatten)]
+        select: SelectArgs,
+    },
+    /// Report the NICs into this node's NodePtpDevice status until stopped.
+    Report {
+        /// Name of this node (from the downward API in a cluster); defaults to the hostname.
+        #[arg(long, env = "NODE_NAME")]
+        node_name: Option<String>,
+        /// Namespace of the NodePtpDevice.
+        #[arg(long, env = "POD_NAMESPACE", default_value = "openshift-ptp")]
+        namespace: String,
+        /// Seconds between full resyncs.
+        #[arg(long, default_value_t = 300)]
+        resync_seconds: u64,
+        #[command(flatten)]
+        select: SelectArgs,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+struct SelectArgs {
+    /// Every interface of the network namespace.
+    #[arg(long)]
+    all: bool,
+    /// Also interfaces with software timestamping only (virtual machines, the local lab).
+    #[arg(long, env = "PTP_INCLUDE_SOFTWARE")]
+    include_software: bool,
+    /// Also SR-IOV virtual functions.
+    #[arg(long, env = "PTP_INCLUDE_VFS")]
+    include_vfs: bool,
+    /// Discover in this network namespace (e.g. /run/netns/lab).
+    #[arg(long, hide = true)]
+    netns: Option<PathBuf>,
+}
+
+impl SelectArgs {
+    fn selection(&self) -> Selection {
+        Selection { all: self.all, include_software: self.include_software, include_vfs: self.include_vfs }
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
     let cli = Cli::parse();
-    let _ = cli.node_name;
-    let _ = <Cli as clap::CommandFactory>::command().print_help();
+    let result = match cli.command {
+        Command::Nics { output, interface, select } => nics(output, interface.as_deref(), select),
+        Command::Report { node_name, namespace, resync_seconds, select } => {
+            report_forever(node_name, namespace, resync_seconds, select)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            error!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn nics(output: Format, interface: Option<&str>, args: SelectArgs) -> Result<(), String> {
+    let discovery = Discovery { netns: args.netns.clone(), ..Discovery::default() };
+    let found = match interface {
+        Some(name) => vec![discovery.discover_one(name).map_err(|e| format!("{name}: {e}"))?],
+        None => {
+            let all = discovery.discover().map_err(|e| e.to_string())?;
+            select(&all, &args.selection())
+        }
+    };
+    print!("{}", render(&found, output).map_err(|e| e.to_string())?);
+    Ok(())
+}
+
+fn report_forever(node_name: Option<String>, namespace: String, resync: u64, args: SelectArgs) -> Result<(), String> {
+    let node_name = match node_name {
+        Some(n) => n,
+        None => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .map_err(|e| format!("no --node-name/NODE_NAME and no hostname: {e}"))?,
+    };
+    let mut settings = Settings::new(node_name, namespace);
+    settings.resync = Duration::from_secs(resync.max(1));
+    settings.selection = args.selection();
+    settings.netns = args.netns;
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let client = kube::Client::try_default().await.map_err(|e| format!("kubernetes client: {e}"))?;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            let _ = stop_tx.send(true);
+        });
+        report::run(client, settings, stop_rx).await.map_err(|e| e.to_string())
+    })
 }
