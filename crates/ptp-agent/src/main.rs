@@ -96,8 +96,9 @@ fn nics(output: Format, interface: Option<&str>, args: SelectArgs) -> Result<(),
     let found = match interface {
         Some(name) => vec![discovery.discover_one(name).map_err(|e| format!("{name}: {e}"))?],
         None => {
-            let all = discovery.discover().map_err(|e| e.to_string())?;
-            select(&all, &args.selection())
+            let selection = args.selection();
+            let found = if selection.all { discovery.discover() } else { discovery.candidates() };
+            select(&found.map_err(|e| e.to_string())?, &selection)
         }
     };
     print!("{}", render(&found, output).map_err(|e| e.to_string())?);

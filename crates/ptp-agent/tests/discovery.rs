@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ptp_agent::Error;
 use ptp_agent::nic::model::TsSource;
-use ptp_agent::nic::{Discovery, LinkWatcher, Nic};
+use ptp_agent::nic::{Discovery, LinkWatcher, Nic, Selection, select};
 use ptp_testkit::netns::NetNs;
 use ptp_testkit::root::require_root;
 
@@ -169,6 +169,22 @@ fn in_process_discovery_enters_the_namespace_and_watches_its_links() {
         compact.iter().map(|n| &n.timestamping).collect::<Vec<_>>(),
         nics.iter().map(|n| &n.timestamping).collect::<Vec<_>>()
     );
+    // The candidate path (one TSINFO dump) selects exactly what the complete view selects.
+    let candidates = discovery.candidates().unwrap();
+    for selection in [
+        Selection::default(),
+        Selection { include_software: true, ..Selection::default() },
+        Selection { include_software: true, include_vfs: true, ..Selection::default() },
+    ] {
+        let pick = |list: &[Nic]| {
+            select(list, &selection).into_iter().map(|n| (n.name, n.timestamping, n.ptp_capable)).collect::<Vec<_>>()
+        };
+        assert_eq!(pick(&candidates), pick(&nics), "{selection:?}");
+    }
+    assert_eq!(
+        pick_names(&select(&candidates, &Selection { include_software: true, ..Selection::default() })),
+        ["wa", "wb"]
+    );
     let wa = discovery.discover_one("wa").unwrap();
     assert_eq!((wa.name.as_str(), wa.source), ("wa", TsSource::Request));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -204,4 +220,8 @@ fn missing_namespace_is_reported() {
         .discover()
         .unwrap_err();
     assert!(err.to_string().contains("/run/netns/ptp-absent"), "{err}");
+}
+
+fn pick_names(nics: &[Nic]) -> Vec<&str> {
+    nics.iter().map(|n| n.name.as_str()).collect()
 }

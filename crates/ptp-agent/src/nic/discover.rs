@@ -9,7 +9,9 @@ use tracing::debug;
 use super::NicError;
 use super::drvinfo::DrvInfoSocket;
 use super::link::Link;
-use super::model::{Grouped, Nic, TsSource, build_nic, group_by_ifindex, missing_links, software_fallback};
+use super::model::{
+    Grouped, Nic, TsSource, build_nic, group_by_ifindex, is_ptp_capable, missing_links, software_fallback,
+};
 use super::netns::in_netns;
 use super::socket::{Ethtool, dump_links};
 use super::sysfs::{self, SysfsFacts};
@@ -40,6 +42,20 @@ impl Discovery {
             Some(path) => {
                 let (class_net, compact) = (self.class_net.clone(), self.compact);
                 in_netns(path, move || discover_here(&class_net, compact))
+            }
+        }
+    }
+
+    /// What the default selections can pick, from one TSINFO dump: PTP capability needs hardware
+    /// timestamping, which only devices with a tsinfo hook have, and those are all in the dump;
+    /// devices the dump skips (bridges, ifb) have software receive only. Only PTP-capable
+    /// interfaces get sysfs and driver facts. `discover` is the complete (`--all`) view.
+    pub fn candidates(&self) -> Result<Vec<Nic>, NicError> {
+        match &self.netns {
+            None => candidates_here(&self.class_net, self.compact),
+            Some(path) => {
+                let (class_net, compact) = (self.class_net.clone(), self.compact);
+                in_netns(path, move || candidates_here(&class_net, compact))
             }
         }
     }
@@ -82,6 +98,26 @@ fn discover_here(class_net: &Path, compact: bool) -> Result<Vec<Nic>, NicError> 
     Ok(grouped
         .values()
         .map(|g| facts_and_build(class_net, g, by_index.get(&g.info.ifindex).copied(), drv.as_ref()))
+        .collect())
+}
+
+/// The loopback device has ifindex 1 in every network namespace.
+const LOOPBACK_IFINDEX: u32 = 1;
+
+fn candidates_here(class_net: &Path, compact: bool) -> Result<Vec<Nic>, NicError> {
+    let grouped = group_by_ifindex(Ethtool::open()?.dump_tsinfo(compact)?);
+    let drv = grouped.values().any(|g| is_ptp_capable(&g.info)).then(DrvInfoSocket::open).flatten();
+    Ok(grouped
+        .values()
+        .map(|g| {
+            if is_ptp_capable(&g.info) {
+                facts_and_build(class_net, g, None, drv.as_ref())
+            } else {
+                let mut nic = build_nic(g, None, &SysfsFacts::default(), None);
+                nic.loopback = g.info.ifindex == LOOPBACK_IFINDEX;
+                nic
+            }
+        })
         .collect())
 }
 

@@ -68,6 +68,19 @@ impl Probe for Discovery {
     }
 }
 
+/// Real discovery scoped to a selection: the complete view for `all`, else the candidates from
+/// one TSINFO dump.
+struct SelectionProbe {
+    discovery: Discovery,
+    all: bool,
+}
+
+impl Probe for SelectionProbe {
+    fn discover(&self) -> Result<Vec<Nic>, Error> {
+        if self.all { self.discovery.discover() } else { self.discovery.candidates() }
+    }
+}
+
 /// Runs the reporting loop until `shutdown` becomes `true`: real discovery and link
 /// notifications in the current network namespace (or `settings.netns`).
 pub async fn run(client: kube::Client, settings: Settings, shutdown: watch::Receiver<bool>) -> Result<(), Error> {
@@ -80,7 +93,8 @@ pub async fn run(client: kube::Client, settings: Settings, shutdown: watch::Rece
             None
         }
     };
-    let result = run_with(client, &settings, Arc::new(discovery), links_rx, shutdown).await;
+    let probe = SelectionProbe { discovery, all: settings.selection.all };
+    let result = run_with(client, &settings, Arc::new(probe), links_rx, shutdown).await;
     if let Some(watcher) = watcher {
         watcher.abort();
     }
