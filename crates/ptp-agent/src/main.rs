@@ -97,7 +97,8 @@ fn nics(output: Format, interface: Option<&str>, args: SelectArgs) -> Result<(),
         Some(name) => vec![discovery.discover_one(name).map_err(|e| format!("{name}: {e}"))?],
         None => {
             let selection = args.selection();
-            let found = if selection.all { discovery.discover() } else { discovery.candidates() };
+            let complete = selection.all || selection.include_software;
+            let found = if complete { discovery.discover() } else { discovery.candidates() };
             select(&found.map_err(|e| e.to_string())?, &selection)
         }
     };

@@ -68,16 +68,17 @@ impl Probe for Discovery {
     }
 }
 
-/// Real discovery scoped to a selection: the complete view for `all`, else the candidates from
-/// one TSINFO dump.
+/// Real discovery scoped to a selection: the candidates from one TSINFO dump for the default
+/// (PTP-capable NICs), the complete view (with link and driver facts for every interface) when
+/// software-only interfaces or all of them are wanted.
 struct SelectionProbe {
     discovery: Discovery,
-    all: bool,
+    complete: bool,
 }
 
 impl Probe for SelectionProbe {
     fn discover(&self) -> Result<Vec<Nic>, Error> {
-        if self.all { self.discovery.discover() } else { self.discovery.candidates() }
+        if self.complete { self.discovery.discover() } else { self.discovery.candidates() }
     }
 }
 
@@ -93,7 +94,8 @@ pub async fn run(client: kube::Client, settings: Settings, shutdown: watch::Rece
             None
         }
     };
-    let probe = SelectionProbe { discovery, all: settings.selection.all };
+    let complete = settings.selection.all || settings.selection.include_software;
+    let probe = SelectionProbe { discovery, complete };
     let result = run_with(client, &settings, Arc::new(probe), links_rx, shutdown).await;
     if let Some(watcher) = watcher {
         watcher.abort();
