@@ -121,15 +121,6 @@ fn phc(info: &TsInfo) -> Option<u32> {
     info.phc_index.filter(|i| (*i as i32) >= 0)
 }
 
-fn is_pci_address(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 12
-        && b[4] == b':'
-        && b[7] == b':'
-        && b[10] == b'.'
-        && b.iter().enumerate().all(|(i, c)| matches!(i, 4 | 7 | 10) || c.is_ascii_hexdigit())
-}
-
 fn useful(s: &str) -> Option<String> {
     let s = s.trim();
     (!s.is_empty() && s != "N/A").then(|| s.to_string())
@@ -139,7 +130,7 @@ fn useful(s: &str) -> Option<String> {
 pub fn build_nic(grouped: &Grouped, link: Option<&Link>, sysfs: &SysfsFacts, drv: Option<&DrvInfo>) -> Nic {
     let info = &grouped.info;
     let name = link.map(|l| l.name.clone()).filter(|n| !n.is_empty()).unwrap_or_else(|| info.name.clone());
-    let drv_bus = drv.and_then(|d| useful(&d.bus_info)).filter(|b| is_pci_address(b));
+    let drv_bus = drv.and_then(|d| useful(&d.bus_info)).filter(|b| super::sysfs::is_pci_address(b));
     Nic {
         name,
         ifindex: info.ifindex,

@@ -21,7 +21,7 @@ fn read_trimmed(path: &Path) -> Option<String> {
 }
 
 /// `dddd:bb:dd.f`
-fn is_pci_address(s: &str) -> bool {
+pub(crate) fn is_pci_address(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 12
         && b[4] == b':'

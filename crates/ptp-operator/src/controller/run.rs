@@ -204,8 +204,14 @@ impl Controller {
 
     /// Runs until `shutdown` turns true; a leader releases its lease on the way out.
     pub async fn run(self, shutdown: watch::Receiver<bool>) -> Result<(), crate::OperatorError> {
-        let Controller { client, settings, registry, metrics, health, leader_tx, leader_rx } = self;
-        run_loop(client, settings, registry, metrics, health, leader_tx, leader_rx, shutdown).await
+        let Controller { client, settings, registry, metrics, health, leader_tx, mut leader_rx } = self;
+        if let Some(addr) = settings.metrics_addr {
+            spawn_server("metrics", addr, metrics_router(registry), shutdown.clone());
+        }
+        if let Some(addr) = settings.health_addr {
+            spawn_server("health", addr, health_router(health.clone()), shutdown.clone());
+        }
+        run_loop(client, settings, metrics, health, leader_tx, &mut leader_rx, shutdown).await
     }
 }
 
@@ -218,36 +224,23 @@ pub async fn run(
     Controller::new(client, settings).run(shutdown).await
 }
 
-#[allow(clippy::too_many_arguments)]
+fn spawn_server(what: &'static str, addr: SocketAddr, router: axum::Router, stop: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        if let Err(e) = serve(addr, router, stop).await {
+            tracing::error!(error = %e, %addr, "{what} server failed");
+        }
+    });
+}
+
 async fn run_loop(
     client: Client,
     settings: Settings,
-    registry: Arc<Registry>,
     metrics: OperatorMetrics,
     health: Arc<Health>,
     leader_tx: watch::Sender<bool>,
-    mut leader_rx: watch::Receiver<bool>,
+    leader_rx: &mut watch::Receiver<bool>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), crate::OperatorError> {
-    if let Some(addr) = settings.metrics_addr {
-        let router = metrics_router(registry.clone());
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            if let Err(e) = serve(addr, router, stop).await {
-                tracing::error!(error = %e, %addr, "metrics server failed");
-            }
-        });
-    }
-    if let Some(addr) = settings.health_addr {
-        let router = health_router(health.clone());
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            if let Err(e) = serve(addr, router, stop).await {
-                tracing::error!(error = %e, %addr, "health server failed");
-            }
-        });
-    }
-
     let (wake, mut woken) = mpsc::channel::<()>(1);
     let ns = settings.namespace.as_str();
     let configs = if settings.watch_namespaces.is_empty() {
