@@ -22,6 +22,9 @@ pub enum Error {
     /// Serializing a status patch failed.
     #[error("serializing: {0}")]
     Json(#[from] serde_json::Error),
+    /// A profile that cannot be applied (bad options, an invalid configuration, ...).
+    #[error("profile {profile}: {message}")]
+    Profile { profile: String, message: String },
 }
 
 impl Error {

@@ -46,6 +46,8 @@ enum Command {
         #[command(flatten)]
         select: SelectArgs,
     },
+    /// Parse linuxptp log lines from stdin; print one JSON object per line, in order.
+    Parse,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -78,6 +80,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Nics { output, interface, select } => nics(output, interface.as_deref(), select),
+        Command::Parse => parse_stdin(),
         Command::Report { node_name, namespace, resync_seconds, select } => {
             report_forever(node_name, namespace, resync_seconds, select)
         }
@@ -127,4 +130,30 @@ fn report_forever(node_name: Option<String>, namespace: String, resync: u64, arg
         });
         report::run(client, settings, stop_rx).await.map_err(|e| e.to_string())
     })
+}
+
+/// `ptp-agent parse`: stdin lines to JSON objects on stdout, tracking which port is slave so a
+/// ptp4l `master offset` line names it.
+fn parse_stdin() -> Result<(), String> {
+    use ptp_agent::logparse::{LineJson, PortTracker, parse};
+    use std::io::{BufRead, Write};
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut tracker = PortTracker::default();
+    let mut raw = Vec::new();
+    loop {
+        raw.clear();
+        if input.read_until(b'\n', &mut raw).map_err(|e| format!("reading stdin: {e}"))? == 0 {
+            break;
+        }
+        let text = String::from_utf8_lossy(&raw);
+        let line = parse(text.trim_end_matches(['\n', '\r']));
+        tracker.observe(&line);
+        let slave = line.config.and_then(|c| tracker.slave_port(c));
+        let json = serde_json::to_string(&LineJson::new(&line, slave)).map_err(|e| e.to_string())?;
+        writeln!(out, "{json}").map_err(|e| format!("writing stdout: {e}"))?;
+    }
+    out.flush().map_err(|e| format!("writing stdout: {e}"))
 }

@@ -1,0 +1,210 @@
+//! The clock state of one process and interface, derived from its samples over time:
+//!
+//! - LOCKED while the servo is s2/s3 and the offset is within `minOffsetThreshold..=maxOffsetThreshold`;
+//! - after losing lock because the slave port went FAULTY or the samples stopped: HOLDOVER for
+//!   `holdOverTimeout` seconds, then FREERUN;
+//! - s0/s1 or an offset out of the thresholds: FREERUN; the process down: FREERUN.
+//!
+//! (The Go daemon ignored the thresholds and holdover for ptp4l and phc2sys.) Time is passed in,
+//! so the machine is pure and tested without waiting.
+
+use std::time::{Duration, Instant};
+
+use ptp_api::{ClockState, PtpClockThreshold};
+
+use crate::logparse::Servo;
+
+/// The limits a profile sets (`ptpClockThreshold`), with the CRD defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Thresholds {
+    pub min_offset_ns: i64,
+    pub max_offset_ns: i64,
+    pub holdover: Duration,
+    /// No sample for this long counts as "samples stopped".
+    pub stale_after: Duration,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            min_offset_ns: PtpClockThreshold::DEFAULT_MIN_OFFSET_THRESHOLD,
+            max_offset_ns: PtpClockThreshold::DEFAULT_MAX_OFFSET_THRESHOLD,
+            holdover: Duration::from_secs(PtpClockThreshold::DEFAULT_HOLD_OVER_TIMEOUT as u64),
+            stale_after: Duration::from_secs(3),
+        }
+    }
+}
+
+impl Thresholds {
+    /// From a profile's `ptpClockThreshold` (absent fields take the defaults).
+    pub fn from_profile(threshold: Option<&PtpClockThreshold>) -> Self {
+        let d = Thresholds::default();
+        let Some(t) = threshold else { return d };
+        Thresholds {
+            min_offset_ns: t.min_offset_threshold.unwrap_or(d.min_offset_ns),
+            max_offset_ns: t.max_offset_threshold.unwrap_or(d.max_offset_ns),
+            holdover: t.hold_over_timeout.map_or(d.holdover, |s| Duration::from_secs(s.max(0) as u64)),
+            stale_after: d.stale_after,
+        }
+    }
+}
+
+/// State machine for one (process, interface).
+#[derive(Clone, Debug)]
+pub struct ClockTracker {
+    thresholds: Thresholds,
+    state: ClockState,
+    last_sample: Option<Instant>,
+    holdover_since: Option<Instant>,
+    last_offset: Option<i64>,
+}
+
+impl ClockTracker {
+    pub fn new(thresholds: Thresholds) -> Self {
+        ClockTracker {
+            thresholds,
+            state: ClockState::Freerun,
+            last_sample: None,
+            holdover_since: None,
+            last_offset: None,
+        }
+    }
+
+    pub fn state(&self) -> ClockState {
+        self.state
+    }
+
+    pub fn last_offset(&self) -> Option<i64> {
+        self.last_offset
+    }
+
+    /// A per-sample line (`master offset`, `phc offset`, ts2phc). A ts2phc `holdover` line
+    /// reports HOLDOVER itself.
+    pub fn on_sample(&mut self, now: Instant, servo: Servo, offset_ns: i64, holdover: bool) -> ClockState {
+        self.last_sample = Some(now);
+        self.last_offset = Some(offset_ns);
+        let within = (self.thresholds.min_offset_ns..=self.thresholds.max_offset_ns).contains(&offset_ns);
+        self.state = if holdover {
+            self.holdover_since.get_or_insert(now);
+            ClockState::Holdover
+        } else if servo.is_locked() && within {
+            self.holdover_since = None;
+            ClockState::Locked
+        } else {
+            self.holdover_since = None;
+            ClockState::Freerun
+        };
+        self.state
+    }
+
+    /// The slave port went FAULTY: a LOCKED clock enters HOLDOVER.
+    pub fn on_slave_faulty(&mut self, now: Instant) -> ClockState {
+        self.enter_holdover(now);
+        self.state
+    }
+
+    /// Time passes: stale samples turn LOCKED into HOLDOVER; HOLDOVER ends in FREERUN.
+    pub fn on_tick(&mut self, now: Instant) -> ClockState {
+        if self.state == ClockState::Locked
+            && self.last_sample.is_none_or(|t| now.saturating_duration_since(t) >= self.thresholds.stale_after)
+        {
+            self.enter_holdover(now);
+        }
+        if self.state == ClockState::Holdover
+            && self.holdover_since.is_some_and(|t| now.saturating_duration_since(t) >= self.thresholds.holdover)
+        {
+            self.state = ClockState::Freerun;
+            self.holdover_since = None;
+        }
+        self.state
+    }
+
+    /// The process exited.
+    pub fn on_process_down(&mut self) -> ClockState {
+        self.state = ClockState::Freerun;
+        self.holdover_since = None;
+        self.last_sample = None;
+        self.state
+    }
+
+    fn enter_holdover(&mut self, now: Instant) {
+        if self.state == ClockState::Locked {
+            self.state = ClockState::Holdover;
+            self.holdover_since = Some(now);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tracker() -> (ClockTracker, Instant) {
+        (ClockTracker::new(Thresholds::default()), Instant::now())
+    }
+
+    fn after(t: Instant, ms: u64) -> Instant {
+        t + Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn locked_needs_a_locked_servo_and_an_offset_within_thresholds() {
+        let (mut c, t) = tracker();
+        assert_eq!(c.state(), ClockState::Freerun);
+        assert_eq!(c.on_sample(t, Servo::S2, 50, false), ClockState::Locked);
+        assert_eq!(c.on_sample(t, Servo::S3, -100, false), ClockState::Locked);
+        assert_eq!(c.on_sample(t, Servo::S2, 101, false), ClockState::Freerun, "above max");
+        assert_eq!(c.on_sample(t, Servo::S2, -101, false), ClockState::Freerun, "below min");
+        assert_eq!(c.on_sample(t, Servo::S1, 0, false), ClockState::Freerun);
+        assert_eq!(c.on_sample(t, Servo::S0, 0, false), ClockState::Freerun);
+        assert_eq!(c.last_offset(), Some(0));
+    }
+
+    #[test]
+    fn faulty_slave_port_means_holdover_then_freerun() {
+        let (mut c, t) = tracker();
+        c.on_sample(t, Servo::S2, 0, false);
+        assert_eq!(c.on_slave_faulty(after(t, 100)), ClockState::Holdover);
+        assert_eq!(c.on_tick(after(t, 4_000)), ClockState::Holdover);
+        assert_eq!(c.on_tick(after(t, 5_100)), ClockState::Freerun, "holdOverTimeout 5 s");
+        // A new locked sample locks again.
+        assert_eq!(c.on_sample(after(t, 6_000), Servo::S2, 1, false), ClockState::Locked);
+    }
+
+    #[test]
+    fn stopped_samples_mean_holdover_and_a_freerun_clock_stays_freerun() {
+        let (mut c, t) = tracker();
+        c.on_sample(t, Servo::S2, 0, false);
+        assert_eq!(c.on_tick(after(t, 2_000)), ClockState::Locked);
+        assert_eq!(c.on_tick(after(t, 3_000)), ClockState::Holdover, "stale after 3 s");
+        assert_eq!(c.on_tick(after(t, 7_900)), ClockState::Holdover);
+        assert_eq!(c.on_tick(after(t, 8_000)), ClockState::Freerun);
+        let (mut free, t) = tracker();
+        free.on_sample(t, Servo::S0, 0, false);
+        assert_eq!(free.on_slave_faulty(t), ClockState::Freerun, "only a locked clock holds over");
+        assert_eq!(free.on_tick(after(t, 10_000)), ClockState::Freerun);
+    }
+
+    #[test]
+    fn ts2phc_holdover_lines_and_process_down() {
+        let (mut c, t) = tracker();
+        assert_eq!(c.on_sample(t, Servo::S2, 3, true), ClockState::Holdover);
+        assert_eq!(c.on_tick(after(t, 5_000)), ClockState::Freerun);
+        c.on_sample(after(t, 6_000), Servo::S2, 3, false);
+        assert_eq!(c.on_process_down(), ClockState::Freerun);
+    }
+
+    #[test]
+    fn thresholds_come_from_the_profile_with_defaults() {
+        let t = Thresholds::from_profile(Some(&PtpClockThreshold {
+            hold_over_timeout: Some(60),
+            max_offset_threshold: Some(1_000),
+            min_offset_threshold: None,
+            process_downtime_thresholds: None,
+        }));
+        assert_eq!((t.min_offset_ns, t.max_offset_ns, t.holdover), (-100, 1_000, Duration::from_secs(60)));
+        assert_eq!(Thresholds::from_profile(None), Thresholds::default());
+        let (mut c, now) = (ClockTracker::new(t), Instant::now());
+        assert_eq!(c.on_sample(now, Servo::S2, 900, false), ClockState::Locked);
+    }
+}
