@@ -24,25 +24,37 @@ pub fn root_required() -> bool {
 /// `true` when `test` may go on as root. Without root it prints a loud skip message and returns
 /// `false`, or panics when [`REQUIRE_ROOT_ENV`] is `1`.
 pub fn require_root(test: &str) -> bool {
-    decide(test, is_root(), root_required())
+    match decide(test, is_root(), root_required()) {
+        Decision::Run => true,
+        Decision::Fail(message) => panic!("{message}"),
+        Decision::Skip(message) => {
+            // Straight to the process's stderr: the test harness captures `eprintln!` of passing
+            // tests, and a skip must be seen.
+            let bar = "!".repeat(78);
+            let _ = writeln!(std::io::stderr().lock(), "\n{bar}\n!!! SKIPPED: {message}\n{bar}\n");
+            false
+        }
+    }
 }
 
-fn decide(test: &str, root: bool, required: bool) -> bool {
+/// What a root-only test does.
+#[derive(Debug, PartialEq, Eq)]
+enum Decision {
+    Run,
+    Skip(String),
+    Fail(String),
+}
+
+fn decide(test: &str, root: bool, required: bool) -> Decision {
     if root {
-        return true;
+        return Decision::Run;
     }
     let message = format!("root tests: `{test}` needs root (network namespaces, veth pairs)");
     if required {
-        panic!("{message}, and {REQUIRE_ROOT_ENV}=1 forbids skipping it");
+        Decision::Fail(format!("{message}, and {REQUIRE_ROOT_ENV}=1 forbids skipping it"))
+    } else {
+        Decision::Skip(format!("{message}; run as root, or set {REQUIRE_ROOT_ENV}=1 to fail instead"))
     }
-    // Straight to the process's stderr: the test harness captures `eprintln!` of passing tests,
-    // and a skip must be seen.
-    let bar = "!".repeat(78);
-    let _ = writeln!(
-        std::io::stderr().lock(),
-        "\n{bar}\n!!! SKIPPED: {message}; run as root, or set {REQUIRE_ROOT_ENV}=1 to fail instead\n{bar}\n"
-    );
-    false
 }
 
 #[cfg(test)]
@@ -50,16 +62,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn root_runs_non_root_skips() {
-        assert!(decide("t", true, true));
-        assert!(decide("t", true, false));
-        assert!(!decide("t", false, false));
-    }
-
-    #[test]
-    #[should_panic(expected = "forbids skipping")]
-    fn a_required_skip_fails() {
-        decide("t", false, true);
+    fn root_runs_non_root_skips_and_a_required_skip_fails() {
+        assert_eq!(decide("t", true, true), Decision::Run);
+        assert_eq!(decide("t", true, false), Decision::Run);
+        assert!(matches!(decide("t", false, false), Decision::Skip(m) if m.contains("`t` needs root")));
+        assert!(matches!(decide("t", false, true), Decision::Fail(m) if m.contains("forbids skipping")));
     }
 
     #[test]
