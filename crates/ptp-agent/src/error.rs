@@ -22,6 +22,9 @@ pub enum Error {
     /// Serializing a status patch failed.
     #[error("serializing: {0}")]
     Json(#[from] serde_json::Error),
+    /// Starting or supervising a child process (ptp4l, phc2sys, ts2phc) failed.
+    #[error("process {process}: {message}")]
+    Process { process: String, message: String },
     /// A profile that cannot be applied (bad options, an invalid configuration, ...).
     #[error("profile {profile}: {message}")]
     Profile { profile: String, message: String },

@@ -2,9 +2,11 @@
 //! devices into its NodePtpDevice status (`report`).
 
 pub mod clockstate;
-pub mod logparse;
 pub mod error;
+pub mod logparse;
 pub mod nic;
+pub mod render;
 pub mod report;
+pub mod supervise;
 
 pub use error::Error;

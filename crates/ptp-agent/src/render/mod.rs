@@ -1,0 +1,328 @@
+//! Rendering a profile into what runs it: the configuration files to write under the run
+//! directory and the linuxptp processes to start, as plain data. Pure: no I/O here; writing the
+//! files and starting (and scheduling) the processes is the supervisor's job.
+//!
+//! For a profile with run id `<id>` (see [`RunIds`]) and run directory `<run-dir>` (default
+//! [`DEFAULT_RUN_DIR`], the agent's `--run-dir DIR`):
+//!
+//! * **ts2phc** runs when `ts2phcOpts` is set and not `""`: file `<run-dir>/ts2phc.<id>.config`,
+//!   argv `-f <file> -m <ts2phcOpts>`.
+//! * **ptp4l** runs unless `ptp4lOpts` is `""` (absent runs it): file
+//!   `<run-dir>/ptp4l.<id>.config`, argv `-f <file> -m <ptp4lOpts>`.
+//! * **phc2sys** runs when `phc2sysOpts` is set and not `""`: file `<run-dir>/phc2sys.<id>.config`
+//!   only when `phc2sysConf` is set, argv
+//!   `[-f <file>] -z <run-dir>/ptp4l.<id>.socket -t [ptp4l.<id>.config] -m <phc2sysOpts>`.
+//!
+//! * Processes are listed (and should be started) in the Go daemon's order: ts2phc, ptp4l,
+//!   phc2sys — the time source first, phc2sys last since it reads ptp4l's socket. Files are
+//!   listed in the same order.
+//! * Options are split like a shell would ([`split_options`]); an options string of only
+//!   whitespace (`" "`) counts as set: the process runs with just the agent's own arguments.
+//! * `-m`, `-z` and `-t` are added only when the profile's options do not already give them
+//!   (found the way the programs' getopt finds them, so `-mq` or `-z/path` count); the agent's
+//!   arguments come first, the profile's options after, so any other option the profile repeats
+//!   (for instance its own `-f`) wins as it would on the command line.
+//! * ptp4l's configuration is `ptp4lConf` (an empty one with `[global]` when absent) with
+//!   `[<interface>]` appended when `interface` is set, not `""` and the section is not there yet
+//!   (an `-i IF` in `ptp4lOpts` is kept as well; ptp4l ignores a port named twice), and in
+//!   `[global]` `message_tag [ptp4l.<id>.config]` and `uds_address <run-dir>/ptp4l.<id>.socket`,
+//!   both replacing any value the profile set: the tag is how log lines are tied to the profile,
+//!   and phc2sys and pmc must find the socket. The tag has no `{level}`: stock linuxptp (Debian's
+//!   3.1 and 4.x) prints `message_tag` as written.
+//! * phc2sys gets `-z` (ptp4l's socket, also when this profile does not run ptp4l, so an
+//!   only-phc2sys profile should pass its own `-z` if it needs another ptp4l) and
+//!   `-t [ptp4l.<id>.config]`, so its lines carry the same tag as the profile's ptp4l lines, as
+//!   with the Go daemon. `phc2sysConf`, when set, is written as is (normalised, validated) and
+//!   passed with `-f`; command-line `-z`/`-t` take precedence over its `uds_address`/`message_tag`.
+//! * ts2phc always gets a configuration file: `ts2phcConf` (or an empty one) with
+//!   `message_tag [ts2phc.<id>.config]` set in `[global]`.
+//! * A configuration is only parsed (and so validated) when its process runs; a parse error is
+//!   an [`Error::Profile`] naming the profile, the field and the line, and the whole profile is
+//!   refused.
+//! * `ptpSchedulingPolicy: SCHED_FIFO` with `ptpSchedulingPriority` (1..=65) gives every process
+//!   of the profile `Sched { fifo: true, priority }`; SCHED_OTHER or absent gives `None` (the
+//!   priority is then ignored). SCHED_FIFO without a priority, or one out of range, is an error.
+
+mod run_ids;
+mod split;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use ptp_api::ptp4l_conf::Ptp4lConf;
+use ptp_api::{ApiError, PtpProfile, SchedulingPolicy};
+
+use crate::Error;
+
+pub use run_ids::RunIds;
+pub use split::{SplitError, join, quote, split_options};
+
+/// Run directory when `--run-dir` is not given.
+pub const DEFAULT_RUN_DIR: &str = "/var/run";
+
+/// Process names (also the program names looked up on `PATH`).
+pub const PTP4L: &str = "ptp4l";
+pub const PHC2SYS: &str = "phc2sys";
+pub const TS2PHC: &str = "ts2phc";
+
+/// getopt option strings of the stock programs (union of linuxptp 3.1 and 4.x), used to tell
+/// whether the profile's options already contain `-m`, `-z` or `-t`.
+const PTP4L_OPTSTRING: &str = "AEP246HSLf:i:p:sl:mqvh";
+const PHC2SYS_OPTSTRING: &str = "arc:d:f:s:E:P:I:S:F:R:N:O:L:M:i:u:wn:xz:l:t:mqvh";
+const TS2PHC_OPTSTRING: &str = "ac:f:hi:l:mqs:v";
+
+/// Range of `ptpSchedulingPriority` (the CRD schema's).
+const PRIORITY_RANGE: std::ops::RangeInclusive<i64> = 1..=65;
+
+/// Everything needed to run one profile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenderedProfile {
+    /// The profile's name.
+    pub profile: String,
+    pub run_id: u32,
+    /// Files to write before starting the processes: path and content, in process order.
+    pub files: Vec<(PathBuf, String)>,
+    /// Processes to start, in start order (ts2phc, ptp4l, phc2sys; each only when it runs).
+    pub processes: Vec<ProcessPlan>,
+}
+
+/// One process of a profile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessPlan {
+    /// [`PTP4L`], [`PHC2SYS`] or [`TS2PHC`].
+    pub name: &'static str,
+    /// The program: a bare name, resolved on `PATH` (or in a bin directory) by whoever starts it.
+    pub program: String,
+    /// Arguments, without the program name.
+    pub args: Vec<String>,
+    /// Real-time scheduling to apply to the child (sched_setscheduler), if any.
+    pub sched: Option<Sched>,
+    /// The configuration file the process reads (`-f`), one of [`RenderedProfile::files`].
+    pub config_file: Option<PathBuf>,
+}
+
+/// Scheduling of a process: `fifo` is SCHED_FIFO at `priority`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Sched {
+    pub fifo: bool,
+    pub priority: i32,
+}
+
+/// `<run-dir>/ptp4l.<id>.config`
+pub fn ptp4l_config_path(run_dir: &Path, run_id: u32) -> PathBuf {
+    run_dir.join(format!("ptp4l.{run_id}.config"))
+}
+
+/// `<run-dir>/ptp4l.<id>.socket`: ptp4l's `uds_address`, used by phc2sys (`-z`) and pmc (`-s`).
+pub fn ptp4l_socket_path(run_dir: &Path, run_id: u32) -> PathBuf {
+    run_dir.join(format!("ptp4l.{run_id}.socket"))
+}
+
+/// `<run-dir>/phc2sys.<id>.config`
+pub fn phc2sys_config_path(run_dir: &Path, run_id: u32) -> PathBuf {
+    run_dir.join(format!("phc2sys.{run_id}.config"))
+}
+
+/// `<run-dir>/ts2phc.<id>.config`
+pub fn ts2phc_config_path(run_dir: &Path, run_id: u32) -> PathBuf {
+    run_dir.join(format!("ts2phc.{run_id}.config"))
+}
+
+/// The message tag of the profile's ptp4l and phc2sys lines: `[ptp4l.<id>.config]`.
+pub fn ptp4l_message_tag(run_id: u32) -> String {
+    format!("[ptp4l.{run_id}.config]")
+}
+
+/// The message tag of the profile's ts2phc lines: `[ts2phc.<id>.config]`.
+pub fn ts2phc_message_tag(run_id: u32) -> String {
+    format!("[ts2phc.{run_id}.config]")
+}
+
+/// Renders one profile (see the module documentation for every rule).
+pub fn render_profile(profile: &PtpProfile, run_id: u32, run_dir: &Path) -> Result<RenderedProfile, Error> {
+    let fail = |message: String| Error::Profile { profile: profile.name.clone(), message };
+    let run_dir_text =
+        run_dir.to_str().ok_or_else(|| fail(format!("run directory {} is not valid UTF-8", run_dir.display())))?;
+    let run_dir = Path::new(run_dir_text);
+    let sched = scheduling(profile).map_err(fail)?;
+    let mut rendered =
+        RenderedProfile { profile: profile.name.clone(), run_id, files: Vec::new(), processes: Vec::new() };
+
+    if let Some(opts) = options(profile.ts2phc_opts.as_deref(), "ts2phcOpts", false).map_err(fail)? {
+        let mut conf = parse_conf(profile.ts2phc_conf.as_deref(), "ts2phcConf").map_err(fail)?;
+        conf.set("global", "message_tag", ts2phc_message_tag(run_id));
+        let file = ts2phc_config_path(run_dir, run_id);
+        let mut args = vec!["-f".to_string(), path_arg(&file)];
+        if !has_option(&opts, TS2PHC_OPTSTRING, 'm') {
+            args.push("-m".into());
+        }
+        args.extend(opts);
+        rendered.files.push((file.clone(), conf.render()));
+        rendered.processes.push(plan(TS2PHC, args, sched, Some(file)));
+    }
+
+    if let Some(opts) = options(profile.ptp4l_opts.as_deref(), "ptp4lOpts", true).map_err(fail)? {
+        let mut conf = parse_conf(profile.ptp4l_conf.as_deref(), "ptp4lConf").map_err(fail)?;
+        conf.set("global", "message_tag", ptp4l_message_tag(run_id));
+        conf.set("global", "uds_address", path_arg(&ptp4l_socket_path(run_dir, run_id)));
+        if let Some(interface) = interface(profile).map_err(fail)?
+            && conf.section(interface).is_none()
+        {
+            conf.section_mut_or_insert(interface);
+        }
+        let file = ptp4l_config_path(run_dir, run_id);
+        let mut args = vec!["-f".to_string(), path_arg(&file)];
+        if !has_option(&opts, PTP4L_OPTSTRING, 'm') {
+            args.push("-m".into());
+        }
+        args.extend(opts);
+        rendered.files.push((file.clone(), conf.render()));
+        rendered.processes.push(plan(PTP4L, args, sched, Some(file)));
+    }
+
+    if let Some(opts) = options(profile.phc2sys_opts.as_deref(), "phc2sysOpts", false).map_err(fail)? {
+        let mut args = Vec::new();
+        let mut config_file = None;
+        if let Some(text) = profile.phc2sys_conf.as_deref() {
+            let conf = parse_conf(Some(text), "phc2sysConf").map_err(fail)?;
+            let file = phc2sys_config_path(run_dir, run_id);
+            args.extend(["-f".to_string(), path_arg(&file)]);
+            rendered.files.push((file.clone(), conf.render()));
+            config_file = Some(file);
+        }
+        if !has_option(&opts, PHC2SYS_OPTSTRING, 'z') {
+            args.extend(["-z".to_string(), path_arg(&ptp4l_socket_path(run_dir, run_id))]);
+        }
+        if !has_option(&opts, PHC2SYS_OPTSTRING, 't') {
+            args.extend(["-t".to_string(), ptp4l_message_tag(run_id)]);
+        }
+        if !has_option(&opts, PHC2SYS_OPTSTRING, 'm') {
+            args.push("-m".into());
+        }
+        args.extend(opts);
+        rendered.processes.push(plan(PHC2SYS, args, sched, config_file));
+    }
+
+    Ok(rendered)
+}
+
+fn plan(name: &'static str, args: Vec<String>, sched: Option<Sched>, config_file: Option<PathBuf>) -> ProcessPlan {
+    ProcessPlan { name, program: name.to_string(), args, sched, config_file }
+}
+
+/// A path as an argument; `render_profile` has checked that the run directory is UTF-8.
+fn path_arg(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// The profile's arguments for a process, or `None` when it does not run: `""` never runs, an
+/// absent field runs only when `run_when_absent`.
+fn options(text: Option<&str>, field: &str, run_when_absent: bool) -> Result<Option<Vec<String>>, String> {
+    match text {
+        None if run_when_absent => Ok(Some(Vec::new())),
+        None | Some("") => Ok(None),
+        Some(text) => split_options(text).map(Some).map_err(|e| format!("{field}: {e}")),
+    }
+}
+
+/// Parses a configuration field; absent is an empty configuration.
+fn parse_conf(text: Option<&str>, field: &str) -> Result<Ptp4lConf, String> {
+    Ptp4lConf::parse(text.unwrap_or_default()).map_err(|e| match e {
+        ApiError::ConfParse { line, message } => format!("{field} line {line}: {message}"),
+        other => format!("{field}: {other}"),
+    })
+}
+
+/// The interface to add a section for: set, not `""`, and usable as a section name.
+fn interface(profile: &PtpProfile) -> Result<Option<&str>, String> {
+    match profile.interface.as_deref() {
+        None | Some("") => Ok(None),
+        Some(name) if name.chars().any(|c| c.is_whitespace() || matches!(c, '[' | ']' | '/')) => {
+            Err(format!("interface {name:?} is not a valid interface name"))
+        }
+        Some(name) => Ok(Some(name)),
+    }
+}
+
+fn scheduling(profile: &PtpProfile) -> Result<Option<Sched>, String> {
+    match profile.ptp_scheduling_policy {
+        None | Some(SchedulingPolicy::SchedOther) => Ok(None),
+        Some(SchedulingPolicy::SchedFifo) => match profile.ptp_scheduling_priority {
+            None => Err("ptpSchedulingPolicy SCHED_FIFO needs ptpSchedulingPriority (1..65)".into()),
+            Some(p) if PRIORITY_RANGE.contains(&p) => {
+                let priority = i32::try_from(p).map_err(|_| format!("ptpSchedulingPriority {p} is out of range"))?;
+                Ok(Some(Sched { fifo: true, priority }))
+            }
+            Some(p) => Err(format!("ptpSchedulingPriority {p} is out of range (1..65)")),
+        },
+    }
+}
+
+/// Whether getopt with `optstring` would see option `flag` in `args`. Long options
+/// (`--name value`, `--name=value`) are skipped with their value; non-options are skipped (glibc
+/// permutes them); `--` ends the options.
+fn has_option(args: &[String], optstring: &str, flag: char) -> bool {
+    let takes_value =
+        |c: char| optstring.char_indices().any(|(i, o)| o == c && optstring[i + o.len_utf8()..].starts_with(':'));
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        if arg == "--" {
+            return false;
+        }
+        if let Some(long) = arg.strip_prefix("--") {
+            if !long.contains('=') {
+                iter.next();
+            }
+            continue;
+        }
+        let Some(cluster) = arg.strip_prefix('-').filter(|c| !c.is_empty()) else {
+            continue;
+        };
+        for (i, c) in cluster.char_indices() {
+            if c == flag {
+                return true;
+            }
+            if takes_value(c) {
+                if cluster[i + c.len_utf8()..].is_empty() {
+                    iter.next();
+                }
+                break;
+            }
+        }
+    }
+    false
+}
+
+impl fmt::Display for RenderedProfile {
+    /// A readable listing: each file's path and content, then each process's scheduling, config
+    /// file and argv (shell-quoted). Used by the golden tests.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "profile {} (run id {})", self.profile, self.run_id)?;
+        for (path, content) in &self.files {
+            writeln!(f, "\n=== file {}", path.display())?;
+            f.write_str(content)?;
+            if !content.is_empty() && !content.ends_with('\n') {
+                writeln!(f)?;
+            }
+            writeln!(f, "=== end of file")?;
+        }
+        for process in &self.processes {
+            writeln!(f, "\n=== process {}", process.name)?;
+            match process.sched {
+                Some(Sched { fifo: true, priority }) => writeln!(f, "sched: SCHED_FIFO {priority}")?,
+                Some(Sched { fifo: false, priority }) => writeln!(f, "sched: SCHED_OTHER {priority}")?,
+                None => writeln!(f, "sched: default")?,
+            }
+            if let Some(file) = &process.config_file {
+                writeln!(f, "config: {}", file.display())?;
+            }
+            let mut argv = vec![process.program.clone()];
+            argv.extend(process.args.iter().cloned());
+            writeln!(f, "argv: {}", join(&argv))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,358 @@
+use super::*;
+
+const RUN: &str = "/var/run";
+
+fn profile(configure: impl FnOnce(&mut PtpProfile)) -> PtpProfile {
+    let mut p = PtpProfile::named("p");
+    configure(&mut p);
+    p
+}
+
+fn render(p: &PtpProfile) -> RenderedProfile {
+    render_profile(p, 3, Path::new(RUN)).unwrap()
+}
+
+fn render_err(p: &PtpProfile) -> String {
+    match render_profile(p, 3, Path::new(RUN)) {
+        Err(e @ Error::Profile { .. }) => e.to_string(),
+        other => panic!("expected a profile error, got {other:?}"),
+    }
+}
+
+fn names(r: &RenderedProfile) -> Vec<&str> {
+    r.processes.iter().map(|p| p.name).collect()
+}
+
+fn process<'a>(r: &'a RenderedProfile, name: &str) -> &'a ProcessPlan {
+    r.processes.iter().find(|p| p.name == name).unwrap()
+}
+
+fn file<'a>(r: &'a RenderedProfile, path: &str) -> &'a str {
+    r.files.iter().find(|(p, _)| p == Path::new(path)).map(|(_, c)| c.as_str()).unwrap()
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
+fn s(text: &str) -> Option<String> {
+    Some(text.to_string())
+}
+
+#[test]
+fn absent_ptp4l_opts_runs_ptp4l_and_empty_string_does_not() {
+    let r = render(&PtpProfile::named("p"));
+    assert_eq!(names(&r), vec![PTP4L]);
+    assert_eq!(process(&r, PTP4L).args, strings(&["-f", "/var/run/ptp4l.3.config", "-m"]));
+    assert_eq!(r.files.len(), 1);
+    assert_eq!(r.profile, "p");
+    assert_eq!(r.run_id, 3);
+
+    let r = render(&profile(|p| p.ptp4l_opts = s("")));
+    assert!(r.processes.is_empty() && r.files.is_empty(), "{r:?}");
+}
+
+#[test]
+fn whitespace_ptp4l_opts_runs_ptp4l_without_extra_arguments() {
+    let r = render(&profile(|p| p.ptp4l_opts = s("  \t ")));
+    assert_eq!(process(&r, PTP4L).args, strings(&["-f", "/var/run/ptp4l.3.config", "-m"]));
+}
+
+#[test]
+fn phc2sys_and_ts2phc_run_only_with_non_empty_options() {
+    for opts in [None, s("")] {
+        let r = render(&profile(|p| {
+            p.phc2sys_opts = opts.clone();
+            p.ts2phc_opts = opts.clone();
+            p.phc2sys_conf = s("[global]\n");
+            p.ts2phc_conf = s("[global]\n");
+        }));
+        assert_eq!(names(&r), vec![PTP4L], "{opts:?}");
+        assert_eq!(r.files.len(), 1, "{opts:?}");
+    }
+    let r = render(&profile(|p| {
+        p.phc2sys_opts = s("-a -r");
+        p.ts2phc_opts = s(" ");
+    }));
+    assert_eq!(names(&r), vec![TS2PHC, PTP4L, PHC2SYS]);
+}
+
+#[test]
+fn options_are_split_like_a_shell_and_appended_after_the_agents_arguments() {
+    let r = render(&profile(|p| p.ptp4l_opts = s(r#"  -2   -s --summary_interval "-4"  -i 'ens1f0' "#)));
+    assert_eq!(
+        process(&r, PTP4L).args,
+        strings(&["-f", "/var/run/ptp4l.3.config", "-m", "-2", "-s", "--summary_interval", "-4", "-i", "ens1f0"])
+    );
+}
+
+#[test]
+fn unterminated_quotes_name_the_profile_and_field() {
+    let e = render_err(&profile(|p| p.ptp4l_opts = s("-2 '-s")));
+    assert_eq!(e, "profile p: ptp4lOpts: unterminated single quote (') at character 4");
+    let e = render_err(&profile(|p| p.phc2sys_opts = s("-a \"-r")));
+    assert!(e.starts_with("profile p: phc2sysOpts: unterminated double quote"), "{e}");
+    let e = render_err(&profile(|p| p.ts2phc_opts = s("-s\\")));
+    assert!(e.starts_with("profile p: ts2phcOpts: trailing backslash"), "{e}");
+}
+
+#[test]
+fn options_of_a_process_that_does_not_run_are_not_checked() {
+    let r = render(&profile(|p| {
+        p.ptp4l_opts = s("");
+        p.ptp4l_conf = s("not a conf");
+    }));
+    assert!(r.processes.is_empty());
+}
+
+#[test]
+fn ptp4l_conf_gets_tag_socket_and_interface_section() {
+    let r = render(&profile(|p| {
+        p.interface = s("ens1f0");
+        p.ptp4l_conf = s("[global]\ndomainNumber 24\nmessage_tag mine\nuds_address /tmp/x\n");
+    }));
+    assert_eq!(
+        file(&r, "/var/run/ptp4l.3.config"),
+        "[global]\ndomainNumber 24\nmessage_tag [ptp4l.3.config]\nuds_address /var/run/ptp4l.3.socket\n[ens1f0]\n"
+    );
+    assert_eq!(process(&r, PTP4L).config_file.as_deref(), Some(Path::new("/var/run/ptp4l.3.config")));
+}
+
+#[test]
+fn absent_ptp4l_conf_starts_from_global() {
+    let r = render(&profile(|p| p.interface = s("eth0")));
+    assert_eq!(
+        file(&r, "/var/run/ptp4l.3.config"),
+        "[global]\nmessage_tag [ptp4l.3.config]\nuds_address /var/run/ptp4l.3.socket\n[eth0]\n"
+    );
+}
+
+#[test]
+fn conf_without_global_gets_it_first_and_existing_interface_section_is_kept() {
+    let r = render(&profile(|p| {
+        p.interface = s("eth0");
+        p.ptp4l_conf = s("# c\n[eth0]\nmasterOnly 1\n[eth1]\n");
+    }));
+    assert_eq!(
+        file(&r, "/var/run/ptp4l.3.config"),
+        "# c\n[global]\nmessage_tag [ptp4l.3.config]\nuds_address /var/run/ptp4l.3.socket\n[eth0]\nmasterOnly 1\n[eth1]\n"
+    );
+}
+
+#[test]
+fn empty_interface_adds_no_section_and_bad_interface_is_an_error() {
+    let r = render(&profile(|p| p.interface = s("")));
+    assert!(!file(&r, "/var/run/ptp4l.3.config").contains("[]"));
+    let e = render_err(&profile(|p| p.interface = s("eth0 eth1")));
+    assert_eq!(e, "profile p: interface \"eth0 eth1\" is not a valid interface name");
+    // Not checked when ptp4l does not run.
+    render(&profile(|p| {
+        p.interface = s("a]b");
+        p.ptp4l_opts = s("");
+    }));
+}
+
+#[test]
+fn interface_in_ptp4l_opts_is_kept() {
+    let r = render(&profile(|p| {
+        p.interface = s("eth0");
+        p.ptp4l_opts = s("-i eth0");
+    }));
+    assert!(process(&r, PTP4L).args.ends_with(&strings(&["-i", "eth0"])));
+    assert!(file(&r, "/var/run/ptp4l.3.config").ends_with("[eth0]\n"));
+}
+
+#[test]
+fn invalid_confs_are_refused_naming_profile_field_and_line() {
+    let e = render_err(&profile(|p| p.ptp4l_conf = s("[global]\ndomainNumber 24\nslaveOnly\n")));
+    assert_eq!(e, "profile p: ptp4lConf line 3: option `slaveOnly` has no value");
+    let e = render_err(&profile(|p| {
+        p.phc2sys_opts = s("-a");
+        p.phc2sys_conf = s("x 1\n");
+    }));
+    assert!(e.starts_with("profile p: phc2sysConf line 1: "), "{e}");
+    let e = render_err(&profile(|p| {
+        p.ts2phc_opts = s("-s generic");
+        p.ts2phc_conf = s("[global\n");
+    }));
+    assert!(e.starts_with("profile p: ts2phcConf line 1: "), "{e}");
+}
+
+#[test]
+fn phc2sys_talks_to_the_ptp4l_socket_with_the_ptp4l_tag() {
+    let r = render(&profile(|p| p.phc2sys_opts = s("-a -r -n 24")));
+    let plan = process(&r, PHC2SYS);
+    assert_eq!(
+        plan.args,
+        strings(&["-z", "/var/run/ptp4l.3.socket", "-t", "[ptp4l.3.config]", "-m", "-a", "-r", "-n", "24"])
+    );
+    assert_eq!(plan.config_file, None);
+    assert_eq!(plan.program, "phc2sys");
+}
+
+#[test]
+fn phc2sys_conf_is_written_and_passed_with_f() {
+    let r = render(&profile(|p| {
+        p.phc2sys_opts = s("-a -r");
+        p.phc2sys_conf = s("[global]\nfirst_step_threshold 0.00002\n");
+    }));
+    let plan = process(&r, PHC2SYS);
+    assert_eq!(&plan.args[..2], &strings(&["-f", "/var/run/phc2sys.3.config"]));
+    assert_eq!(plan.config_file.as_deref(), Some(Path::new("/var/run/phc2sys.3.config")));
+    assert_eq!(file(&r, "/var/run/phc2sys.3.config"), "[global]\nfirst_step_threshold 0.00002\n");
+}
+
+#[test]
+fn phc2sys_options_given_by_the_profile_are_not_repeated() {
+    let r = render(&profile(|p| p.phc2sys_opts = s("-a -r -z /run/other.socket -t '[x]' -mq")));
+    assert_eq!(process(&r, PHC2SYS).args, strings(&["-a", "-r", "-z", "/run/other.socket", "-t", "[x]", "-mq"]));
+    let r = render(&profile(|p| p.phc2sys_opts = s("-z/run/o -t[x] -m")));
+    assert_eq!(process(&r, PHC2SYS).args, strings(&["-z/run/o", "-t[x]", "-m"]));
+}
+
+#[test]
+fn option_values_that_look_like_flags_are_not_flags() {
+    // `-s -m` hands `-m` to -s as its value; `-n 24` etc. do not hide later options.
+    assert!(!has_option(&strings(&["-s", "-m"]), PHC2SYS_OPTSTRING, 'm'));
+    assert!(!has_option(&strings(&["-s-m"]), PHC2SYS_OPTSTRING, 'm'));
+    assert!(has_option(&strings(&["-n", "24", "-m"]), PHC2SYS_OPTSTRING, 'm'));
+    assert!(has_option(&strings(&["-arm"]), PHC2SYS_OPTSTRING, 'm'));
+    assert!(!has_option(&strings(&["-O", "-z"]), PHC2SYS_OPTSTRING, 'z'));
+    assert!(!has_option(&strings(&["--", "-m"]), PTP4L_OPTSTRING, 'm'));
+    assert!(!has_option(&strings(&["--summary_interval", "-m"]), PTP4L_OPTSTRING, 'm'));
+    assert!(has_option(&strings(&["--summary_interval=1", "-m"]), PTP4L_OPTSTRING, 'm'));
+    assert!(has_option(&strings(&["operand", "-m"]), PTP4L_OPTSTRING, 'm'));
+    assert!(!has_option(&strings(&["-", "m"]), PTP4L_OPTSTRING, 'm'));
+    assert!(!has_option(&[], PTP4L_OPTSTRING, 'm'));
+}
+
+#[test]
+fn ptp4l_and_ts2phc_do_not_repeat_m() {
+    let r = render(&profile(|p| {
+        p.ptp4l_opts = s("-2 -m");
+        p.ts2phc_opts = s("-qm -s generic");
+    }));
+    assert_eq!(process(&r, PTP4L).args, strings(&["-f", "/var/run/ptp4l.3.config", "-2", "-m"]));
+    assert_eq!(process(&r, TS2PHC).args, strings(&["-f", "/var/run/ts2phc.3.config", "-qm", "-s", "generic"]));
+}
+
+#[test]
+fn ts2phc_always_gets_a_tagged_config() {
+    let r = render(&profile(|p| p.ts2phc_opts = s("-s generic -c eth0")));
+    assert_eq!(file(&r, "/var/run/ts2phc.3.config"), "[global]\nmessage_tag [ts2phc.3.config]\n");
+    let r = render(&profile(|p| {
+        p.ts2phc_opts = s(" ");
+        p.ts2phc_conf = s("[global]\nmessage_tag old\nleapfile /x\n[ens2f0]\nts2phc.extts_polarity rising\n");
+    }));
+    assert_eq!(
+        file(&r, "/var/run/ts2phc.3.config"),
+        "[global]\nmessage_tag [ts2phc.3.config]\nleapfile /x\n[ens2f0]\nts2phc.extts_polarity rising\n"
+    );
+    assert_eq!(process(&r, TS2PHC).args, strings(&["-f", "/var/run/ts2phc.3.config", "-m"]));
+}
+
+#[test]
+fn files_and_processes_are_in_start_order() {
+    let r = render(&profile(|p| {
+        p.ts2phc_opts = s("-s generic");
+        p.phc2sys_opts = s("-a");
+        p.phc2sys_conf = s("[global]\n");
+    }));
+    let paths: Vec<_> = r.files.iter().map(|(p, _)| p.to_str().unwrap()).collect();
+    assert_eq!(paths, vec!["/var/run/ts2phc.3.config", "/var/run/ptp4l.3.config", "/var/run/phc2sys.3.config"]);
+    assert_eq!(names(&r), vec![TS2PHC, PTP4L, PHC2SYS]);
+}
+
+#[test]
+fn run_dir_and_id_appear_in_every_name() {
+    let p = profile(|p| {
+        p.ts2phc_opts = s("-s generic");
+        p.phc2sys_opts = s("-a");
+    });
+    let r = render_profile(&p, 12, Path::new("/tmp/lab run")).unwrap();
+    assert_eq!(process(&r, TS2PHC).args[1], "/tmp/lab run/ts2phc.12.config");
+    assert_eq!(
+        process(&r, PHC2SYS).args[..4],
+        strings(&["-z", "/tmp/lab run/ptp4l.12.socket", "-t", "[ptp4l.12.config]"])
+    );
+    assert!(file(&r, "/tmp/lab run/ptp4l.12.config").contains("uds_address /tmp/lab run/ptp4l.12.socket\n"));
+    assert_eq!(ptp4l_socket_path(Path::new(DEFAULT_RUN_DIR), 0), Path::new("/var/run/ptp4l.0.socket"));
+}
+
+#[cfg(unix)]
+#[test]
+fn non_utf8_run_dir_is_an_error() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = Path::new(std::ffi::OsStr::from_bytes(b"/tmp/\xff"));
+    let e = render_profile(&PtpProfile::named("p"), 0, dir).unwrap_err().to_string();
+    assert!(e.starts_with("profile p: run directory") && e.contains("UTF-8"), "{e}");
+}
+
+#[test]
+fn sched_fifo_applies_to_every_process() {
+    let r = render(&profile(|p| {
+        p.ptp_scheduling_policy = Some(SchedulingPolicy::SchedFifo);
+        p.ptp_scheduling_priority = Some(65);
+        p.phc2sys_opts = s("-a");
+        p.ts2phc_opts = s("-s generic");
+    }));
+    assert_eq!(r.processes.len(), 3);
+    for plan in &r.processes {
+        assert_eq!(plan.sched, Some(Sched { fifo: true, priority: 65 }), "{}", plan.name);
+    }
+    let r = render(&profile(|p| {
+        p.ptp_scheduling_policy = Some(SchedulingPolicy::SchedFifo);
+        p.ptp_scheduling_priority = Some(1);
+    }));
+    assert_eq!(r.processes[0].sched, Some(Sched { fifo: true, priority: 1 }));
+}
+
+#[test]
+fn sched_other_or_absent_is_default_scheduling() {
+    for policy in [None, Some(SchedulingPolicy::SchedOther)] {
+        let r = render(&profile(|p| {
+            p.ptp_scheduling_policy = policy;
+            p.ptp_scheduling_priority = Some(10);
+        }));
+        assert_eq!(r.processes[0].sched, None, "{policy:?}");
+    }
+}
+
+#[test]
+fn sched_fifo_needs_a_priority_in_range() {
+    let fifo = |priority: Option<i64>| {
+        profile(|p| {
+            p.ptp_scheduling_policy = Some(SchedulingPolicy::SchedFifo);
+            p.ptp_scheduling_priority = priority;
+        })
+    };
+    assert_eq!(
+        render_err(&fifo(None)),
+        "profile p: ptpSchedulingPolicy SCHED_FIFO needs ptpSchedulingPriority (1..65)"
+    );
+    for bad in [0, 66, -1, i64::MAX] {
+        let e = render_err(&fifo(Some(bad)));
+        assert_eq!(e, format!("profile p: ptpSchedulingPriority {bad} is out of range (1..65)"));
+    }
+}
+
+#[test]
+fn display_lists_files_then_processes() {
+    let r = render(&profile(|p| {
+        p.ptp_scheduling_policy = Some(SchedulingPolicy::SchedFifo);
+        p.ptp_scheduling_priority = Some(10);
+        p.phc2sys_opts = s("-a");
+    }));
+    let text = r.to_string();
+    assert_eq!(
+        text,
+        "profile p (run id 3)\n\
+         \n=== file /var/run/ptp4l.3.config\n\
+         [global]\nmessage_tag [ptp4l.3.config]\nuds_address /var/run/ptp4l.3.socket\n\
+         === end of file\n\
+         \n=== process ptp4l\nsched: SCHED_FIFO 10\nconfig: /var/run/ptp4l.3.config\n\
+         argv: ptp4l -f /var/run/ptp4l.3.config -m\n\
+         \n=== process phc2sys\nsched: SCHED_FIFO 10\n\
+         argv: phc2sys -z /var/run/ptp4l.3.socket -t '[ptp4l.3.config]' -m -a\n"
+    );
+}

@@ -1,0 +1,290 @@
+//! The I/O edge: starting one child process, reading its output, signalling its process group.
+//!
+//! Every child runs in its own process group (so that a stop reaches whatever it forked) with a
+//! parent-death signal of SIGKILL (so that it does not outlive the agent, even when the agent is
+//! SIGKILLed). The kernel sends the parent-death signal when the *thread* that forked the child
+//! exits, not the process: children are therefore forked from one dedicated thread that lives as
+//! long as the agent (see [`spawn_on_forker`]), never from a tokio worker or blocking-pool thread,
+//! which may come and go.
+
+use std::io;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{ExitStatus, Stdio};
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+use super::spec::ProcessSpec;
+use crate::Error;
+
+/// The tracing target of the children's output lines, so that a filter can quieten them
+/// (`RUST_LOG=info,ptp_agent::child_output=warn`).
+pub const OUTPUT_TARGET: &str = "ptp_agent::child_output";
+
+/// How often a stop checks whether the process group is gone during the grace period.
+const GROUP_POLL: Duration = Duration::from_millis(50);
+
+/// Which of the child's output streams a line came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// One line of a child's output, without its line ending.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogLine {
+    /// The spec's name.
+    pub process: Arc<str>,
+    pub stream: Stream,
+    pub line: String,
+}
+
+/// Where output lines go (the log parser). `deliver` must not block: the reader calling it is
+/// all that keeps the child's pipe drained, and a child blocked on a full pipe stops working.
+pub trait LineSink: Send + Sync + 'static {
+    fn deliver(&self, line: LogLine);
+}
+
+/// Every line is kept; the receiver must keep up.
+impl LineSink for mpsc::UnboundedSender<LogLine> {
+    fn deliver(&self, line: LogLine) {
+        // A closed receiver means nobody wants lines any more; the log still has them.
+        let _ = self.send(line);
+    }
+}
+
+/// Lines beyond the channel's capacity are dropped rather than stalling the child.
+impl LineSink for mpsc::Sender<LogLine> {
+    fn deliver(&self, line: LogLine) {
+        if let Err(mpsc::error::TrySendError::Full(line)) = self.try_send(line) {
+            debug!(process = %line.process, "output line dropped: the line channel is full");
+        }
+    }
+}
+
+/// Lines go to the log only.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Discard;
+
+impl LineSink for Discard {
+    fn deliver(&self, _line: LogLine) {}
+}
+
+/// A started child: the leader of its own process group.
+#[derive(Debug)]
+pub struct Running {
+    name: Arc<str>,
+    child: Child,
+    pid: Pid,
+    /// SIGKILLs the group if this is dropped before the group was cleaned up (task aborted,
+    /// runtime shut down).
+    guard: GroupGuard,
+}
+
+/// Starts `spec`, its stdout and stderr read line by line into `sink` and the log.
+pub async fn spawn(spec: &ProcessSpec, sink: Arc<dyn LineSink>) -> Result<Running, Error> {
+    let name: Arc<str> = Arc::from(spec.name.as_str());
+    let fail = |message: String| Error::Process { process: spec.name.clone(), message };
+    if let Some(sched) = &spec.sched {
+        sched.validate().map_err(fail)?;
+    }
+    let mut cmd = Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        // Its own process group, set by the child before it execs: a stop signals the group.
+        .process_group(0);
+    let parent = nix::unistd::getpid();
+    let sched = spec.sched.map(|s| (s.policy.to_libc(), s.priority));
+    let before_exec = move || {
+        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+        // The agent may have died between fork and prctl: then the signal will never come.
+        if nix::unistd::getppid() != parent {
+            return Err(io::Error::from_raw_os_error(libc::ESRCH));
+        }
+        if let Some((policy, priority)) = sched {
+            let param = libc::sched_param { sched_priority: priority };
+            // SAFETY: a plain syscall on the calling process (pid 0) with a pointer to a local;
+            // nix has no wrapper for sched_setscheduler.
+            if unsafe { libc::sched_setscheduler(0, policy, &param) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    };
+    // SAFETY: `before_exec` runs in the forked child before exec, where only async-signal-safe
+    // calls are allowed: it makes three syscalls (prctl, getppid, sched_setscheduler), allocates
+    // nothing, takes no lock, and touches only its captured plain values.
+    unsafe {
+        cmd.pre_exec(before_exec);
+    }
+    let mut child = spawn_on_forker(cmd).await.map_err(|e| {
+        let with = spec.sched.map(|s| format!(" with {s}")).unwrap_or_default();
+        fail(format!("starting {}{with}: {e}", spec.program.display()))
+    })?;
+    let raw_pid = child.id().ok_or_else(|| fail("exited before its pid was read".into()))?;
+    let pid = Pid::from_raw(i32::try_from(raw_pid).map_err(|_| fail(format!("pid {raw_pid} out of range")))?);
+    let guard = GroupGuard { pgid: Some(pid) };
+    if let Some(out) = child.stdout.take() {
+        tokio::spawn(read_lines(out, name.clone(), Stream::Stdout, sink.clone()));
+    }
+    if let Some(err) = child.stderr.take() {
+        tokio::spawn(read_lines(err, name.clone(), Stream::Stderr, sink));
+    }
+    info!(process = %name, pid = pid.as_raw(), program = %spec.program.display(), "started");
+    Ok(Running { name, child, pid, guard })
+}
+
+impl Running {
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// Waits for the child to exit by itself, then SIGKILLs whatever is left of its group.
+    pub async fn wait(&mut self) -> io::Result<ExitStatus> {
+        let status = self.child.wait().await;
+        self.guard.kill_now();
+        status
+    }
+
+    /// Stops the child: SIGTERM to its group, SIGKILL to the group once `grace` has passed with
+    /// any of it still there. Returns the leader's exit status.
+    pub async fn terminate(mut self, grace: Duration) -> io::Result<ExitStatus> {
+        let deadline = Instant::now() + grace;
+        debug!(process = %self.name, pid = self.pid.as_raw(), "SIGTERM to the process group");
+        signal_group(self.pid, Signal::SIGTERM);
+        let status = match tokio::time::timeout_at(deadline, self.child.wait()).await {
+            Ok(status) => {
+                // The leader is gone; give the rest of the group the rest of the grace.
+                while group_exists(self.pid) && Instant::now() < deadline {
+                    tokio::time::sleep(GROUP_POLL).await;
+                }
+                if group_exists(self.pid) {
+                    warn!(process = %self.name, "the process group outlived the grace period: SIGKILL");
+                }
+                status
+            }
+            Err(_) => {
+                warn!(process = %self.name, pid = self.pid.as_raw(), ?grace, "still running after the grace period: SIGKILL");
+                signal_group(self.pid, Signal::SIGKILL);
+                self.child.wait().await
+            }
+        };
+        self.guard.kill_now();
+        status
+    }
+}
+
+/// Describes an exit for logs and status: `exit status: 1`, `signal: 9 (SIGKILL)`.
+pub fn describe(status: &ExitStatus) -> String {
+    match status.signal().and_then(|s| Signal::try_from(s).ok()) {
+        Some(signal) => format!("killed by {signal}"),
+        None => status.to_string(),
+    }
+}
+
+/// SIGKILLs a process group when dropped, unless it was cleaned up already.
+#[derive(Debug)]
+struct GroupGuard {
+    pgid: Option<Pid>,
+}
+
+impl GroupGuard {
+    /// SIGKILLs the group's leftovers (its leader has been reaped) and disarms. The pgid cannot
+    /// name another group while any member of this one lives; once it is empty the number could
+    /// in theory be reused, which is why this runs right after the leader's exit.
+    fn kill_now(&mut self) {
+        if let Some(pgid) = self.pgid.take() {
+            signal_group(pgid, Signal::SIGKILL);
+        }
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        self.kill_now();
+    }
+}
+
+fn signal_group(pgid: Pid, signal: Signal) {
+    match killpg(pgid, signal) {
+        Ok(()) | Err(Errno::ESRCH) => {}
+        Err(e) => warn!(pgid = pgid.as_raw(), %signal, error = %e, "signalling the process group failed"),
+    }
+}
+
+/// Whether any process (zombies included) is left in the group.
+fn group_exists(pgid: Pid) -> bool {
+    killpg(pgid, None) != Err(Errno::ESRCH)
+}
+
+async fn read_lines(stream: impl AsyncRead + Unpin, process: Arc<str>, which: Stream, sink: Arc<dyn LineSink>) {
+    let mut reader = BufReader::new(stream);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) => break,
+            Ok(_) => {
+                while matches!(buf.last(), Some(b'\n' | b'\r')) {
+                    buf.pop();
+                }
+                let line = String::from_utf8_lossy(&buf).into_owned();
+                match which {
+                    Stream::Stdout => info!(target: OUTPUT_TARGET, process = %process, "{line}"),
+                    Stream::Stderr => info!(target: OUTPUT_TARGET, process = %process, stream = "stderr", "{line}"),
+                }
+                sink.deliver(LogLine { process: process.clone(), stream: which, line });
+            }
+            Err(e) => {
+                warn!(process = %process, stream = ?which, error = %e, "reading the output failed");
+                break;
+            }
+        }
+    }
+}
+
+type ForkJob = Box<dyn FnOnce() + Send>;
+
+/// Forks `cmd` on the forker thread: one thread that lives as long as the agent, so that the
+/// children's parent-death signal fires when the agent dies and only then.
+async fn spawn_on_forker(mut cmd: Command) -> io::Result<Child> {
+    static FORKER: OnceLock<std_mpsc::Sender<ForkJob>> = OnceLock::new();
+    let forker = FORKER.get_or_init(|| {
+        let (tx, rx) = std_mpsc::channel::<ForkJob>();
+        let started = std::thread::Builder::new().name("ptp-forker".into()).spawn(move || {
+            for job in rx {
+                // A panicking job must not end the thread, and with it every child.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            }
+        });
+        if let Err(e) = started {
+            // The receiver is gone with the closure: every spawn fails with the error below.
+            warn!(error = %e, "starting the forker thread failed");
+        }
+        tx
+    });
+    let runtime = tokio::runtime::Handle::current();
+    let (reply, answer) = oneshot::channel();
+    let job: ForkJob = Box::new(move || {
+        // The child is registered with the caller's runtime (its reaper), forked from here.
+        let _entered = runtime.enter();
+        let _ = reply.send(cmd.spawn());
+    });
+    let unavailable = || io::Error::other("the forker thread is not running");
+    forker.send(job).map_err(|_| unavailable())?;
+    answer.await.map_err(|_| unavailable())?
+}

@@ -1,0 +1,32 @@
+//! Supervision of the linuxptp processes (ptp4l, phc2sys, ts2phc): each child in its own process
+//! group with a parent-death SIGKILL, its output read line by line into a [`LineSink`] and the
+//! log, restarted with exponential backoff when it exits ([`backoff`], pure), stopped with
+//! SIGTERM then SIGKILL after a grace period.
+//!
+//! On SIGTERM the agent stops every child at once ([`Supervisor::stop_all`] after
+//! [`terminated`]), well within 10 s with the default 5 s grace.
+
+pub mod backoff;
+pub mod child;
+pub mod spec;
+pub mod supervisor;
+
+pub use backoff::{RestartPolicy, RestartState};
+pub use child::{Discard, LineSink, LogLine, Stream};
+pub use spec::{ProcessSpec, SchedPolicy, Scheduling};
+pub use supervisor::{Gate, ProcessStatus, Settings, Snapshot, State, Supervisor};
+
+/// A future resolving when the agent is asked to stop: SIGTERM (kubelet) or SIGINT (a terminal).
+/// The handlers are installed by this call, so that a signal arriving before the future is first
+/// polled is not lost (nor kills the agent with its default action).
+pub fn terminated() -> std::io::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
+}
