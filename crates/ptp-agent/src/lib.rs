@@ -10,3 +10,4 @@ pub mod report;
 pub mod supervise;
 
 pub use error::Error;
+pub mod update;
