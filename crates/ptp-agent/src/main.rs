@@ -48,6 +48,27 @@ enum Command {
     },
     /// Parse linuxptp log lines from stdin; print one JSON object per line, in order.
     Parse,
+    /// Run linuxptp from profiles: standalone with `--profile FILE` (no cluster).
+    Run {
+        /// The node's profiles (what its ptp-configmap key holds); re-read when it changes.
+        #[arg(long)]
+        profile: PathBuf,
+        /// Name of this node (metrics label); defaults to the hostname.
+        #[arg(long, env = "NODE_NAME")]
+        node_name: Option<String>,
+        /// Where configuration files and ptp4l sockets go.
+        #[arg(long, default_value = ptp_agent::render::DEFAULT_RUN_DIR)]
+        run_dir: PathBuf,
+        /// Directory of ptp4l, phc2sys and ts2phc (default: PATH).
+        #[arg(long)]
+        bin_dir: Option<PathBuf>,
+        /// Address of /metrics (`none` to disable).
+        #[arg(long, default_value = "0.0.0.0:9091")]
+        metrics_addr: String,
+        /// Address of /healthz and /readyz (`none` to disable).
+        #[arg(long, default_value = "0.0.0.0:8081")]
+        health_addr: String,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -76,11 +97,15 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Nics { output, interface, select } => nics(output, interface.as_deref(), select),
         Command::Parse => parse_stdin(),
+        Command::Run { profile, node_name, run_dir, bin_dir, metrics_addr, health_addr } => {
+            run_standalone(profile, node_name, run_dir, bin_dir, &metrics_addr, &health_addr)
+        }
         Command::Report { node_name, namespace, resync_seconds, select } => {
             report_forever(node_name, namespace, resync_seconds, select)
         }
@@ -156,4 +181,46 @@ fn parse_stdin() -> Result<(), String> {
         writeln!(out, "{json}").map_err(|e| format!("writing stdout: {e}"))?;
     }
     out.flush().map_err(|e| format!("writing stdout: {e}"))
+}
+
+fn run_standalone(
+    profile: PathBuf,
+    node_name: Option<String>,
+    run_dir: PathBuf,
+    bin_dir: Option<PathBuf>,
+    metrics_addr: &str,
+    health_addr: &str,
+) -> Result<(), String> {
+    let addr = |flag: &str, value: &str| -> Result<Option<std::net::SocketAddr>, String> {
+        if value == "none" || value.is_empty() {
+            return Ok(None);
+        }
+        value.parse().map(Some).map_err(|e| format!("--{flag} {value:?}: {e}"))
+    };
+    let node = match node_name {
+        Some(n) => n,
+        None => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .map_err(|e| format!("no --node-name/NODE_NAME and no hostname: {e}"))?,
+    };
+    let settings = ptp_agent::standalone::Settings {
+        profile,
+        runtime: ptp_agent::runtime::Settings {
+            node,
+            run_dir,
+            bin_dir,
+            supervisor: ptp_agent::supervise::Settings::default(),
+        },
+        metrics_addr: addr("metrics-addr", metrics_addr)?,
+        health_addr: addr("health-addr", health_addr)?,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let terminated = ptp_agent::supervise::terminated().map_err(|e| format!("signal handlers: {e}"))?;
+        ptp_agent::standalone::run(settings, terminated).await.map_err(|e| e.to_string())
+    })
 }

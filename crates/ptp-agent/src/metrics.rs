@@ -1,0 +1,202 @@
+//! The agent's Prometheus metrics, with the Go daemon's names and labels so dashboards and alerts
+//! keep working: `openshift_ptp_offset_ns`, `_max_offset_ns`, `_frequency_adjustment_ns`,
+//! `_delay_ns` {from, process, node, iface}; `_clock_state` {process, node, iface} (0 FREERUN,
+//! 1 LOCKED, 2 HOLDOVER); `_interface_role` {process, node, iface} (0 PASSIVE, 1 SLAVE,
+//! 2 MASTER, 3 FAULTY, 4 UNKNOWN, 5 LISTENING); `_process_status` and `_process_restart_count`
+//! {process, node, config}. Series of a removed profile are removed.
+
+use std::collections::{HashMap, HashSet};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use ptp_api::ClockState;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SampleLabels {
+    pub from: String,
+    pub process: String,
+    pub node: String,
+    pub iface: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct IfaceLabels {
+    pub process: String,
+    pub node: String,
+    pub iface: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProcessLabels {
+    pub process: String,
+    pub node: String,
+    pub config: String,
+}
+
+/// A sample's values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sample {
+    pub offset: i64,
+    pub max_offset: i64,
+    pub freq: i64,
+    pub delay: i64,
+}
+
+/// The metric families, and which series belong to which configuration (for removal).
+pub struct AgentMetrics {
+    node: String,
+    offset: Family<SampleLabels, Gauge>,
+    max_offset: Family<SampleLabels, Gauge>,
+    frequency: Family<SampleLabels, Gauge>,
+    delay: Family<SampleLabels, Gauge>,
+    clock_state: Family<IfaceLabels, Gauge>,
+    role: Family<IfaceLabels, Gauge>,
+    process_status: Family<ProcessLabels, Gauge>,
+    restarts: Family<ProcessLabels, Gauge>,
+    owned_samples: HashMap<String, HashSet<SampleLabels>>,
+    owned_ifaces: HashMap<String, HashSet<IfaceLabels>>,
+    owned_processes: HashMap<String, HashSet<ProcessLabels>>,
+}
+
+/// The metric value of a clock state.
+pub fn clock_state_value(state: ClockState) -> i64 {
+    match state {
+        ClockState::Freerun => 0,
+        ClockState::Locked => 1,
+        ClockState::Holdover => 2,
+    }
+}
+
+impl AgentMetrics {
+    /// Registers the families under `openshift_ptp_`.
+    pub fn register(registry: &mut Registry, node: &str) -> Self {
+        let m = AgentMetrics {
+            node: node.to_string(),
+            offset: Family::default(),
+            max_offset: Family::default(),
+            frequency: Family::default(),
+            delay: Family::default(),
+            clock_state: Family::default(),
+            role: Family::default(),
+            process_status: Family::default(),
+            restarts: Family::default(),
+            owned_samples: HashMap::new(),
+            owned_ifaces: HashMap::new(),
+            owned_processes: HashMap::new(),
+        };
+        let r = registry.sub_registry_with_prefix("openshift_ptp");
+        r.register("offset_ns", "Offset from the master in ns", m.offset.clone());
+        r.register("max_offset_ns", "Largest offset in the last summary in ns", m.max_offset.clone());
+        r.register("frequency_adjustment_ns", "Frequency adjustment in ppb", m.frequency.clone());
+        r.register("delay_ns", "Path delay in ns", m.delay.clone());
+        r.register("clock_state", "0 = FREERUN, 1 = LOCKED, 2 = HOLDOVER", m.clock_state.clone());
+        r.register(
+            "interface_role",
+            "0 = PASSIVE, 1 = SLAVE, 2 = MASTER, 3 = FAULTY, 4 = UNKNOWN, 5 = LISTENING",
+            m.role.clone(),
+        );
+        r.register("process_status", "0 = DOWN, 1 = UP", m.process_status.clone());
+        // A gauge, so that the exported name stays exactly the Go daemon's (no `_total`).
+        r.register("process_restart_count", "Restarts of the process", m.restarts.clone());
+        m
+    }
+
+    /// Records a sample of `config`'s process.
+    pub fn sample(&mut self, config: &str, from: &str, process: &str, iface: &str, s: Sample) {
+        let labels =
+            SampleLabels { from: from.into(), process: process.into(), node: self.node.clone(), iface: iface.into() };
+        self.offset.get_or_create(&labels).set(s.offset);
+        self.max_offset.get_or_create(&labels).set(s.max_offset);
+        self.frequency.get_or_create(&labels).set(s.freq);
+        self.delay.get_or_create(&labels).set(s.delay);
+        self.owned_samples.entry(config.to_string()).or_default().insert(labels);
+    }
+
+    pub fn clock_state(&mut self, config: &str, process: &str, iface: &str, state: ClockState) {
+        let labels = self.iface_labels(config, process, iface);
+        self.clock_state.get_or_create(&labels).set(clock_state_value(state));
+    }
+
+    pub fn role(&mut self, config: &str, process: &str, iface: &str, role: i64) {
+        let labels = self.iface_labels(config, process, iface);
+        self.role.get_or_create(&labels).set(role);
+    }
+
+    pub fn process(&mut self, config: &str, process: &str, up: bool, restarts: u64) {
+        let labels = ProcessLabels { process: process.into(), node: self.node.clone(), config: config.into() };
+        self.process_status.get_or_create(&labels).set(i64::from(up));
+        self.restarts.get_or_create(&labels).set(restarts as i64);
+        self.owned_processes.entry(config.to_string()).or_default().insert(labels);
+    }
+
+    /// Removes every series of `config` (its profile went away or restarted).
+    pub fn forget(&mut self, config: &str) {
+        for labels in self.owned_samples.remove(config).unwrap_or_default() {
+            self.offset.remove(&labels);
+            self.max_offset.remove(&labels);
+            self.frequency.remove(&labels);
+            self.delay.remove(&labels);
+        }
+        for labels in self.owned_ifaces.remove(config).unwrap_or_default() {
+            self.clock_state.remove(&labels);
+            self.role.remove(&labels);
+        }
+        for labels in self.owned_processes.remove(config).unwrap_or_default() {
+            self.process_status.remove(&labels);
+            self.restarts.remove(&labels);
+        }
+    }
+
+    fn iface_labels(&mut self, config: &str, process: &str, iface: &str) -> IfaceLabels {
+        let labels = IfaceLabels { process: process.into(), node: self.node.clone(), iface: iface.into() };
+        self.owned_ifaces.entry(config.to_string()).or_default().insert(labels.clone());
+        labels
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(registry: &Registry) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, registry).unwrap();
+        out
+    }
+
+    #[test]
+    fn go_names_and_labels_and_removal() {
+        let mut registry = Registry::default();
+        let mut m = AgentMetrics::register(&mut registry, "worker-0");
+        m.sample(
+            "ptp4l.0.config",
+            "master",
+            "ptp4l",
+            "ens1f0",
+            Sample { offset: -12, max_offset: 30, freq: 345, delay: 678 },
+        );
+        m.clock_state("ptp4l.0.config", "ptp4l", "ens1f0", ClockState::Locked);
+        m.role("ptp4l.0.config", "ptp4l", "ens1f0", 1);
+        m.process("ptp4l.0.config", "ptp4l", true, 2);
+        m.sample("ptp4l.1.config", "phc", "phc2sys", "CLOCK_REALTIME", Sample::default());
+        let t = text(&registry);
+        for needle in [
+            r#"openshift_ptp_offset_ns{from="master",process="ptp4l",node="worker-0",iface="ens1f0"} -12"#,
+            r#"openshift_ptp_max_offset_ns{from="master",process="ptp4l",node="worker-0",iface="ens1f0"} 30"#,
+            r#"openshift_ptp_frequency_adjustment_ns{from="master",process="ptp4l",node="worker-0",iface="ens1f0"} 345"#,
+            r#"openshift_ptp_delay_ns{from="master",process="ptp4l",node="worker-0",iface="ens1f0"} 678"#,
+            r#"openshift_ptp_clock_state{process="ptp4l",node="worker-0",iface="ens1f0"} 1"#,
+            r#"openshift_ptp_interface_role{process="ptp4l",node="worker-0",iface="ens1f0"} 1"#,
+            r#"openshift_ptp_process_status{process="ptp4l",node="worker-0",config="ptp4l.0.config"} 1"#,
+            r#"openshift_ptp_process_restart_count{process="ptp4l",node="worker-0",config="ptp4l.0.config"} 2"#,
+        ] {
+            assert!(t.contains(needle), "{needle} missing in\n{t}");
+        }
+        m.forget("ptp4l.0.config");
+        let t = text(&registry);
+        assert!(!t.contains("ens1f0") && !t.contains("ptp4l.0.config"), "{t}");
+        assert!(t.contains("CLOCK_REALTIME"), "other profiles keep their series");
+    }
+}

@@ -1,0 +1,287 @@
+//! The agent runtime: applies profile updates (files, processes) through the supervisor, and turns
+//! the children's log lines into port roles, clock states and the `openshift_ptp_*` metrics.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use ptp_api::{ClockState, NodeProfiles, Ptp4lConf};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use crate::clockstate::{ClockTracker, Thresholds};
+use crate::logparse::{Kind, Line, PortTracker, Role, parse};
+use crate::metrics::{AgentMetrics, Sample};
+use crate::render::{PHC2SYS, PTP4L, ProcessPlan, RenderedProfile, RunIds};
+use crate::supervise::{LogLine, ProcessSpec, Scheduling, State, Supervisor};
+use crate::update::{Applied, UpdatePlan, plan_update};
+
+/// How the runtime runs.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub node: String,
+    pub run_dir: PathBuf,
+    /// Directory of the linuxptp programs; `None`: looked up on `PATH`.
+    pub bin_dir: Option<PathBuf>,
+    pub supervisor: crate::supervise::Settings,
+}
+
+/// What the log consumer and the periodic tick share.
+struct Observed {
+    metrics: AgentMetrics,
+    ports: PortTracker,
+    /// (config, process, iface) → clock state machine.
+    clocks: HashMap<(String, String, String), ClockTracker>,
+    /// ptp4l config name → thresholds of its profile.
+    thresholds: HashMap<String, Thresholds>,
+}
+
+/// The runtime of one node.
+pub struct Runtime {
+    settings: Settings,
+    supervisor: Supervisor,
+    ids: RunIds,
+    applied: BTreeMap<String, Applied>,
+    observed: Arc<Mutex<Observed>>,
+}
+
+/// The supervisor key (and `config` metric label) of a process: its config file name.
+fn process_key(profile: &RenderedProfile, process: &ProcessPlan) -> String {
+    format!("{}.{}.config", process.name, profile.run_id)
+}
+
+/// The message tag (without brackets) ptp4l and phc2sys lines of a profile carry.
+fn ptp4l_config(profile: &RenderedProfile) -> String {
+    format!("{PTP4L}.{}.config", profile.run_id)
+}
+
+impl Runtime {
+    /// A runtime whose children's lines arrive on the returned receiver (feed it to
+    /// [`Runtime::consume_logs`]).
+    pub fn new(settings: Settings, metrics: AgentMetrics) -> (Self, mpsc::UnboundedReceiver<LogLine>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let supervisor = Supervisor::new(settings.supervisor, Arc::new(tx));
+        let observed =
+            Observed { metrics, ports: PortTracker::default(), clocks: HashMap::new(), thresholds: HashMap::new() };
+        let runtime = Runtime {
+            settings,
+            supervisor,
+            ids: RunIds::new(),
+            applied: BTreeMap::new(),
+            observed: Arc::new(Mutex::new(observed)),
+        };
+        (runtime, rx)
+    }
+
+    /// What runs now.
+    pub fn applied(&self) -> &BTreeMap<String, Applied> {
+        &self.applied
+    }
+
+    pub fn supervisor(&self) -> &Supervisor {
+        &self.supervisor
+    }
+
+    /// Applies an update: only what changed is touched; invalid profiles change nothing.
+    pub async fn apply(&mut self, incoming: &NodeProfiles) -> UpdatePlan {
+        let plan = plan_update(&self.applied, incoming, &mut self.ids, &self.settings.run_dir);
+        for refusal in &plan.refused {
+            warn!(profile = refusal.profile.as_deref().unwrap_or("?"), kept_running = refusal.kept_running, reason = %refusal.reason, "profile not applied");
+        }
+        for name in plan.stop.iter().chain(&plan.restart) {
+            if let Some(old) = self.applied.get(name) {
+                self.stop_profile(&old.rendered.clone()).await;
+            }
+        }
+        for name in plan.start.iter().chain(&plan.restart) {
+            if let Some(new) = plan.next.get(name) {
+                self.start_profile(new);
+            }
+        }
+        if plan.changes_processes() {
+            info!(start = ?plan.start, restart = ?plan.restart, stop = ?plan.stop, keep = ?plan.keep, "applied profiles");
+        }
+        self.applied = plan.next.clone();
+        plan
+    }
+
+    async fn stop_profile(&mut self, rendered: &RenderedProfile) {
+        for process in &rendered.processes {
+            self.supervisor.stop(&process_key(rendered, process)).await;
+        }
+        let mut observed = self.observed.lock().unwrap_or_else(PoisonError::into_inner);
+        let ptp4l = ptp4l_config(rendered);
+        observed.ports.forget(&ptp4l);
+        observed.clocks.retain(|(config, _, _), _| *config != ptp4l);
+        observed.thresholds.remove(&ptp4l);
+        observed.metrics.forget(&ptp4l);
+        for process in &rendered.processes {
+            observed.metrics.forget(&process_key(rendered, process));
+        }
+    }
+
+    fn start_profile(&mut self, applied: &Applied) {
+        let rendered = &applied.rendered;
+        for (path, content) in &rendered.files {
+            let written =
+                path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|_| std::fs::write(path, content));
+            if let Err(e) = written {
+                warn!(profile = %rendered.profile, file = %path.display(), error = %e, "cannot write a configuration file");
+            }
+        }
+        {
+            let mut observed = self.observed.lock().unwrap_or_else(PoisonError::into_inner);
+            let ptp4l = ptp4l_config(rendered);
+            observed
+                .thresholds
+                .insert(ptp4l.clone(), Thresholds::from_profile(applied.profile.ptp_clock_threshold.as_ref()));
+            // ptp4l numbers its ports from 1 in the order of the configuration's port sections.
+            let conf = rendered.processes.iter().find(|p| p.name == PTP4L).and_then(|p| p.config_file.as_ref());
+            let text = conf.and_then(|path| rendered.files.iter().find(|(p, _)| p == path)).map(|(_, t)| t.as_str());
+            if let Some(conf) = text.and_then(|t| Ptp4lConf::parse(t).ok()) {
+                for (i, name) in conf.interface_names().enumerate() {
+                    observed.ports.seed(&ptp4l, i as u32 + 1, name);
+                }
+            }
+        }
+        for process in &rendered.processes {
+            let program = match &self.settings.bin_dir {
+                Some(dir) => dir.join(&process.program),
+                None => PathBuf::from(&process.program),
+            };
+            let mut spec = ProcessSpec::new(process.name, program, process.args.clone());
+            spec.sched = process.sched.map(|s| Scheduling::fifo(s.priority));
+            self.supervisor.start(process_key(rendered, process), spec);
+        }
+    }
+
+    /// Consumes the children's lines until the channel closes.
+    pub fn consume_logs(&self, mut lines: mpsc::UnboundedReceiver<LogLine>) -> tokio::task::JoinHandle<()> {
+        let observed = self.observed.clone();
+        tokio::spawn(async move {
+            while let Some(line) = lines.recv().await {
+                let parsed = parse(&line.line);
+                let mut observed = observed.lock().unwrap_or_else(PoisonError::into_inner);
+                observed.observe(&parsed, Instant::now());
+            }
+        })
+    }
+
+    /// Every second: process status and restart counts, holdover and FREERUN transitions.
+    pub fn tick(&self) {
+        let snapshot = self.supervisor.snapshot();
+        let now = Instant::now();
+        let mut observed = self.observed.lock().unwrap_or_else(PoisonError::into_inner);
+        for (key, status) in &snapshot {
+            let running = matches!(status.state, State::Running { .. });
+            let process = key.split('.').next().unwrap_or_default();
+            observed.metrics.process(key, process, running, status.restarts);
+            if !running {
+                let ptp4l = key.replacen(process, PTP4L, 1);
+                let down: Vec<_> =
+                    observed.clocks.keys().filter(|(c, p, _)| *c == ptp4l && p == process).cloned().collect();
+                for k in down {
+                    if let Some(clock) = observed.clocks.get_mut(&k) {
+                        clock.on_process_down();
+                    }
+                    observed.metrics.clock_state(&k.0, &k.1, &k.2, ClockState::Freerun);
+                }
+            }
+        }
+        let keys: Vec<_> = observed.clocks.keys().cloned().collect();
+        for k in keys {
+            let state = match observed.clocks.get_mut(&k) {
+                Some(clock) => clock.on_tick(now),
+                None => continue,
+            };
+            observed.metrics.clock_state(&k.0, &k.1, &k.2, state);
+        }
+    }
+
+    /// Stops every child.
+    pub async fn shutdown(&self) {
+        self.supervisor.stop_all().await;
+    }
+
+    /// The worst clock state over every process and interface, and the last offset of ptp4l.
+    pub fn clock_summary(&self) -> (Option<ClockState>, Option<i64>) {
+        let observed = self.observed.lock().unwrap_or_else(PoisonError::into_inner);
+        let worst = observed.clocks.values().map(ClockTracker::state).max_by_key(|s| match s {
+            ClockState::Locked => 0,
+            ClockState::Holdover => 1,
+            ClockState::Freerun => 2,
+        });
+        let offset = observed.clocks.iter().find(|((_, p, _), _)| p == PTP4L).and_then(|(_, c)| c.last_offset());
+        (worst, offset)
+    }
+}
+
+impl Observed {
+    fn observe(&mut self, line: &Line<'_>, now: Instant) {
+        let Some(config) = line.config else { return };
+        let process = line.process.unwrap_or(if config.starts_with("ts2phc") { "ts2phc" } else { PTP4L });
+        match line.kind {
+            // Port 0 is ptp4l's local management (UDS) port, not an interface.
+            Some(Kind::Port) if line.port == Some(0) => {}
+            Some(Kind::Port) => {
+                if let Some((iface, role)) = self.ports.observe(line) {
+                    self.metrics.role(config, process, &iface, role.metric_value());
+                    if role == Role::Faulty
+                        && let Some(clock) =
+                            self.clocks.get_mut(&(config.to_string(), process.to_string(), iface.clone()))
+                    {
+                        let state = clock.on_slave_faulty(now);
+                        self.metrics.clock_state(config, process, &iface, state);
+                    }
+                }
+            }
+            Some(Kind::Offset) => {
+                let (Some(offset), Some(servo)) = (line.offset_ns, line.servo) else { return };
+                let (from, iface) = self.source(line, config, process);
+                let thresholds = self.thresholds.get(config).copied().unwrap_or_default();
+                let key = (config.to_string(), process.to_string(), iface.clone());
+                let state = self.clocks.entry(key).or_insert_with(|| ClockTracker::new(thresholds)).on_sample(
+                    now,
+                    servo,
+                    offset,
+                    line.holdover,
+                );
+                let sample = Sample {
+                    offset,
+                    max_offset: offset,
+                    freq: line.freq_adj_ppb.unwrap_or(0),
+                    delay: line.delay_ns.unwrap_or(0),
+                };
+                self.metrics.sample(config, from, process, &iface, sample);
+                self.metrics.clock_state(config, process, &iface, state);
+            }
+            Some(Kind::Summary) => {
+                // As the Go daemon: ptp4l summaries (the slave port) and phc2sys CLOCK_REALTIME.
+                let (from, iface) = self.source(line, config, process);
+                if process == PTP4L || (process == PHC2SYS && iface == "CLOCK_REALTIME") {
+                    let sample = Sample {
+                        offset: line.offset_ns.unwrap_or(0),
+                        max_offset: line.max_offset_ns.unwrap_or(0),
+                        freq: line.freq_adj_ppb.unwrap_or(0),
+                        delay: line.delay_ns.unwrap_or(0),
+                    };
+                    self.metrics.sample(config, from, process, &iface, sample);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The `from` label and interface of a sample line.
+    fn source(&self, line: &Line<'_>, config: &str, process: &str) -> (&'static str, String) {
+        match (process, line.iface) {
+            (PTP4L, Some("master") | None) => ("master", self.ports.slave_port(config).unwrap_or("master").to_string()),
+            (PHC2SYS, iface) => ("phc", iface.unwrap_or("CLOCK_REALTIME").to_string()),
+            (_, iface) => ("master", iface.unwrap_or("master").to_string()),
+        }
+    }
+}
+
+/// How long between runtime ticks.
+pub const TICK: Duration = Duration::from_secs(1);

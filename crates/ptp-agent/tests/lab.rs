@@ -1,0 +1,174 @@
+//! The local lab with real ptp4l: a software-timestamping grandmaster in one network namespace,
+//! the agent (standalone, `run --profile`) with two profiles in another, over veth pairs. Nothing
+//! can adjust this machine's clock: `clock_servo nullf` without step thresholds, and every process
+//! runs without CAP_SYS_TIME (setpriv). Needs root.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use ptp_agent::nic::netns::in_netns;
+use ptp_testkit::netns::NetNs;
+use ptp_testkit::root::require_root;
+
+const METRICS_PORT: u16 = 9091;
+
+fn profile(name: &str, iface: &str, extra: &str) -> String {
+    let conf = "[global]\nslaveOnly 1\ndomainNumber 0\nnetwork_transport L2\ntime_stamping software\nclock_servo nullf\nfirst_step_threshold 0.0\nstep_threshold 0.0\nlogSyncInterval 0\nsummary_interval 0\n";
+    serde_json::json!({"name": name, "interface": iface, "ptp4lOpts": format!("-S{extra}"), "ptp4lConf": conf})
+        .to_string()
+}
+
+fn write_profiles(path: &Path, items: &[String]) {
+    std::fs::write(path, format!("[{}]", items.join(","))).unwrap();
+}
+
+/// `/metrics` of the agent, fetched from inside its namespace.
+fn metrics(ns: &NetNs) -> String {
+    in_netns(&ns.path(), || {
+        let mut text = String::new();
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", METRICS_PORT)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let _ = s.read_to_string(&mut text);
+        }
+        Ok(text)
+    })
+    .unwrap_or_default()
+}
+
+/// PIDs of processes whose command line contains `needle`.
+fn pids_with(needle: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.starts_with("ptp4l ") && cmdline.contains(needle) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn agent_runs_ptp4l_against_a_software_grandmaster() {
+    if !require_root("agent_runs_ptp4l_against_a_software_grandmaster") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("ptp-lab-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let gm = NetNs::new("ptplabgm").unwrap();
+    let node = NetNs::new("ptplabnode").unwrap();
+    for (g, n) in [("labgm1", "labnode1"), ("labgm2", "labnode2")] {
+        gm.add_veth_pair(g, n).unwrap();
+        gm.ip(["link", "set", n, "netns", node.name()]).unwrap();
+        node.ip(["link", "set", n, "up"]).unwrap();
+    }
+    let gm_conf = dir.join("gm.conf");
+    std::fs::write(&gm_conf, "[global]\npriority1 10\ndomainNumber 0\nnetwork_transport L2\ntime_stamping software\nlogSyncInterval 0\nlogAnnounceInterval 0\nmasterOnly 1\n").unwrap();
+    let no_systime = ["setpriv", "--bounding-set", "-sys_time"];
+    let grandmaster = Killed(
+        gm.command(no_systime[0])
+            .args(&no_systime[1..])
+            .args(["ptp4l", "-S", "-m", "-i", "labgm1", "-i", "labgm2", "-f"])
+            .arg(&gm_conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+
+    let profiles = dir.join("profiles.json");
+    let a = profile("lab-a", "labnode1", "");
+    write_profiles(&profiles, &[a.clone(), profile("lab-b", "labnode2", "")]);
+    let run_dir: PathBuf = dir.join("run");
+    let mut agent = Killed(
+        node.command(no_systime[0])
+            .args(&no_systime[1..])
+            .arg(env!("CARGO_BIN_EXE_ptp-agent"))
+            .args(["run", "--node-name", "lab-node", "--health-addr", "none"])
+            .args(["--metrics-addr", &format!("127.0.0.1:{METRICS_PORT}"), "--profile"])
+            .arg(&profiles)
+            .arg("--run-dir")
+            .arg(&run_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+
+    // Within 60 s: offsets from the grandmaster, both processes up.
+    let started = Instant::now();
+    wait_until("offsets in the metrics", Duration::from_secs(60), || {
+        let m = metrics(&node);
+        m.contains("openshift_ptp_offset_ns{from=\"master\",process=\"ptp4l\",node=\"lab-node\"")
+            && m.contains("openshift_ptp_delay_ns{")
+            && m.contains(r#"openshift_ptp_process_status{process="ptp4l",node="lab-node",config="ptp4l.0.config"} 1"#)
+            && m.contains(r#"openshift_ptp_process_status{process="ptp4l",node="lab-node",config="ptp4l.1.config"} 1"#)
+    });
+    eprintln!("offsets in the metrics after {} ms", started.elapsed().as_millis());
+    let m = metrics(&node);
+    assert!(m.contains(r#"openshift_ptp_interface_role{process="ptp4l",node="lab-node",iface="labnode1"}"#), "{m}");
+
+    let pid_a = pids_with("ptp4l.0.config");
+    let pid_b = pids_with("ptp4l.1.config");
+    assert_eq!((pid_a.len(), pid_b.len()), (1, 1), "one ptp4l per profile");
+
+    // Editing one of two profiles restarts only that one.
+    write_profiles(&profiles, &[a.clone(), profile("lab-b", "labnode2", " -l 6")]);
+    wait_until("lab-b restarted", Duration::from_secs(15), || {
+        let now = pids_with("ptp4l.1.config");
+        now.len() == 1 && now != pid_b
+    });
+    assert_eq!(pids_with("ptp4l.0.config"), pid_a, "the unchanged profile keeps its process");
+    let pid_b = pids_with("ptp4l.1.config");
+
+    // A malformed update, and an update with one invalid profile, leave everything running.
+    std::fs::write(&profiles, "[{\"name\":").unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let bad_conf = serde_json::json!({"name": "lab-b", "interface": "labnode2", "ptp4lOpts": "-S", "ptp4lConf": "[global]\nslaveOnly\n"});
+    write_profiles(&profiles, &[a, bad_conf.to_string()]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(pids_with("ptp4l.0.config"), pid_a);
+    assert_eq!(pids_with("ptp4l.1.config"), pid_b, "the invalid update of lab-b keeps the running version");
+
+    // Losing the grandmaster: the ports leave the master (announce timeout) and report it.
+    drop(grandmaster);
+    wait_until("ports back to LISTENING", Duration::from_secs(30), || {
+        metrics(&node).contains(r#"openshift_ptp_interface_role{process="ptp4l",node="lab-node",iface="labnode1"} 5"#)
+    });
+
+    // SIGTERM to the agent stops every child and exits within 10 s; nothing is left behind.
+    let _ = std::process::Command::new("kill").args(["-TERM", &agent.0.id().to_string()]).status();
+    let stopping = Instant::now();
+    loop {
+        if agent.0.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(stopping.elapsed() < Duration::from_secs(10), "the agent exits within 10 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    wait_until("no ptp4l left", Duration::from_secs(5), || {
+        pids_with("ptp4l.0.config").is_empty() && pids_with("ptp4l.1.config").is_empty()
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
