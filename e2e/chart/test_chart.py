@@ -405,7 +405,7 @@ def daemonset_has_what_linuxptp_needs():
     assert pod["priorityClassName"] == "system-node-critical"
     assert pod["tolerations"] == [{"operator": "Exists"}]
     assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
-    assert c["args"] == ["run", "--run-dir", "/var/run/ptp"]
+    assert c["args"] == ["run", "--run-dir", "/var/run/ptp", "--profile", "/etc/linuxptp/$(NODE_NAME)"]
     assert c["image"] == "quay.io/ptp-operator-rs/ptp-agent:0.1.0"
     e = env(ds)
     assert e["NODE_NAME"] == {"fieldRef": {"fieldPath": "spec.nodeName"}}
@@ -446,7 +446,7 @@ def daemonset_follows_values():
     assert pod["tolerations"] == VALUE_SETS["custom"]["agent"]["tolerations"]
     assert ds["spec"]["updateStrategy"]["rollingUpdate"]["maxUnavailable"] == "10%"
     ds = find(render({"agent": {"runDir": "/run/ptp-lab"}}), "DaemonSet")
-    assert container(ds)["args"] == ["run", "--run-dir", "/run/ptp-lab"]
+    assert container(ds)["args"] == ["run", "--run-dir", "/run/ptp-lab", "--profile", "/etc/linuxptp/$(NODE_NAME)"]
     assert {"name": "run-dir", "hostPath": {"path": "/run/ptp-lab", "type": "DirectoryOrCreate"}} in ds["spec"]["template"]["spec"]["volumes"]
 
 

@@ -1,6 +1,8 @@
-//! `ptp-agent run --profile FILE`: the runtime with no cluster at all. The file holds what the
-//! ConfigMap key of this node would (a JSON array of profiles, or the legacy single object); it is
-//! re-read when it changes. Metrics and health are served as in a cluster.
+//! `ptp-agent run --profile FILE`: the runtime fed from a file. The file holds what the ConfigMap
+//! key of this node holds (a JSON array of profiles, or the legacy single object); it is re-read
+//! when it changes (also through kubelet's atomic `..data` symlink swap of a mounted ConfigMap, as
+//! the path is read anew every second), and waited for while it does not exist. Metrics and health
+//! are served as in a cluster.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -53,6 +55,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
     let (mut runtime, lines) = Runtime::new(settings.runtime.clone(), metrics);
     let consumer = runtime.consume_logs(lines);
     let mut last: Option<String> = None;
+    let mut waiting_logged = false;
     let mut ticker = tokio::time::interval(TICK);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -77,7 +80,11 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
                 warn!(file = %settings.profile.display(), error = %e, "cannot read the profile file; what runs keeps running")
             }
             Err(e) => {
-                return Err(Error::Profile { profile: settings.profile.display().to_string(), message: e.to_string() });
+                // In a cluster the ConfigMap key appears once the operator has rendered this node.
+                if !waiting_logged {
+                    info!(file = %settings.profile.display(), error = %e, "waiting for the profile file");
+                    waiting_logged = true;
+                }
             }
         }
         runtime.tick();
