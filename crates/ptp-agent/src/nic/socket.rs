@@ -116,22 +116,7 @@ impl Ethtool {
     /// Dumps TSINFO for every interface of the network namespace (one reply per interface, or
     /// several on kernels that report each timestamping provider).
     pub fn dump_tsinfo(&mut self, compact: bool) -> Result<Vec<TsInfo>, NicError> {
-        let seq = self.netlink.next_seq();
-        let mut attrs = AttrWriter::default();
-        attrs.nest(TSINFO_HEADER, |h| {
-            if compact {
-                h.u32(HEADER_FLAGS, FLAG_COMPACT_BITSETS);
-            }
-        });
-        let request = genl_message(
-            self.family,
-            NLM_F_REQUEST | NLM_F_DUMP,
-            seq,
-            ETHTOOL_MSG_TSINFO_GET,
-            ETHTOOL_GENL_VERSION,
-            &attrs.buf,
-        );
-        self.decode_replies(&request, seq)
+        self.request_tsinfo(None, compact)
     }
 
     /// TSINFO of one interface (also answers for devices a dump skips).
@@ -145,29 +130,37 @@ impl Ethtool {
     }
 
     fn tsinfo_of(&mut self, device: Device<'_>, compact: bool) -> Result<TsInfo, NicError> {
+        let what = match device {
+            Device::Index(ifindex) => format!("ifindex {ifindex}"),
+            Device::Name(name) => format!("interface {name}"),
+        };
+        self.request_tsinfo(Some(device), compact)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| NicError::Decode(format!("no TSINFO reply for {what}")))
+    }
+
+    /// A TSINFO request: a dump without `device`, else a single-device request with an ack.
+    fn request_tsinfo(&mut self, device: Option<Device<'_>>, compact: bool) -> Result<Vec<TsInfo>, NicError> {
         let seq = self.netlink.next_seq();
         let mut attrs = AttrWriter::default();
         attrs.nest(TSINFO_HEADER, |h| {
             match device {
-                Device::Index(ifindex) => h.u32(HEADER_DEV_INDEX, ifindex),
-                Device::Name(name) => h.string(HEADER_DEV_NAME, name),
-            };
+                Some(Device::Index(ifindex)) => {
+                    h.u32(HEADER_DEV_INDEX, ifindex);
+                }
+                Some(Device::Name(name)) => {
+                    h.string(HEADER_DEV_NAME, name);
+                }
+                None => {}
+            }
             if compact {
                 h.u32(HEADER_FLAGS, FLAG_COMPACT_BITSETS);
             }
         });
-        let request = genl_message(
-            self.family,
-            NLM_F_REQUEST | NLM_F_ACK,
-            seq,
-            ETHTOOL_MSG_TSINFO_GET,
-            ETHTOOL_GENL_VERSION,
-            &attrs.buf,
-        );
-        self.decode_replies(&request, seq)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| NicError::Decode(format!("no TSINFO reply for {device:?}")))
+        let flags = if device.is_some() { NLM_F_REQUEST | NLM_F_ACK } else { NLM_F_REQUEST | NLM_F_DUMP };
+        let request = genl_message(self.family, flags, seq, ETHTOOL_MSG_TSINFO_GET, ETHTOOL_GENL_VERSION, &attrs.buf);
+        self.decode_replies(&request, seq)
     }
 
     fn decode_replies(&mut self, request: &[u8], seq: u32) -> Result<Vec<TsInfo>, NicError> {
