@@ -10,6 +10,7 @@ pub mod report;
 pub mod supervise;
 
 pub use error::Error;
+pub mod cluster;
 pub mod metrics;
 pub mod runtime;
 pub mod standalone;

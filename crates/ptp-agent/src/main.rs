@@ -48,11 +48,18 @@ enum Command {
     },
     /// Parse linuxptp log lines from stdin; print one JSON object per line, in order.
     Parse,
-    /// Run linuxptp from profiles: standalone with `--profile FILE` (no cluster).
+    /// Run linuxptp from the node's profiles: from `--profile FILE` (standalone, or the mounted
+    /// ConfigMap), else from an API watch of the ptp-configmap key named after the node.
     Run {
         /// The node's profiles (what its ptp-configmap key holds); re-read when it changes.
         #[arg(long)]
-        profile: PathBuf,
+        profile: Option<PathBuf>,
+        /// Namespace of the ConfigMap and the NodePtpDevice (API mode).
+        #[arg(long, env = "POD_NAMESPACE", default_value = "openshift-ptp")]
+        namespace: String,
+        /// Name of the ConfigMap (API mode).
+        #[arg(long, env = "CONFIGMAP_NAME", default_value = "ptp-configmap")]
+        configmap_name: String,
         /// Name of this node (metrics label); defaults to the hostname.
         #[arg(long, env = "NODE_NAME")]
         node_name: Option<String>,
@@ -103,8 +110,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Nics { output, interface, select } => nics(output, interface.as_deref(), select),
         Command::Parse => parse_stdin(),
-        Command::Run { profile, node_name, run_dir, bin_dir, metrics_addr, health_addr } => {
-            run_standalone(profile, node_name, run_dir, bin_dir, &metrics_addr, &health_addr)
+        Command::Run { profile, namespace, configmap_name, node_name, run_dir, bin_dir, metrics_addr, health_addr } => {
+            run_agent(profile, (namespace, configmap_name), node_name, run_dir, bin_dir, &metrics_addr, &health_addr)
         }
         Command::Report { node_name, namespace, resync_seconds, select } => {
             report_forever(node_name, namespace, resync_seconds, select)
@@ -183,8 +190,9 @@ fn parse_stdin() -> Result<(), String> {
     out.flush().map_err(|e| format!("writing stdout: {e}"))
 }
 
-fn run_standalone(
-    profile: PathBuf,
+fn run_agent(
+    profile: Option<PathBuf>,
+    (namespace, configmap): (String, String),
     node_name: Option<String>,
     run_dir: PathBuf,
     bin_dir: Option<PathBuf>,
@@ -203,10 +211,10 @@ fn run_standalone(
             .map(|h| h.trim().to_string())
             .map_err(|e| format!("no --node-name/NODE_NAME and no hostname: {e}"))?,
     };
-    let settings = ptp_agent::standalone::Settings {
+    let run = ptp_agent::standalone::Settings {
         profile,
         runtime: ptp_agent::runtime::Settings {
-            node,
+            node: node.clone(),
             run_dir,
             bin_dir,
             supervisor: ptp_agent::supervise::Settings::default(),
@@ -221,6 +229,27 @@ fn run_standalone(
         .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         let terminated = ptp_agent::supervise::terminated().map_err(|e| format!("signal handlers: {e}"))?;
-        ptp_agent::standalone::run(settings, terminated).await.map_err(|e| e.to_string())
+        if run.profile.is_some() {
+            return ptp_agent::standalone::run(run, terminated).await.map_err(|e| e.to_string());
+        }
+        let client = kube::Client::try_default().await.map_err(|e| format!("kubernetes client: {e}"))?;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            terminated.await;
+            let _ = stop_tx.send(true);
+        });
+        let mut report = Settings::new(node, namespace.clone());
+        report.selection = Selection {
+            include_software: std::env::var("PTP_INCLUDE_SOFTWARE").is_ok_and(|v| v == "true" || v == "1"),
+            ..Selection::default()
+        };
+        let settings = ptp_agent::cluster::Settings {
+            run,
+            namespace,
+            configmap,
+            status_interval: Duration::from_secs(10),
+            report: Some(report),
+        };
+        ptp_agent::cluster::run(client, settings, stop_rx).await.map_err(|e| e.to_string())
     })
 }

@@ -1,8 +1,9 @@
-//! `ptp-agent run --profile FILE`: the runtime fed from a file. The file holds what the ConfigMap
-//! key of this node holds (a JSON array of profiles, or the legacy single object); it is re-read
-//! when it changes (also through kubelet's atomic `..data` symlink swap of a mounted ConfigMap, as
-//! the path is read anew every second), and waited for while it does not exist. Metrics and health
-//! are served as in a cluster.
+//! `ptp-agent run`: the runtime fed with the node's profiles, from a file (`--profile FILE`) or
+//! from the API (the `ptp-configmap` key equal to the node name). The text is what that ConfigMap
+//! key holds (a JSON array of profiles, or the legacy single object). One code path after the
+//! source: decode, plan, apply. A file is re-read when it changes (also through kubelet's atomic
+//! `..data` symlink swap of a mounted ConfigMap, as the path is read anew every second) and waited
+//! for while it does not exist. Metrics and health are served in both modes.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use prometheus_client::registry::Registry;
 use ptp_api::decode_node_profiles;
+use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use crate::Error;
@@ -22,10 +24,11 @@ use crate::metrics::AgentMetrics;
 use crate::runtime::{Runtime, Settings as RuntimeSettings, TICK};
 use crate::supervise::State;
 
-/// Settings of the standalone mode.
+/// Settings of `run`.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    pub profile: PathBuf,
+    /// The profile file; `None` when the API feeds the profiles.
+    pub profile: Option<PathBuf>,
     pub runtime: RuntimeSettings,
     pub metrics_addr: Option<SocketAddr>,
     pub health_addr: Option<SocketAddr>,
@@ -40,8 +43,29 @@ struct Health {
 /// Restarts after which a process in backoff counts as crash-looping.
 const CRASH_LOOP_RESTARTS: u64 = 3;
 
-/// Runs until `shutdown` resolves, then stops every child.
+/// Something told each second what runs (the NodePtpDevice status writer in a cluster).
+pub trait Observer: Send {
+    fn observe(&mut self, runtime: &Runtime);
+}
+
+/// Runs with the profile file of `settings` until `shutdown` resolves, then stops every child.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+    let (texts_tx, texts) = mpsc::channel(4);
+    let poller = settings.profile.clone().map(|path| tokio::spawn(poll_file(path, texts_tx)));
+    let result = run_fed(settings, texts, None, shutdown).await;
+    if let Some(p) = poller {
+        p.abort();
+    }
+    result
+}
+
+/// Runs with profile texts arriving on `texts` (each the full value for this node).
+pub async fn run_fed(
+    settings: Settings,
+    mut texts: mpsc::Receiver<String>,
+    mut observer: Option<Box<dyn Observer>>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Error> {
     let mut registry = Registry::default();
     let metrics = AgentMetrics::register(&mut registry, &settings.runtime.node);
     let registry = Arc::new(registry);
@@ -54,51 +78,67 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
     }
     let (mut runtime, lines) = Runtime::new(settings.runtime.clone(), metrics);
     let consumer = runtime.consume_logs(lines);
-    let mut last: Option<String> = None;
-    let mut waiting_logged = false;
+    let mut applied_once = false;
     let mut ticker = tokio::time::interval(TICK);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
-            _ = &mut shutdown => break,
-        }
-        match std::fs::read_to_string(&settings.profile) {
-            Ok(text) if last.as_deref() != Some(text.as_str()) => {
+            Some(text) = texts.recv() => {
                 match decode_node_profiles(&text) {
                     Ok(profiles) => {
                         runtime.apply(&profiles).await;
+                        applied_once = true;
                     }
-                    Err(e) => {
-                        warn!(file = %settings.profile.display(), error = %e, "profile file not applied; what runs keeps running")
-                    }
-                }
-                last = Some(text);
-            }
-            Ok(_) => {}
-            Err(e) if last.is_some() => {
-                warn!(file = %settings.profile.display(), error = %e, "cannot read the profile file; what runs keeps running")
-            }
-            Err(e) => {
-                // In a cluster the ConfigMap key appears once the operator has rendered this node.
-                if !waiting_logged {
-                    info!(file = %settings.profile.display(), error = %e, "waiting for the profile file");
-                    waiting_logged = true;
+                    Err(e) => warn!(error = %e, "profiles not applied; what runs keeps running"),
                 }
             }
+            _ = &mut shutdown => break,
         }
         runtime.tick();
+        if let Some(o) = observer.as_mut() {
+            o.observe(&runtime);
+        }
         let crash_looping = runtime
             .supervisor()
             .snapshot()
             .values()
             .any(|s| matches!(s.state, State::Backoff { .. }) && s.restarts >= CRASH_LOOP_RESTARTS);
-        health.ready.store(last.is_some() && !crash_looping, Ordering::Relaxed);
+        health.ready.store(applied_once && !crash_looping, Ordering::Relaxed);
     }
     info!("stopping every process");
     runtime.shutdown().await;
     consumer.abort();
     Ok(())
+}
+
+/// Sends the file's text each time it changes; waits while it does not exist.
+async fn poll_file(path: PathBuf, texts: mpsc::Sender<String>) {
+    let mut last: Option<String> = None;
+    let mut waiting_logged = false;
+    let mut ticker = tokio::time::interval(TICK);
+    loop {
+        ticker.tick().await;
+        match std::fs::read_to_string(&path) {
+            Ok(text) if last.as_deref() != Some(text.as_str()) => {
+                last = Some(text.clone());
+                if texts.send(text).await.is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            Err(e) if last.is_some() => {
+                warn!(file = %path.display(), error = %e, "cannot read the profile file; what runs keeps running")
+            }
+            Err(e) => {
+                // In a cluster the ConfigMap key appears once the operator has rendered this node.
+                if !waiting_logged {
+                    info!(file = %path.display(), error = %e, "waiting for the profile file");
+                    waiting_logged = true;
+                }
+            }
+        }
+    }
 }
 
 async fn serve(addr: SocketAddr, router: Router) -> Result<(), Error> {

@@ -1,0 +1,174 @@
+//! `ptp-agent run` in a cluster: the node's profiles come from an API watch of the `ptp-configmap`
+//! key equal to the node name; the runtime's state goes into the node's NodePtpDevice status
+//! (applied profiles, processes, clock state, last offset: at most once per interval, only on
+//! change); the NIC report loop keeps `status.devices` up to date beside it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::{WatchStreamExt, watcher::Config as WatchConfig};
+use kube::{Api, Client};
+use ptp_api::{NodePtpDevice, ProcessStatus};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info, warn};
+
+use crate::Error;
+use crate::runtime::Runtime;
+use crate::standalone::{self, Observer};
+use crate::supervise::State;
+
+/// Settings of the cluster mode.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub run: standalone::Settings,
+    /// Namespace of the ConfigMap and the NodePtpDevice.
+    pub namespace: String,
+    pub configmap: String,
+    /// Least time between two runtime status writes.
+    pub status_interval: Duration,
+    /// The NIC report loop's settings; `None` to leave `status.devices` alone.
+    pub report: Option<crate::report::Settings>,
+}
+
+/// Runs until `shutdown` turns true.
+pub async fn run(client: Client, settings: Settings, mut shutdown: watch::Receiver<bool>) -> Result<(), Error> {
+    let node = settings.run.runtime.node.clone();
+    let (texts_tx, texts) = mpsc::channel(4);
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), &settings.namespace);
+    let intake = tokio::spawn(watch_configmap(api, settings.configmap.clone(), node.clone(), texts_tx));
+    let report = settings.report.clone().map(|r| tokio::spawn(crate::report::run(client.clone(), r, shutdown.clone())));
+    let writer = StatusWriter {
+        api: Api::namespaced(client, &settings.namespace),
+        node,
+        interval: settings.status_interval,
+        last: None,
+        last_at: None,
+        in_flight: Arc::new(AtomicBool::new(false)),
+    };
+    let stop = async move {
+        let _ = shutdown.wait_for(|s| *s).await;
+    };
+    let result = standalone::run_fed(settings.run, texts, Some(Box::new(writer)), stop).await;
+    intake.abort();
+    if let Some(r) = report {
+        let _ = r.await;
+    }
+    result
+}
+
+/// Sends this node's value of the ConfigMap each time it changes.
+async fn watch_configmap(api: Api<ConfigMap>, name: String, node: String, texts: mpsc::Sender<String>) {
+    let config = WatchConfig::default().fields(&format!("metadata.name={name}"));
+    let mut events = std::pin::pin!(watcher::watcher(api, config).default_backoff());
+    let mut last: Option<String> = None;
+    let mut missing_logged = false;
+    while let Some(event) = events.next().await {
+        let cm = match event {
+            Ok(Event::Apply(cm) | Event::InitApply(cm)) => cm,
+            Ok(_) => continue,
+            Err(e) => {
+                warn!(error = %e, configmap = %name, "ConfigMap watch error; retrying");
+                continue;
+            }
+        };
+        match cm.data.as_ref().and_then(|d| d.get(&node)) {
+            Some(value) if last.as_deref() != Some(value.as_str()) => {
+                last = Some(value.clone());
+                missing_logged = false;
+                if texts.send(value.clone()).await.is_err() {
+                    return;
+                }
+            }
+            Some(_) => {}
+            None if !missing_logged => {
+                info!(configmap = %name, node = %node, "no key for this node yet; what runs keeps running");
+                missing_logged = true;
+            }
+            None => {}
+        }
+    }
+}
+
+/// Writes the runtime fields of the NodePtpDevice status.
+struct StatusWriter {
+    api: Api<NodePtpDevice>,
+    node: String,
+    interval: Duration,
+    last: Option<Value>,
+    last_at: Option<Instant>,
+    in_flight: Arc<AtomicBool>,
+}
+
+/// The runtime fields of the status (everything but `lastUpdateTime`).
+pub fn runtime_status(runtime: &Runtime) -> Value {
+    let run_ids: BTreeMap<u32, &str> =
+        runtime.applied().iter().map(|(name, a)| (a.rendered.run_id, name.as_str())).collect();
+    let processes: Vec<ProcessStatus> = runtime
+        .supervisor()
+        .snapshot()
+        .iter()
+        .map(|(key, status)| {
+            let mut parts = key.split('.');
+            let process = parts.next().unwrap_or_default().to_string();
+            let profile = parts
+                .next()
+                .and_then(|id| id.parse::<u32>().ok())
+                .and_then(|id| run_ids.get(&id))
+                .map(|p| p.to_string())
+                .unwrap_or_default();
+            let state = match status.state {
+                State::Running { .. } => "Running",
+                State::Backoff { .. } => "Backoff",
+                State::Waiting { .. } => "Waiting",
+                State::Stopped => "Stopped",
+            };
+            ProcessStatus {
+                profile,
+                process,
+                state: state.into(),
+                restarts: status.restarts as i64,
+                ..Default::default()
+            }
+        })
+        .filter(|p| p.state != "Stopped")
+        .collect();
+    let (clock_state, offset) = runtime.clock_summary();
+    json!({
+        "appliedProfiles": runtime.applied().keys().collect::<Vec<_>>(),
+        "processes": processes,
+        "clockState": clock_state,
+        "offsetNs": offset,
+    })
+}
+
+impl Observer for StatusWriter {
+    fn observe(&mut self, runtime: &Runtime) {
+        let status = runtime_status(runtime);
+        let due = self.last_at.is_none_or(|t| t.elapsed() >= self.interval);
+        if self.last.as_ref() == Some(&status) || !due || self.in_flight.load(Ordering::Relaxed) {
+            return;
+        }
+        self.last = Some(status.clone());
+        self.last_at = Some(Instant::now());
+        let (api, node, in_flight) = (self.api.clone(), self.node.clone(), self.in_flight.clone());
+        in_flight.store(true, Ordering::Relaxed);
+        tokio::spawn(async move {
+            let mut status = status;
+            status["lastUpdateTime"] = json!(Time(k8s_openapi::jiff::Timestamp::now()));
+            let patch = json!({ "status": status });
+            match api.patch_status(&node, &PatchParams::default(), &Patch::Merge(&patch)).await {
+                Ok(_) => debug!(node = %node, "wrote the runtime status"),
+                Err(e) => warn!(node = %node, error = %e, "runtime status not written; retrying on the next change"),
+            }
+            in_flight.store(false, Ordering::Relaxed);
+        });
+    }
+}

@@ -1,0 +1,142 @@
+//! `ptp-agent run` in API mode against the API-server double, with fake linuxptp programs (shell
+//! scripts that print ptp4l's lines), so it needs no root: profiles come from the ConfigMap key of
+//! the node, the runtime state lands in the NodePtpDevice status, only on change.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::Api;
+use kube::api::{Patch, PatchParams};
+use ptp_agent::cluster::{Settings, run};
+use ptp_api::{ClockState, NodePtpDevice, NodePtpDeviceSpec};
+use ptp_testkit::{ApiServer, Verb};
+use tokio::sync::watch;
+
+const NS: &str = "openshift-ptp";
+const NODE: &str = "node-1";
+
+const FAKE_PTP4L: &str = r#"#!/bin/sh
+trap 'exit 0' TERM
+cfg=""; prev=""
+for a in "$@"; do [ "$prev" = "-f" ] && cfg=$(basename "$a"); prev="$a"; done
+echo "ptp4l[1.0]: [$cfg] port 1 (eth9): LISTENING to UNCALIBRATED on RS_SLAVE"
+echo "ptp4l[1.1]: [$cfg] port 1 (eth9): UNCALIBRATED to SLAVE on MASTER_CLOCK_SELECTED"
+while :; do echo "ptp4l[2.0]: [$cfg] master offset 5 s2 freq 1 path delay 10"; sleep 0.2; done
+"#;
+
+fn profiles(names: &[&str]) -> String {
+    let items: Vec<String> = names
+        .iter()
+        .map(|n| serde_json::json!({"name": n, "interface": "eth9", "ptp4lOpts": "-S", "ptp4lConf": "[global]\nslaveOnly 1\n"}).to_string())
+        .collect();
+    format!("[{}]", items.join(","))
+}
+
+fn fake_ptp4l_pids(bin_dir: &Path) -> usize {
+    let needle = bin_dir.join("ptp4l").display().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmdline).contains(&needle)
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profiles_from_the_configmap_and_runtime_status_in_the_node_ptp_device() {
+    let dir = std::env::temp_dir().join(format!("ptp-cluster-{}", std::process::id()));
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("ptp4l"), FAKE_PTP4L).unwrap();
+    std::fs::set_permissions(bin.join("ptp4l"), std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let server = ApiServer::start().await.unwrap();
+    let mut ns = Namespace::default();
+    ns.metadata.name = Some(NS.into());
+    server.seed(&ns).unwrap();
+    let mut device = NodePtpDevice::new(NODE, NodePtpDeviceSpec {});
+    device.metadata.namespace = Some(NS.into());
+    server.seed(&device).unwrap();
+    let mut cm = ConfigMap::default();
+    cm.metadata.name = Some("ptp-configmap".into());
+    cm.metadata.namespace = Some(NS.into());
+    cm.data = Some(BTreeMap::from([(NODE.to_string(), profiles(&["cfg_a"])), ("other".into(), "[]".into())]));
+    server.seed(&cm).unwrap();
+
+    let settings = Settings {
+        run: ptp_agent::standalone::Settings {
+            profile: None,
+            runtime: ptp_agent::runtime::Settings {
+                node: NODE.into(),
+                run_dir: dir.join("run"),
+                bin_dir: Some(bin.clone()),
+                supervisor: ptp_agent::supervise::Settings::default(),
+            },
+            metrics_addr: None,
+            health_addr: None,
+        },
+        namespace: NS.into(),
+        configmap: "ptp-configmap".into(),
+        status_interval: Duration::from_millis(300),
+        report: None,
+    };
+    let (stop, stop_rx) = watch::channel(false);
+    let agent = tokio::spawn(run(server.client().unwrap(), settings, stop_rx));
+
+    let wait = Duration::from_secs(15);
+    let npd: NodePtpDevice = server
+        .wait_until(NS, NODE, wait, |d: &NodePtpDevice| {
+            d.status.as_ref().is_some_and(|s| {
+                s.applied_profiles.as_deref() == Some(&["cfg_a".to_string()][..])
+                    && s.clock_state == Some(ClockState::Locked)
+                    && s.processes.as_ref().is_some_and(|p| p.len() == 1 && p[0].state == "Running")
+            })
+        })
+        .await
+        .unwrap();
+    let status = npd.status.unwrap();
+    assert_eq!(status.offset_ns, Some(5));
+    let process = &status.processes.unwrap()[0];
+    assert_eq!((process.profile.as_str(), process.process.as_str()), ("cfg_a", "ptp4l"));
+    assert!(status.last_update_time.is_some());
+
+    // Unchanged state: no more status writes.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let writes = server.requests().count(Verb::Patch, "nodeptpdevices/status");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(server.requests().count(Verb::Patch, "nodeptpdevices/status"), writes, "no write without a change");
+
+    // A new profile in the ConfigMap starts; a malformed value changes nothing.
+    let cms: Api<ConfigMap> = Api::namespaced(server.client().unwrap(), NS);
+    let patch = serde_json::json!({"data": {NODE: profiles(&["cfg_a", "cfg_b"])}});
+    cms.patch("ptp-configmap", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    server
+        .wait_until(NS, NODE, wait, |d: &NodePtpDevice| {
+            d.status.as_ref().is_some_and(|s| {
+                s.applied_profiles.as_ref().is_some_and(|p| p.len() == 2)
+                    && s.processes.as_ref().is_some_and(|p| p.iter().filter(|p| p.state == "Running").count() == 2)
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(fake_ptp4l_pids(&bin), 2);
+    let patch = serde_json::json!({"data": {NODE: "[{\"name\":"}});
+    cms.patch("ptp-configmap", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(fake_ptp4l_pids(&bin), 2, "a malformed value leaves everything running");
+
+    // Shutdown stops every child.
+    let _ = stop.send(true);
+    tokio::time::timeout(Duration::from_secs(10), agent).await.expect("stops in time").unwrap().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while fake_ptp4l_pids(&bin) > 0 {
+        assert!(Instant::now() < deadline, "children stopped");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
