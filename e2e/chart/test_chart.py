@@ -405,7 +405,7 @@ def daemonset_has_what_linuxptp_needs():
     assert pod["priorityClassName"] == "system-node-critical"
     assert pod["tolerations"] == [{"operator": "Exists"}]
     assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
-    assert c["args"] == ["run", "--run-dir", "/var/run/ptp", "--profile", "/etc/linuxptp/$(NODE_NAME)"]
+    assert c["args"] == ["run", "--run-dir", "/var/run/ptp"], "API intake by default"
     assert c["image"] == "quay.io/ptp-operator-rs/ptp-agent:0.1.0"
     e = env(ds)
     assert e["NODE_NAME"] == {"fieldRef": {"fieldPath": "spec.nodeName"}}
@@ -446,7 +446,9 @@ def daemonset_follows_values():
     assert pod["tolerations"] == VALUE_SETS["custom"]["agent"]["tolerations"]
     assert ds["spec"]["updateStrategy"]["rollingUpdate"]["maxUnavailable"] == "10%"
     ds = find(render({"agent": {"runDir": "/run/ptp-lab"}}), "DaemonSet")
-    assert container(ds)["args"] == ["run", "--run-dir", "/run/ptp-lab", "--profile", "/etc/linuxptp/$(NODE_NAME)"]
+    assert container(ds)["args"] == ["run", "--run-dir", "/run/ptp-lab"]
+    file_mode = find(render({"agent": {"profileSource": "file"}}), "DaemonSet")
+    assert container(file_mode)["args"] == ["run", "--run-dir", "/var/run/ptp", "--profile", "/etc/linuxptp/$(NODE_NAME)"]
     assert {"name": "run-dir", "hostPath": {"path": "/run/ptp-lab", "type": "DirectoryOrCreate"}} in ds["spec"]["template"]["spec"]["volumes"]
 
 
@@ -479,6 +481,7 @@ def notes_tell_what_to_do_next():
 
 
 BAD_VALUES = {
+    "agent.profileSource not api or file": {"agent": {"profileSource": "configmap"}},
     "replicas 3": {"operator": {"replicas": 3}},
     "replicas 0": {"operator": {"replicas": 0}},
     "replicas as string": {"operator": {"replicas": "1"}},
