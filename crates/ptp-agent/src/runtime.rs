@@ -7,14 +7,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use ptp_api::{ClockState, NodeProfiles, Ptp4lConf};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
 use crate::clockstate::{ClockTracker, Thresholds};
 use crate::logparse::{Kind, Line, PortTracker, Role, parse};
 use crate::metrics::{AgentMetrics, Sample};
 use crate::render::{PHC2SYS, PTP4L, ProcessPlan, RenderedProfile, RunIds};
-use crate::supervise::{LogLine, ProcessSpec, Scheduling, State, Supervisor};
+use crate::supervise::{Gate, LogLine, ProcessSpec, Scheduling, State, Supervisor};
 use crate::update::{Applied, UpdatePlan, plan_update};
 
 /// How the runtime runs.
@@ -35,7 +35,14 @@ struct Observed {
     clocks: HashMap<(String, String, String), ClockTracker>,
     /// ptp4l config name → thresholds of its profile.
     thresholds: HashMap<String, Thresholds>,
+    /// ptp4l config name → opens the phc2sys gate once ptp4l reports |offset| < 1 s.
+    gates: HashMap<String, watch::Sender<bool>>,
 }
+
+/// phc2sys of a profile waits until its ptp4l reports |offset| below this (as the Go daemon does).
+pub const PHC2SYS_GATE_OFFSET_NS: i64 = 1_000_000_000;
+/// ... but not longer than this.
+pub const PHC2SYS_GATE_MAX_WAIT: Duration = Duration::from_secs(60);
 
 /// The runtime of one node.
 pub struct Runtime {
@@ -62,8 +69,13 @@ impl Runtime {
     pub fn new(settings: Settings, metrics: AgentMetrics) -> (Self, mpsc::UnboundedReceiver<LogLine>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let supervisor = Supervisor::new(settings.supervisor, Arc::new(tx));
-        let observed =
-            Observed { metrics, ports: PortTracker::default(), clocks: HashMap::new(), thresholds: HashMap::new() };
+        let observed = Observed {
+            metrics,
+            ports: PortTracker::default(),
+            clocks: HashMap::new(),
+            thresholds: HashMap::new(),
+            gates: HashMap::new(),
+        };
         let runtime = Runtime {
             settings,
             supervisor,
@@ -115,6 +127,7 @@ impl Runtime {
         observed.ports.forget(&ptp4l);
         observed.clocks.retain(|(config, _, _), _| *config != ptp4l);
         observed.thresholds.remove(&ptp4l);
+        observed.gates.remove(&ptp4l);
         observed.metrics.forget(&ptp4l);
         for process in &rendered.processes {
             observed.metrics.forget(&process_key(rendered, process));
@@ -145,6 +158,7 @@ impl Runtime {
                 }
             }
         }
+        let runs_ptp4l = rendered.processes.iter().any(|p| p.name == PTP4L);
         for process in &rendered.processes {
             let program = match &self.settings.bin_dir {
                 Some(dir) => dir.join(&process.program),
@@ -152,7 +166,16 @@ impl Runtime {
             };
             let mut spec = ProcessSpec::new(process.name, program, process.args.clone());
             spec.sched = process.sched.map(|s| Scheduling::fifo(s.priority));
-            self.supervisor.start(process_key(rendered, process), spec);
+            let key = process_key(rendered, process);
+            if process.name == PHC2SYS && runs_ptp4l {
+                let (open, ready) = watch::channel(false);
+                let mut observed = self.observed.lock().unwrap_or_else(PoisonError::into_inner);
+                observed.gates.insert(ptp4l_config(rendered), open);
+                drop(observed);
+                self.supervisor.start_gated(key, spec, Gate { ready, max_wait: PHC2SYS_GATE_MAX_WAIT });
+            } else {
+                self.supervisor.start(key, spec);
+            }
         }
     }
 
@@ -255,6 +278,12 @@ impl Observed {
                 };
                 self.metrics.sample(config, from, process, &iface, sample);
                 self.metrics.clock_state(config, process, &iface, state);
+                if process == PTP4L
+                    && offset.abs() < PHC2SYS_GATE_OFFSET_NS
+                    && let Some(gate) = self.gates.get(config)
+                {
+                    gate.send_if_modified(|open| !std::mem::replace(open, true));
+                }
             }
             Some(Kind::Summary) => {
                 // As the Go daemon: ptp4l summaries (the slave port) and phc2sys CLOCK_REALTIME.

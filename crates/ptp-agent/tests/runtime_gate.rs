@@ -1,0 +1,68 @@
+//! The runtime starts a profile's phc2sys only once its ptp4l reports |offset| < 1 s (as the Go
+//! daemon does), with fake linuxptp programs (shell scripts), so no root is needed.
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant};
+
+use prometheus_client::registry::Registry;
+use ptp_agent::metrics::AgentMetrics;
+use ptp_agent::runtime::{Runtime, Settings};
+use ptp_agent::supervise::State;
+use ptp_api::decode_node_profiles;
+
+const FAKE_PTP4L: &str = r#"#!/bin/sh
+trap 'exit 0' TERM
+cfg=""; prev=""
+for a in "$@"; do [ "$prev" = "-f" ] && cfg=$(basename "$a"); prev="$a"; done
+i=0
+while [ $i -lt 8 ]; do echo "ptp4l[1.0]: [$cfg] master offset 2000000000 s0 freq 0 path delay 10"; sleep 0.2; i=$((i+1)); done
+while :; do echo "ptp4l[2.0]: [$cfg] master offset 12 s2 freq 1 path delay 10"; sleep 0.2; done
+"#;
+
+const FAKE_PHC2SYS: &str = "#!/bin/sh\ntrap 'exit 0' TERM\nwhile :; do sleep 0.2; done\n";
+
+fn state(runtime: &Runtime, key: &str) -> Option<State> {
+    runtime.supervisor().status(key).map(|s| s.state)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phc2sys_waits_for_ptp4l_to_come_within_a_second() {
+    let dir = std::env::temp_dir().join(format!("ptp-gate-{}", std::process::id()));
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for (name, script) in [("ptp4l", FAKE_PTP4L), ("phc2sys", FAKE_PHC2SYS)] {
+        std::fs::write(bin.join(name), script).unwrap();
+        std::fs::set_permissions(bin.join(name), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let settings = Settings {
+        node: "n".into(),
+        run_dir: dir.join("run"),
+        bin_dir: Some(bin),
+        supervisor: ptp_agent::supervise::Settings::default(),
+    };
+    let mut registry = Registry::default();
+    let metrics = AgentMetrics::register(&mut registry, "n");
+    let (mut runtime, lines) = Runtime::new(settings, metrics);
+    let consumer = runtime.consume_logs(lines);
+    let profiles =
+        decode_node_profiles(r#"[{"name":"p","interface":"eth9","ptp4lOpts":"-S","phc2sysOpts":"-a -r"}]"#).unwrap();
+    let started = Instant::now();
+    runtime.apply(&profiles).await;
+
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(matches!(state(&runtime, "ptp4l.0.config"), Some(State::Running { .. })));
+    assert!(
+        matches!(state(&runtime, "phc2sys.0.config"), Some(State::Waiting { .. })),
+        "phc2sys waits while ptp4l is a second or more off: {:?}",
+        state(&runtime, "phc2sys.0.config")
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !matches!(state(&runtime, "phc2sys.0.config"), Some(State::Running { .. })) {
+        assert!(Instant::now() < deadline, "phc2sys starts once ptp4l is within a second");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(started.elapsed() >= Duration::from_millis(1500), "not before ptp4l's small offsets");
+    runtime.shutdown().await;
+    consumer.abort();
+    let _ = std::fs::remove_dir_all(dir);
+}
