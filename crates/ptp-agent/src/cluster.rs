@@ -9,9 +9,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
+use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::{WatchStreamExt, watcher::Config as WatchConfig};
 use kube::{Api, Client};
@@ -45,6 +46,15 @@ pub async fn run(client: Client, settings: Settings, mut shutdown: watch::Receiv
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), &settings.namespace);
     let intake = tokio::spawn(watch_configmap(api, settings.configmap.clone(), node.clone(), texts_tx));
     let report = settings.report.clone().map(|r| tokio::spawn(crate::report::run(client.clone(), r, shutdown.clone())));
+    let reference = ObjectReference {
+        api_version: Some("ptp.openshift.io/v1".into()),
+        kind: Some("NodePtpDevice".into()),
+        name: Some(node.clone()),
+        namespace: Some(settings.namespace.clone()),
+        ..Default::default()
+    };
+    let recorder =
+        Recorder::new(client.clone(), Reporter { controller: "ptp-agent".into(), instance: Some(node.clone()) });
     let writer = StatusWriter {
         api: Api::namespaced(client, &settings.namespace),
         node,
@@ -52,6 +62,10 @@ pub async fn run(client: Client, settings: Settings, mut shutdown: watch::Receiv
         last: None,
         last_at: None,
         in_flight: Arc::new(AtomicBool::new(false)),
+        valid_since: None,
+        refusals: Vec::new(),
+        recorder,
+        reference,
     };
     let stop = async move {
         let _ = shutdown.wait_for(|s| *s).await;
@@ -105,7 +119,16 @@ struct StatusWriter {
     last: Option<Value>,
     last_at: Option<Instant>,
     in_flight: Arc<AtomicBool>,
+    /// The `ProfilesValid` condition's status and when it last changed.
+    valid_since: Option<(bool, Time)>,
+    /// The refusals last reported with an Event.
+    refusals: Vec<String>,
+    recorder: Recorder,
+    reference: ObjectReference,
 }
+
+/// Condition type telling whether every profile of the last update was applied.
+pub const CONDITION_PROFILES_VALID: &str = "ProfilesValid";
 
 /// The runtime fields of the status (everything but `lastUpdateTime`).
 pub fn runtime_status(runtime: &Runtime) -> Value {
@@ -149,9 +172,77 @@ pub fn runtime_status(runtime: &Runtime) -> Value {
     })
 }
 
+impl StatusWriter {
+    /// `ProfilesValid`, with a transition time that moves only when its status does; a Warning
+    /// Event when the set of refused profiles changes (and is not empty).
+    fn profiles_valid(&mut self, runtime: &Runtime) -> Value {
+        let refusals: Vec<String> = runtime
+            .refused()
+            .iter()
+            .map(|r| match &r.profile {
+                Some(p) => {
+                    format!("{p}: {}{}", r.reason, if r.kept_running { " (the running version stays)" } else { "" })
+                }
+                None => r.reason.clone(),
+            })
+            .collect();
+        let valid = refusals.is_empty();
+        let since = match &self.valid_since {
+            Some((status, at)) if *status == valid => at.clone(),
+            _ => Time(
+                k8s_openapi::jiff::Timestamp::from_second(k8s_openapi::jiff::Timestamp::now().as_second())
+                    .unwrap_or_else(|_| k8s_openapi::jiff::Timestamp::now()),
+            ),
+        };
+        self.valid_since = Some((valid, since.clone()));
+        if refusals != self.refusals {
+            self.refusals = refusals.clone();
+            if !refusals.is_empty() {
+                let event = KubeEvent {
+                    type_: EventType::Warning,
+                    reason: "ProfileRefused".into(),
+                    note: Some(truncate(&refusals.join("; "), 1000)),
+                    action: "Apply".into(),
+                    secondary: None,
+                };
+                let (recorder, reference) = (self.recorder.clone(), self.reference.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = recorder.publish(&event, &reference).await {
+                        warn!(error = %e, "event not recorded");
+                    }
+                });
+            }
+        }
+        let (status, reason, message) = if valid {
+            ("True", "Applied", format!("{} profile(s) applied", runtime.applied().len()))
+        } else {
+            ("False", "ProfileRefused", truncate(&refusals.join("; "), 2000))
+        };
+        json!([{
+            "type": CONDITION_PROFILES_VALID,
+            "status": status,
+            "reason": reason,
+            "message": message,
+            "lastTransitionTime": since,
+        }])
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut cut = max.saturating_sub(3);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}...", &text[..cut])
+}
+
 impl Observer for StatusWriter {
     fn observe(&mut self, runtime: &Runtime) {
-        let status = runtime_status(runtime);
+        let mut status = runtime_status(runtime);
+        status["conditions"] = self.profiles_valid(runtime);
         let due = self.last_at.is_none_or(|t| t.elapsed() >= self.interval);
         if self.last.as_ref() == Some(&status) || !due || self.in_flight.load(Ordering::Relaxed) {
             return;

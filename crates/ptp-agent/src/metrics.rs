@@ -55,6 +55,7 @@ pub struct AgentMetrics {
     role: Family<IfaceLabels, Gauge>,
     process_status: Family<ProcessLabels, Gauge>,
     restarts: Family<ProcessLabels, Gauge>,
+    refused: Gauge,
     owned_samples: HashMap<String, HashSet<SampleLabels>>,
     owned_ifaces: HashMap<String, HashSet<IfaceLabels>>,
     owned_processes: HashMap<String, HashSet<ProcessLabels>>,
@@ -82,6 +83,7 @@ impl AgentMetrics {
             role: Family::default(),
             process_status: Family::default(),
             restarts: Family::default(),
+            refused: Gauge::default(),
             owned_samples: HashMap::new(),
             owned_ifaces: HashMap::new(),
             owned_processes: HashMap::new(),
@@ -100,6 +102,11 @@ impl AgentMetrics {
         r.register("process_status", "0 = DOWN, 1 = UP", m.process_status.clone());
         // A gauge, so that the exported name stays exactly the Go daemon's (no `_total`).
         r.register("process_restart_count", "Restarts of the process", m.restarts.clone());
+        registry.sub_registry_with_prefix("ptp_agent").register(
+            "refused_profiles",
+            "Profiles of the last update that were not applied (invalid); what ran keeps running",
+            m.refused.clone(),
+        );
         m
     }
 
@@ -129,6 +136,11 @@ impl AgentMetrics {
         self.process_status.get_or_create(&labels).set(i64::from(up));
         self.restarts.get_or_create(&labels).set(restarts as i64);
         self.owned_processes.entry(config.to_string()).or_default().insert(labels);
+    }
+
+    /// How many profiles of the last update were refused.
+    pub fn refused(&self, count: usize) {
+        self.refused.set(count as i64);
     }
 
     /// Removes every series of `config` (its profile went away or restarted).
@@ -181,6 +193,7 @@ mod tests {
         m.role("ptp4l.0.config", "ptp4l", "ens1f0", 1);
         m.process("ptp4l.0.config", "ptp4l", true, 2);
         m.sample("ptp4l.1.config", "phc", "phc2sys", "CLOCK_REALTIME", Sample::default());
+        m.refused(2);
         let t = text(&registry);
         for needle in [
             r#"openshift_ptp_offset_ns{from="master",process="ptp4l",node="worker-0",iface="ens1f0"} -12"#,
@@ -191,6 +204,7 @@ mod tests {
             r#"openshift_ptp_interface_role{process="ptp4l",node="worker-0",iface="ens1f0"} 1"#,
             r#"openshift_ptp_process_status{process="ptp4l",node="worker-0",config="ptp4l.0.config"} 1"#,
             r#"openshift_ptp_process_restart_count{process="ptp4l",node="worker-0",config="ptp4l.0.config"} 2"#,
+            "ptp_agent_refused_profiles 2",
         ] {
             assert!(t.contains(needle), "{needle} missing in\n{t}");
         }

@@ -15,7 +15,7 @@ use crate::logparse::{Kind, Line, PortTracker, Role, parse};
 use crate::metrics::{AgentMetrics, Sample};
 use crate::render::{PHC2SYS, PTP4L, ProcessPlan, RenderedProfile, RunIds};
 use crate::supervise::{Gate, LogLine, ProcessSpec, Scheduling, State, Supervisor};
-use crate::update::{Applied, UpdatePlan, plan_update};
+use crate::update::{Applied, Refusal, UpdatePlan, plan_update};
 
 /// How the runtime runs.
 #[derive(Clone, Debug)]
@@ -50,6 +50,8 @@ pub struct Runtime {
     supervisor: Supervisor,
     ids: RunIds,
     applied: BTreeMap<String, Applied>,
+    /// Profiles of the last update that were not applied (retried when the content changes).
+    refused: Vec<Refusal>,
     observed: Arc<Mutex<Observed>>,
 }
 
@@ -81,6 +83,7 @@ impl Runtime {
             supervisor,
             ids: RunIds::new(),
             applied: BTreeMap::new(),
+            refused: Vec::new(),
             observed: Arc::new(Mutex::new(observed)),
         };
         (runtime, rx)
@@ -89,6 +92,11 @@ impl Runtime {
     /// What runs now.
     pub fn applied(&self) -> &BTreeMap<String, Applied> {
         &self.applied
+    }
+
+    /// Profiles of the last update that were not applied.
+    pub fn refused(&self) -> &[Refusal] {
+        &self.refused
     }
 
     pub fn supervisor(&self) -> &Supervisor {
@@ -115,6 +123,8 @@ impl Runtime {
             info!(start = ?plan.start, restart = ?plan.restart, stop = ?plan.stop, keep = ?plan.keep, "applied profiles");
         }
         self.applied = plan.next.clone();
+        self.refused = plan.refused.clone();
+        self.observed.lock().unwrap_or_else(PoisonError::into_inner).metrics.refused(self.refused.len());
         plan
     }
 

@@ -130,6 +130,42 @@ async fn profiles_from_the_configmap_and_runtime_status_in_the_node_ptp_device()
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(fake_ptp4l_pids(&bin), 2, "a malformed value leaves everything running");
 
+    // A profile that fails validation is refused: condition, Event, and the running version stays.
+    let bad = serde_json::json!({"name": "cfg_b", "interface": "eth9", "ptp4lOpts": "-S", "ptp4lConf": "[global]\nslaveOnly\n"});
+    let good_a = profiles(&["cfg_a"]);
+    let value = format!("[{},{}]", &good_a[1..good_a.len() - 1], bad);
+    let patch = serde_json::json!({"data": {NODE: value}});
+    cms.patch("ptp-configmap", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    let npd: NodePtpDevice = server
+        .wait_until(NS, NODE, wait, |d: &NodePtpDevice| {
+            d.status.as_ref().is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "ProfilesValid" && c.status == "False" && c.message.contains("cfg_b"))
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(npd.status.unwrap().applied_profiles.map(|p| p.len()), Some(2), "cfg_b's running version stays");
+    assert_eq!(fake_ptp4l_pids(&bin), 2);
+    let deadline = Instant::now() + wait;
+    while !server.list::<k8s_openapi::api::events::v1::Event>(Some(NS)).iter().any(|e| {
+        e.reason.as_deref() == Some("ProfileRefused") && e.note.as_deref().is_some_and(|n| n.contains("cfg_b"))
+    }) {
+        assert!(Instant::now() < deadline, "ProfileRefused event");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let patch = serde_json::json!({"data": {NODE: profiles(&["cfg_a", "cfg_b"])}});
+    cms.patch("ptp-configmap", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    server
+        .wait_until(NS, NODE, wait, |d: &NodePtpDevice| {
+            d.status
+                .as_ref()
+                .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "ProfilesValid" && c.status == "True"))
+        })
+        .await
+        .unwrap();
+
     // Shutdown stops every child.
     let _ = stop.send(true);
     tokio::time::timeout(Duration::from_secs(10), agent).await.expect("stops in time").unwrap().unwrap();
