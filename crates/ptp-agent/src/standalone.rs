@@ -1,14 +1,15 @@
 //! `ptp-agent run`: the runtime fed with the node's profiles, from a file (`--profile FILE`) or
 //! from the API (the `ptp-configmap` key equal to the node name). The text is what that ConfigMap
 //! key holds (a JSON array of profiles, or the legacy single object). One code path after the
-//! source: decode, plan, apply. A file is re-read when it changes (also through kubelet's atomic
-//! `..data` symlink swap of a mounted ConfigMap, as the path is read anew every second) and waited
-//! for while it does not exist. Metrics and health are served in both modes.
+//! source: decode, plan, apply. A file is re-read when inotify reports a change in its directory
+//! (kubelet's atomic `..data` symlink swap of a mounted ConfigMap included) and waited for while it
+//! does not exist. Metrics and health are served in both modes.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State as AxumState;
@@ -112,13 +113,27 @@ pub async fn run_fed(
     Ok(())
 }
 
-/// Sends the file's text each time it changes; waits while it does not exist.
+/// Sends the file's text each time it changes; waits while it does not exist. Changes in the
+/// file's directory arrive through inotify (kubelet replaces a mounted ConfigMap by swapping the
+/// `..data` symlink there); a slow poll backs it up, and is the only source when inotify cannot
+/// watch the directory.
 async fn poll_file(path: PathBuf, texts: mpsc::Sender<String>) {
+    let (changed_tx, mut changed) = mpsc::channel::<()>(1);
+    let watcher = path.parent().and_then(|dir| {
+        let mut watcher = notify::recommended_watcher(move |_event: notify::Result<notify::Event>| {
+            let _ = changed_tx.try_send(());
+        })
+        .ok()?;
+        notify::Watcher::watch(&mut watcher, dir, notify::RecursiveMode::NonRecursive).ok()?;
+        Some(watcher)
+    });
+    let fallback = if watcher.is_some() { Duration::from_secs(10) } else { TICK };
+    if watcher.is_none() {
+        info!(file = %path.display(), "cannot watch the profile file's directory; polling it every second");
+    }
     let mut last: Option<String> = None;
     let mut waiting_logged = false;
-    let mut ticker = tokio::time::interval(TICK);
     loop {
-        ticker.tick().await;
         match std::fs::read_to_string(&path) {
             Ok(text) if last.as_deref() != Some(text.as_str()) => {
                 last = Some(text.clone());
@@ -137,6 +152,12 @@ async fn poll_file(path: PathBuf, texts: mpsc::Sender<String>) {
                     waiting_logged = true;
                 }
             }
+        }
+        // A missing directory cannot be watched: poll until it appears.
+        let wait = if last.is_none() { TICK.min(fallback) } else { fallback };
+        tokio::select! {
+            _ = changed.recv() => {}
+            _ = tokio::time::sleep(wait) => {}
         }
     }
 }

@@ -53,3 +53,61 @@ fn waits_for_the_profile_file_then_becomes_ready() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+fn metrics(port: u16) -> String {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return String::new() };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    text
+}
+
+/// Writes `value` the way kubelet updates a mounted ConfigMap: a new timestamped directory, then
+/// an atomic rename of the `..data` symlink; the key itself is a symlink through `..data`.
+fn kubelet_write(dir: &std::path::Path, key: &str, value: &str, generation: u32) {
+    let versioned = dir.join(format!("..2026_11_24_{generation}"));
+    std::fs::create_dir_all(&versioned).unwrap();
+    std::fs::write(versioned.join(key), value).unwrap();
+    let tmp = dir.join("..data_tmp");
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(versioned.file_name().unwrap(), &tmp).unwrap();
+    std::fs::rename(&tmp, dir.join("..data")).unwrap();
+    let link = dir.join(key);
+    if std::fs::symlink_metadata(&link).is_err() {
+        std::os::unix::fs::symlink(format!("..data/{key}"), &link).unwrap();
+    }
+}
+
+#[test]
+fn a_kubelet_style_configmap_update_is_seen_through_inotify() {
+    let dir = std::env::temp_dir().join(format!("ptp-kubelet-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    kubelet_write(&dir, "node-1", "[]", 1);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_ptp-agent"))
+        .args(["run", "--node-name", "node-1", "--health-addr", "none", "--metrics-addr", &format!("127.0.0.1:{port}")])
+        .arg("--profile")
+        .arg(dir.join("node-1"))
+        .arg("--run-dir")
+        .arg(dir.join("run"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !metrics(port).contains("ptp_agent_refused_profiles 0") {
+        assert!(Instant::now() < deadline, "first value applied");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // An update with an invalid profile: seen well before the 10 s fallback poll.
+    let changed = Instant::now();
+    kubelet_write(&dir, "node-1", r#"[{"name":"bad","ptp4lConf":"[global]\nslaveOnly\n"}]"#, 2);
+    while !metrics(port).contains("ptp_agent_refused_profiles 1") {
+        assert!(changed.elapsed() < Duration::from_secs(5), "inotify reported the ..data swap");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = agent.kill();
+    let _ = agent.wait();
+    let _ = std::fs::remove_dir_all(dir);
+}
