@@ -4,9 +4,10 @@
 # `ptp-lab-node` from config/samples/software-lab.yaml, over a veth pair. Prints the agent's
 # openshift_ptp_* metrics while it runs (LAB_SECONDS, default 20), then cleans everything up.
 #
-# Nothing here can adjust this machine's clock: the profile uses `clock_servo nullf` with no step
-# thresholds, and ptp4l and the agent run without CAP_SYS_TIME (setpriv drops it from the
-# bounding set, so a clock adjustment would fail with EPERM).
+# Nothing here can adjust this machine's clock: ptp4l and the agent run without CAP_SYS_TIME
+# (setpriv drops it from the inheritable and bounding sets, checked before anything starts), so
+# every clock adjustment fails with EPERM; the profile also never steps the clock (no step
+# thresholds). Its servo (linreg) still locks on the grandmaster, so the port reaches SLAVE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then
@@ -26,7 +27,15 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT INT TERM
-nosystime=(setpriv --bounding-set -sys_time)
+nosystime=(setpriv --inh-caps -sys_time --bounding-set -sys_time)
+# CAP_SYS_TIME is bit 25: it must be gone from the effective and bounding sets of what we start.
+if "${nosystime[@]}" cat /proc/self/status | python3 -c '
+import sys
+caps = dict(l.split(":\t") for l in sys.stdin.read().splitlines() if l.startswith("Cap"))
+sys.exit(0 if any(int(caps[k], 16) >> 25 & 1 for k in ("CapEff", "CapBnd", "CapPrm")) else 1)'; then
+  echo "lab: cannot drop CAP_SYS_TIME here; refusing to run ptp4l" >&2
+  exit 1
+fi
 
 cargo build -q --locked -p ptp-operator -p ptp-agent
 target/debug/ptp-operator render -f config/samples/software-lab.yaml -f config/examples/nodes.yaml -o json \

@@ -143,6 +143,33 @@ impl AgentMetrics {
         self.refused.set(count as i64);
     }
 
+    /// Removes the series of one interface of `config` (a placeholder such as `master` once the
+    /// slave port is known).
+    pub fn forget_iface(&mut self, config: &str, process: &str, iface: &str) {
+        if let Some(owned) = self.owned_samples.get_mut(config) {
+            owned.retain(|l| {
+                let gone = l.process == process && l.iface == iface;
+                if gone {
+                    self.offset.remove(l);
+                    self.max_offset.remove(l);
+                    self.frequency.remove(l);
+                    self.delay.remove(l);
+                }
+                !gone
+            });
+        }
+        if let Some(owned) = self.owned_ifaces.get_mut(config) {
+            owned.retain(|l| {
+                let gone = l.process == process && l.iface == iface;
+                if gone {
+                    self.clock_state.remove(l);
+                    self.role.remove(l);
+                }
+                !gone
+            });
+        }
+    }
+
     /// Removes every series of `config` (its profile went away or restarted).
     pub fn forget(&mut self, config: &str) {
         for labels in self.owned_samples.remove(config).unwrap_or_default() {
@@ -208,6 +235,9 @@ mod tests {
         ] {
             assert!(t.contains(needle), "{needle} missing in\n{t}");
         }
+        m.sample("ptp4l.0.config", "master", "ptp4l", "master", Sample::default());
+        m.forget_iface("ptp4l.0.config", "ptp4l", "master");
+        assert!(!text(&registry).contains(r#"iface="master""#));
         m.forget("ptp4l.0.config");
         let t = text(&registry);
         assert!(!t.contains("ens1f0") && !t.contains("ptp4l.0.config"), "{t}");

@@ -260,6 +260,11 @@ impl Observed {
             Some(Kind::Port) => {
                 if let Some((iface, role)) = self.ports.observe(line) {
                     self.metrics.role(config, process, &iface, role.metric_value());
+                    if role == Role::Slave {
+                        // Samples so far were labelled `master`; from now on they name the port.
+                        self.clocks.remove(&(config.to_string(), process.to_string(), "master".to_string()));
+                        self.metrics.forget_iface(config, process, "master");
+                    }
                     if role == Role::Faulty
                         && let Some(clock) =
                             self.clocks.get_mut(&(config.to_string(), process.to_string(), iface.clone()))

@@ -1,7 +1,9 @@
 //! The local lab with real ptp4l: a software-timestamping grandmaster in one network namespace,
 //! the agent (standalone, `run --profile`) with two profiles in another, over veth pairs. Nothing
-//! can adjust this machine's clock: `clock_servo nullf` without step thresholds, and every process
-//! runs without CAP_SYS_TIME (setpriv). Needs root.
+//! can adjust this machine's clock: every process runs without CAP_SYS_TIME (setpriv drops it from
+//! the inheritable and bounding sets; checked first), so each adjustment fails with EPERM, and the
+//! profiles never step (no step thresholds). The linreg servo still locks, so the ports reach
+//! SLAVE and the clock LOCKED. Needs root.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -16,8 +18,10 @@ use ptp_testkit::root::require_root;
 const METRICS_PORT: u16 = 9091;
 
 fn profile(name: &str, iface: &str, extra: &str) -> String {
-    let conf = "[global]\nslaveOnly 1\ndomainNumber 0\nnetwork_transport L2\ntime_stamping software\nclock_servo nullf\nfirst_step_threshold 0.0\nstep_threshold 0.0\nlogSyncInterval 0\nsummary_interval 0\n";
-    serde_json::json!({"name": name, "interface": iface, "ptp4lOpts": format!("-S{extra}"), "ptp4lConf": conf})
+    let conf = "[global]\nslaveOnly 1\ndomainNumber 0\nnetwork_transport L2\ntime_stamping software\nclock_servo linreg\nfirst_step_threshold 0.0\nstep_threshold 0.0\nlogSyncInterval 0\nsummary_interval 0\n";
+    let threshold =
+        serde_json::json!({"holdOverTimeout": 3, "maxOffsetThreshold": 1_000_000, "minOffsetThreshold": -1_000_000});
+    serde_json::json!({"name": name, "interface": iface, "ptp4lOpts": format!("-S{extra}"), "ptp4lConf": conf, "ptpClockThreshold": threshold})
         .to_string()
 }
 
@@ -84,8 +88,20 @@ fn agent_runs_ptp4l_against_a_software_grandmaster() {
         node.ip(["link", "set", n, "up"]).unwrap();
     }
     let gm_conf = dir.join("gm.conf");
-    std::fs::write(&gm_conf, "[global]\npriority1 10\ndomainNumber 0\nnetwork_transport L2\ntime_stamping software\nlogSyncInterval 0\nlogAnnounceInterval 0\nmasterOnly 1\n").unwrap();
-    let no_systime = ["setpriv", "--bounding-set", "-sys_time"];
+    std::fs::write(&gm_conf, "[global]\npriority1 10\ndomainNumber 0\nnetwork_transport L2\ntime_stamping software\nlogSyncInterval 0\nmasterOnly 1\n").unwrap();
+    let no_systime = ["setpriv", "--inh-caps", "-sys_time", "--bounding-set", "-sys_time"];
+    // CAP_SYS_TIME (bit 25) must be gone from everything the lab starts.
+    let status = std::process::Command::new(no_systime[0])
+        .args(&no_systime[1..])
+        .args(["cat", "/proc/self/status"])
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&status.stdout);
+    for set in ["CapEff:", "CapPrm:", "CapBnd:"] {
+        let value = status.lines().find_map(|l| l.strip_prefix(set)).map(str::trim).unwrap_or("ffffffff");
+        let bits = u64::from_str_radix(value, 16).unwrap();
+        assert_eq!(bits >> 25 & 1, 0, "{set} still holds CAP_SYS_TIME; refusing to run ptp4l");
+    }
     let grandmaster = Killed(
         gm.command(no_systime[0])
             .args(&no_systime[1..])
@@ -111,7 +127,7 @@ fn agent_runs_ptp4l_against_a_software_grandmaster() {
             .arg("--run-dir")
             .arg(&run_dir)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("agent.log")).unwrap())
             .spawn()
             .unwrap(),
     );
@@ -126,8 +142,23 @@ fn agent_runs_ptp4l_against_a_software_grandmaster() {
             && m.contains(r#"openshift_ptp_process_status{process="ptp4l",node="lab-node",config="ptp4l.1.config"} 1"#)
     });
     eprintln!("offsets in the metrics after {} ms", started.elapsed().as_millis());
-    let m = metrics(&node);
-    assert!(m.contains(r#"openshift_ptp_interface_role{process="ptp4l",node="lab-node",iface="labnode1"}"#), "{m}");
+    let mut polls = 0;
+    wait_until("role SLAVE and clock LOCKED", Duration::from_secs(60), || {
+        let m = metrics(&node);
+        polls += 1;
+        if polls % 25 == 0 {
+            eprintln!("{}", m.lines().filter(|l| l.starts_with("openshift")).collect::<Vec<_>>().join("\n"));
+        }
+        m.contains(r#"openshift_ptp_interface_role{process="ptp4l",node="lab-node",iface="labnode1"} 1"#)
+            && m.contains(r#"openshift_ptp_clock_state{process="ptp4l",node="lab-node",iface="labnode1"} 1"#)
+            && m.contains(r#"openshift_ptp_offset_ns{from="master",process="ptp4l",node="lab-node",iface="labnode1"}"#)
+    });
+    eprintln!("SLAVE and LOCKED after {} ms", started.elapsed().as_millis());
+    wait_until("no placeholder `master` series once the slave ports are known", Duration::from_secs(30), || {
+        let m = metrics(&node);
+        !m.contains(r#"iface="master""#)
+            && m.contains(r#"openshift_ptp_interface_role{process="ptp4l",node="lab-node",iface="labnode2"} 1"#)
+    });
 
     let pid_a = pids_with("ptp4l.0.config");
     let pid_b = pids_with("ptp4l.1.config");
@@ -151,10 +182,20 @@ fn agent_runs_ptp4l_against_a_software_grandmaster() {
     assert_eq!(pids_with("ptp4l.0.config"), pid_a);
     assert_eq!(pids_with("ptp4l.1.config"), pid_b, "the invalid update of lab-b keeps the running version");
 
-    // Losing the grandmaster: the ports leave the master (announce timeout) and report it.
+    // Losing the grandmaster: samples stop, the clock holds over, then runs free; the port leaves
+    // SLAVE on the announce timeout.
+    wait_until("lab-a locked again", Duration::from_secs(30), || {
+        metrics(&node).contains(r#"openshift_ptp_clock_state{process="ptp4l",node="lab-node",iface="labnode1"} 1"#)
+    });
     drop(grandmaster);
-    wait_until("ports back to LISTENING", Duration::from_secs(30), || {
-        metrics(&node).contains(r#"openshift_ptp_interface_role{process="ptp4l",node="lab-node",iface="labnode1"} 5"#)
+    wait_until("HOLDOVER", Duration::from_secs(15), || {
+        metrics(&node).contains(r#"openshift_ptp_clock_state{process="ptp4l",node="lab-node",iface="labnode1"} 2"#)
+    });
+    wait_until("FREERUN after holdOverTimeout", Duration::from_secs(15), || {
+        metrics(&node).contains(r#"openshift_ptp_clock_state{process="ptp4l",node="lab-node",iface="labnode1"} 0"#)
+    });
+    wait_until("port no longer SLAVE", Duration::from_secs(30), || {
+        !metrics(&node).contains(r#"openshift_ptp_interface_role{process="ptp4l",node="lab-node",iface="labnode1"} 1"#)
     });
 
     // SIGTERM to the agent stops every child and exits within 10 s; nothing is left behind.
