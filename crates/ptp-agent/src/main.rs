@@ -142,12 +142,7 @@ fn nics(output: Format, interface: Option<&str>, args: SelectArgs) -> Result<(),
 }
 
 fn report_forever(node_name: Option<String>, namespace: String, resync: u64, args: SelectArgs) -> Result<(), String> {
-    let node_name = match node_name {
-        Some(n) => n,
-        None => std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .map_err(|e| format!("no --node-name/NODE_NAME and no hostname: {e}"))?,
-    };
+    let node_name = node_or_hostname(node_name)?;
     let mut settings = Settings::new(node_name, namespace);
     settings.resync = Duration::from_secs(resync.max(1));
     settings.selection = args.selection();
@@ -205,12 +200,7 @@ fn run_agent(
         }
         value.parse().map(Some).map_err(|e| format!("--{flag} {value:?}: {e}"))
     };
-    let node = match node_name {
-        Some(n) => n,
-        None => std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .map_err(|e| format!("no --node-name/NODE_NAME and no hostname: {e}"))?,
-    };
+    let node = node_or_hostname(node_name)?;
     let run = ptp_agent::standalone::Settings {
         profile,
         runtime: ptp_agent::runtime::Settings {
@@ -252,4 +242,14 @@ fn run_agent(
         };
         ptp_agent::cluster::run(client, settings, stop_rx).await.map_err(|e| e.to_string())
     })
+}
+
+/// `--node-name`/`NODE_NAME`, else the hostname.
+fn node_or_hostname(node_name: Option<String>) -> Result<String, String> {
+    match node_name {
+        Some(n) => Ok(n),
+        None => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .map_err(|e| format!("no --node-name/NODE_NAME and no hostname: {e}")),
+    }
 }

@@ -6,13 +6,19 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn readyz(port: u16) -> Option<u16> {
+/// A plain HTTP GET on 127.0.0.1: (status code, whole response).
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(s, "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
     let mut text = String::new();
     s.read_to_string(&mut text).ok()?;
-    text.split_whitespace().nth(1)?.parse().ok()
+    let code = text.split_whitespace().nth(1)?.parse().ok()?;
+    Some((code, text))
+}
+
+fn readyz(port: u16) -> Option<u16> {
+    get(port, "/readyz").map(|(code, _)| code)
 }
 
 #[test]
@@ -55,12 +61,7 @@ fn waits_for_the_profile_file_then_becomes_ready() {
 }
 
 fn metrics(port: u16) -> String {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return String::new() };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    let _ = write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
-    text
+    get(port, "/metrics").map(|(_, text)| text).unwrap_or_default()
 }
 
 /// Writes `value` the way kubelet updates a mounted ConfigMap: a new timestamped directory, then
