@@ -32,8 +32,8 @@ use serde::{Deserialize, Serialize};
     printcolumn(
         name = "Profiles",
         type_ = "string",
-        json_path = ".status.appliedProfiles[*]",
-        description = "Profiles the agent applied"
+        json_path = ".status.appliedProfiles",
+        description = "Profiles the agent applied (the whole list: a `[*]` path would show only the first)"
     ),
     printcolumn(
         name = "State",

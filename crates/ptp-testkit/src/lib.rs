@@ -44,6 +44,9 @@
 //!   gone are deleted (recursively, honouring their finalizers); dependents with another live
 //!   owner, or all of them with `propagationPolicy=Orphan`, lose the owner reference. Deleting a
 //!   namespace deletes its contents.
+//! * Server-side printing for custom resources: `kubectl get` (`Accept: ...;as=Table`) gets a
+//!   `meta.k8s.io/v1` `Table` from the CRD's `additionalPrinterColumns` (first match of each
+//!   path, ages for `date` columns, `includeObject`), so printer columns can be checked.
 //! * Errors are `Status` bodies with `reason`, `code`, `details` as kube-rs parses them.
 //!
 //! # Test hooks
@@ -78,6 +81,7 @@ pub mod discovery;
 pub mod error;
 pub mod faults;
 pub mod http;
+pub mod jsonpath;
 pub mod kubeconfig;
 pub mod meta;
 pub mod netns;
@@ -88,6 +92,7 @@ pub mod schema;
 pub mod selector;
 pub mod server;
 pub mod store;
+pub mod table;
 pub mod watch;
 
 pub use error::{Cause, Error, Result};

@@ -4,10 +4,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceColumnDefinition, CustomResourceDefinition,
+};
 use serde_json::Value;
 
+use crate::jsonpath::JsonPath;
 use crate::schema::CrdSchema;
+use crate::table::PrinterColumn;
 
 /// One resource type at one version.
 #[derive(Debug)]
@@ -29,6 +33,8 @@ pub struct ResourceType {
     /// Allows `PUT` to create a missing object.
     pub create_on_update: bool,
     pub schema: Option<CrdSchema>,
+    /// `additionalPrinterColumns` of a custom resource (an `Age` column when the CRD names none).
+    pub printer_columns: Vec<PrinterColumn>,
 }
 
 impl ResourceType {
@@ -56,6 +62,7 @@ impl ResourceType {
             categories: vec![],
             create_on_update: matches!(plural, "leases" | "events"),
             schema: None,
+            printer_columns: vec![],
         }
     }
 
@@ -86,10 +93,39 @@ impl ResourceType {
                     categories: spec.names.categories.clone().unwrap_or_default(),
                     create_on_update: false,
                     schema,
+                    printer_columns: printer_columns(v.additional_printer_columns.as_deref().unwrap_or_default()),
                 }
             })
             .collect()
     }
+}
+
+fn printer_columns(columns: &[CustomResourceColumnDefinition]) -> Vec<PrinterColumn> {
+    let age = CustomResourceColumnDefinition {
+        name: "Age".into(),
+        type_: "date".into(),
+        json_path: ".metadata.creationTimestamp".into(),
+        ..Default::default()
+    };
+    let columns = if columns.is_empty() { std::slice::from_ref(&age) } else { columns };
+    columns
+        .iter()
+        .filter_map(|c| match JsonPath::parse(&c.json_path) {
+            Ok(path) => Some(PrinterColumn {
+                name: c.name.clone(),
+                type_: c.type_.clone(),
+                format: c.format.clone(),
+                description: c.description.clone(),
+                priority: c.priority.unwrap_or(0),
+                path,
+                json_path: c.json_path.clone(),
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, column = %c.name, "printer column skipped");
+                None
+            }
+        })
+        .collect()
 }
 
 /// Every known resource type, by (group, version, plural).

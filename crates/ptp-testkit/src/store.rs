@@ -752,6 +752,7 @@ impl ResourceType {
             categories: vec![],
             create_on_update: false,
             schema: None,
+            printer_columns: vec![],
         }
     }
 }

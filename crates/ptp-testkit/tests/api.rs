@@ -337,3 +337,51 @@ async fn crds_can_be_registered_over_the_api() {
     configs.create(&PostParams::default(), &ptp_config("c", &["a"], 0)).await.unwrap();
     assert_eq!(configs.list(&ListParams::default()).await.unwrap().items.len(), 1);
 }
+
+#[tokio::test]
+async fn kubectl_get_receives_a_table_from_the_printer_columns() {
+    let server = ApiServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let mut ns = Namespace::default();
+    ns.metadata.name = Some("openshift-ptp".into());
+    server.seed(&ns).unwrap();
+    let mut npd = NodePtpDevice::new("node-1", NodePtpDeviceSpec {});
+    npd.metadata.namespace = Some("openshift-ptp".into());
+    server.seed(&npd).unwrap();
+    let api: Api<NodePtpDevice> = Api::namespaced(client.clone(), "openshift-ptp");
+    let status =
+        json!({"status": {"deviceCount": 2, "appliedProfiles": ["a", "b"], "clockState": "LOCKED", "offsetNs": -7}});
+    api.patch_status("node-1", &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+
+    let accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
+    let get = |path: &str| {
+        axum::http::Request::get(path).header(axum::http::header::ACCEPT, accept).body(Vec::new()).unwrap()
+    };
+    let table: serde_json::Value =
+        client.request(get("/apis/ptp.openshift.io/v1/nodeptpdevices?includeObject=Object")).await.unwrap();
+    assert_eq!(table["kind"], "Table");
+    let names: Vec<&str> =
+        table["columnDefinitions"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Name", "Devices", "Profiles", "State", "Offset", "Age"]);
+    let cells = table["rows"][0]["cells"].as_array().unwrap();
+    assert_eq!(&cells[..5], &[json!("node-1"), json!(2), json!("[\"a\",\"b\"]"), json!("LOCKED"), json!(-7)]);
+    assert!(cells[5].as_str().unwrap().ends_with('s'), "an age: {}", cells[5]);
+    assert_eq!(table["rows"][0]["object"]["status"]["clockState"], "LOCKED");
+
+    // One object; PtpConfig's filter column; built-in kinds stay plain JSON.
+    let one: serde_json::Value =
+        client.request(get("/apis/ptp.openshift.io/v1/namespaces/openshift-ptp/nodeptpdevices/node-1")).await.unwrap();
+    assert_eq!(one["rows"].as_array().unwrap().len(), 1);
+    assert_eq!(one["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+    let pc = Api::<PtpConfig>::namespaced(client.clone(), "openshift-ptp");
+    pc.create(&PostParams::default(), &ptp_config("pc", &["p1", "p2"], 1)).await.unwrap();
+    let valid = json!({"status": {"conditions": [{"type": "Valid", "status": "True", "reason": "Ok", "message": "",
+        "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
+    pc.patch_status("pc", &PatchParams::default(), &Patch::Merge(&valid)).await.unwrap();
+    let table: serde_json::Value =
+        client.request(get("/apis/ptp.openshift.io/v1/namespaces/openshift-ptp/ptpconfigs")).await.unwrap();
+    let cells = table["rows"][0]["cells"].as_array().unwrap();
+    assert_eq!((&cells[1], &cells[3]), (&json!("p1"), &json!("True")), "first profile, the Valid condition");
+    let plain: serde_json::Value = client.request(get("/api/v1/namespaces")).await.unwrap();
+    assert_eq!(plain["kind"], "NamespaceList");
+}
