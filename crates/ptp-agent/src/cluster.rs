@@ -228,6 +228,24 @@ impl StatusWriter {
     }
 }
 
+/// Whether the runtime status `next` is written now: the first one, and any change beyond the
+/// offset (profiles, processes, clock state, conditions) at once; a change of the offset alone
+/// at most every `interval`, since it moves with every sample.
+pub fn write_due(last: Option<&Value>, next: &Value, since_last: Option<Duration>, interval: Duration) -> bool {
+    let Some(last) = last else { return true };
+    if last == next {
+        return false;
+    }
+    let without_offset = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(o) = v.as_object_mut() {
+            o.remove("offsetNs");
+        }
+        v
+    };
+    without_offset(last) != without_offset(next) || since_last.is_none_or(|d| d >= interval)
+}
+
 fn truncate(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_string();
@@ -243,8 +261,8 @@ impl Observer for StatusWriter {
     fn observe(&mut self, runtime: &Runtime) {
         let mut status = runtime_status(runtime);
         status["conditions"] = self.profiles_valid(runtime);
-        let due = self.last_at.is_none_or(|t| t.elapsed() >= self.interval);
-        if self.last.as_ref() == Some(&status) || !due || self.in_flight.load(Ordering::Relaxed) {
+        let due = write_due(self.last.as_ref(), &status, self.last_at.map(|t| t.elapsed()), self.interval);
+        if !due || self.in_flight.load(Ordering::Relaxed) {
             return;
         }
         self.last = Some(status.clone());
@@ -261,5 +279,26 @@ impl Observer for StatusWriter {
             }
             in_flight.store(false, Ordering::Relaxed);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_changes_are_written_at_once_and_offsets_at_the_interval() {
+        let interval = Duration::from_secs(10);
+        let locked = json!({"appliedProfiles": ["a"], "clockState": "LOCKED", "offsetNs": 5, "processes": []});
+        let moved = json!({"appliedProfiles": ["a"], "clockState": "LOCKED", "offsetNs": -3, "processes": []});
+        let freerun = json!({"appliedProfiles": ["a"], "clockState": "FREERUN", "offsetNs": -3, "processes": []});
+        let removed = json!({"appliedProfiles": [], "clockState": null, "offsetNs": null, "processes": []});
+        let soon = Some(Duration::from_secs(1));
+        assert!(write_due(None, &locked, None, interval), "the first status");
+        assert!(!write_due(Some(&locked), &locked, Some(Duration::from_secs(60)), interval), "no change, no write");
+        assert!(!write_due(Some(&locked), &moved, soon, interval), "an offset alone waits for the interval");
+        assert!(write_due(Some(&locked), &moved, Some(interval), interval));
+        assert!(write_due(Some(&moved), &freerun, soon, interval), "a clock state change is written at once");
+        assert!(write_due(Some(&freerun), &removed, soon, interval), "removed profiles are written at once");
     }
 }

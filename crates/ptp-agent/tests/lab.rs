@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use ptp_agent::nic::netns::in_netns;
 use ptp_testkit::netns::NetNs;
 use ptp_testkit::root::require_root;
+use ptp_testkit::sys_time::{WITHOUT_SYS_TIME, check_without_sys_time};
 
 const METRICS_PORT: u16 = 9091;
 
@@ -89,19 +90,8 @@ fn agent_runs_ptp4l_against_a_software_grandmaster() {
     }
     let gm_conf = dir.join("gm.conf");
     std::fs::write(&gm_conf, "[global]\npriority1 10\ndomainNumber 0\nnetwork_transport L2\ntime_stamping software\nlogSyncInterval 0\nmasterOnly 1\n").unwrap();
-    let no_systime = ["setpriv", "--inh-caps", "-sys_time", "--bounding-set", "-sys_time"];
-    // CAP_SYS_TIME (bit 25) must be gone from everything the lab starts.
-    let status = std::process::Command::new(no_systime[0])
-        .args(&no_systime[1..])
-        .args(["cat", "/proc/self/status"])
-        .output()
-        .unwrap();
-    let status = String::from_utf8_lossy(&status.stdout);
-    for set in ["CapEff:", "CapPrm:", "CapBnd:"] {
-        let value = status.lines().find_map(|l| l.strip_prefix(set)).map(str::trim).unwrap_or("ffffffff");
-        let bits = u64::from_str_radix(value, 16).unwrap();
-        assert_eq!(bits >> 25 & 1, 0, "{set} still holds CAP_SYS_TIME; refusing to run ptp4l");
-    }
+    let no_systime = WITHOUT_SYS_TIME;
+    check_without_sys_time().unwrap();
     let grandmaster = Killed(
         gm.command(no_systime[0])
             .args(&no_systime[1..])

@@ -92,6 +92,7 @@ pub mod schema;
 pub mod selector;
 pub mod server;
 pub mod store;
+pub mod sys_time;
 pub mod table;
 pub mod watch;
 

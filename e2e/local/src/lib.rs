@@ -1,0 +1,165 @@
+//! Helpers of the local end-to-end suite (`tests/local.rs`): finding the built binaries,
+//! child processes that die with the test, plain HTTP probes, process lookup and step timings.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+/// The path of a workspace binary: `$PTP_E2E_<NAME>_BIN`, else next to the test executable's
+/// directory (`target/debug/`), where `cargo test --workspace` and `cargo build --bins` put it.
+pub fn binary(name: &str) -> PathBuf {
+    let var = format!("PTP_E2E_{}_BIN", name.replace('-', "_").to_uppercase());
+    if let Some(path) = std::env::var_os(&var) {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    // target/debug/deps/local-HASH → target/debug/NAME
+    let path = exe.parent().and_then(Path::parent).map(|d| d.join(name)).unwrap_or_default();
+    assert!(
+        path.is_file(),
+        "{name} not found at {} (or ${var}): build the binaries first, e.g. `cargo build --workspace --bins` \
+         (`cargo test --workspace` builds them)",
+        path.display()
+    );
+    path
+}
+
+/// A child process killed (SIGKILL) and reaped on drop, so a failing test leaves nothing behind.
+pub struct Proc {
+    pub name: &'static str,
+    pub child: Child,
+}
+
+impl Proc {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM, then waits up to `timeout` for the exit; `Some(exit code)` if it exited in time.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<i32> {
+        let _ = std::process::Command::new("kill").args(["-TERM", &self.pid().to_string()]).status();
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status.code().unwrap_or(-1));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback address with a port that was free a moment ago.
+pub fn free_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local address")
+}
+
+/// `GET path` over plain HTTP/1.1: `(status code, body)`, or `None` when nothing answers.
+pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let code = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Some((code, body))
+}
+
+/// PIDs of processes whose command line starts with `program` (its file name) and contains
+/// `needle`.
+pub fn pids_of(program: &str, needle: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return pids };
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let mut args = cmdline.split(|b| *b == 0).map(String::from_utf8_lossy);
+        let first = args.next().unwrap_or_default();
+        let is_program = Path::new(first.as_ref()).file_name().is_some_and(|f| f == program);
+        if is_program && args.any(|a| a.contains(needle)) {
+            pids.push(pid);
+        }
+    }
+    pids.sort_unstable();
+    pids
+}
+
+/// Polls `condition` every 50 ms until it returns `Some`, or panics after `timeout`, naming
+/// `what` and the last observation `describe` gives.
+pub async fn eventually<T>(
+    what: &str,
+    timeout: Duration,
+    mut condition: impl FnMut() -> Option<T>,
+    describe: impl Fn() -> String,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = condition() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}; last seen: {}", describe());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Step timings, printed as they happen and again as a table at the end.
+pub struct Timeline {
+    start: Instant,
+    last: Instant,
+    steps: Vec<(String, Duration, Duration)>,
+}
+
+impl Default for Timeline {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Timeline {
+    pub fn new() -> Self {
+        let now = Instant::now();
+        Timeline { start: now, last: now, steps: Vec::new() }
+    }
+
+    /// Records that `step` is done: its own duration (since the previous mark) and the total.
+    pub fn mark(&mut self, step: &str) {
+        let now = Instant::now();
+        let (own, total) = (now - self.last, now - self.start);
+        self.last = now;
+        eprintln!("e2e: {step}: {} ms (at {} ms)", own.as_millis(), total.as_millis());
+        self.steps.push((step.to_string(), own, total));
+    }
+
+    /// Restarts the clock of the next step (after work that is not a measured step).
+    pub fn skip(&mut self) {
+        self.last = Instant::now();
+    }
+
+    pub fn table(&self) -> String {
+        let width = self.steps.iter().map(|(s, _, _)| s.len()).max().unwrap_or(4);
+        let mut out = format!("{:width$}  {:>8}  {:>8}\n", "step", "ms", "at ms");
+        for (step, own, total) in &self.steps {
+            out.push_str(&format!("{step:width$}  {:>8}  {:>8}\n", own.as_millis(), total.as_millis()));
+        }
+        out
+    }
+}
+
+/// `kubectl ARGS` with `kubeconfig`, when a kubectl is on PATH: its stdout, or its stderr on a
+/// failure. `None` without kubectl.
+pub fn kubectl(kubeconfig: &Path, args: &[&str]) -> Option<String> {
+    let output = std::process::Command::new("kubectl").arg("--kubeconfig").arg(kubeconfig).args(args).output().ok()?;
+    let text = if output.status.success() { output.stdout } else { output.stderr };
+    Some(String::from_utf8_lossy(&text).into_owned())
+}
