@@ -447,6 +447,9 @@ def daemonset_follows_values():
     assert ds["spec"]["updateStrategy"]["rollingUpdate"]["maxUnavailable"] == "10%"
     ds = find(render({"agent": {"runDir": "/run/ptp-lab"}}), "DaemonSet")
     assert container(ds)["args"] == ["run", "--run-dir", "/run/ptp-lab"]
+    assert "PTP_INCLUDE_SOFTWARE" not in env(ds)
+    software = find(render({"agent": {"includeSoftwareTimestamping": True}}), "DaemonSet")
+    assert env(software)["PTP_INCLUDE_SOFTWARE"] == "true"
     file_mode = find(render({"agent": {"profileSource": "file"}}), "DaemonSet")
     assert container(file_mode)["args"] == ["run", "--run-dir", "/var/run/ptp", "--profile", "/etc/linuxptp/$(NODE_NAME)"]
     assert {"name": "run-dir", "hostPath": {"path": "/run/ptp-lab", "type": "DirectoryOrCreate"}} in ds["spec"]["template"]["spec"]["volumes"]
@@ -500,6 +503,7 @@ BAD_VALUES = {
     "no capabilities without privileged": {"agent": {"privileged": False, "capabilities": []}},
     "CAP_ prefix": {"agent": {"capabilities": ["CAP_SYS_TIME"]}},
     "privileged as string": {"agent": {"privileged": "true"}},
+    "includeSoftwareTimestamping as string": {"agent": {"includeSoftwareTimestamping": "yes"}},
     "relative runDir": {"agent": {"runDir": "var/run/ptp"}},
     "toleration with bad operator": {"agent": {"tolerations": [{"operator": "Any"}]}},
     "nodeSelector value not a string": {"agent": {"nodeSelector": {"a": 1}}},
