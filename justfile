@@ -25,6 +25,19 @@ fmt:
 crdgen:
     cargo run -q --locked -p ptp-api --bin crdgen
 
+# Regenerate the plain manifests in config/ (RBAC, Deployment, DaemonSet) from the chart, and the CRDs.
+manifests: crdgen
+    .venv/bin/python e2e/chart/render_manifests.py
+
+# The chart checks: render with several value sets, strict lint, kubernetes-validate, RBAC, schema.
+check-chart:
+    scripts/check-chart.sh
+
+# The local end-to-end suite (root): the real binaries, the API-server double, ptp4l in a netns lab.
+e2e-local:
+    cargo build --locked --workspace --bins
+    cargo test --locked -p ptp-e2e-local -- --nocapture
+
 # Preview the ptp-configmap for manifests: just render -f config/samples -f nodes.yaml
 render *ARGS:
     cargo run -q --locked -p ptp-operator -- render {{ARGS}}
@@ -43,3 +56,7 @@ images TAG="dev":
     fi
     "$engine" build -f Dockerfile.operator -t ptp-operator:{{TAG}} .
     "$engine" build -f Dockerfile.daemon -t ptp-agent:{{TAG}} .
+
+# Opt-in kind end-to-end suite (needs kind, kubectl, helm, docker or podman): E2E_KIND=1 just e2e-kind
+e2e-kind:
+    e2e/kind/run.sh

@@ -3,7 +3,9 @@
 Go SDK (helm-python-sdk), lints strictly, validates the built-in kinds with kubernetes-validate
 (strict) for Kubernetes 1.32-1.37, checks the custom resources structurally, compares the RBAC
 rules with the intended ones, checks that values.schema.json rejects bad values, evaluates the
-ValidatingAdmissionPolicy's CEL with cel-python, and that config/ has not drifted from the chart.
+ValidatingAdmissionPolicy's CEL with cel-python, that config/ has not drifted from the chart, and
+the opt-in kind suite's pieces that need no cluster (e2e/kind: run.sh refuses to run without
+E2E_KIND=1, its Helm values fit the chart, check.py's comparisons).
 
 Usage: .venv/bin/python e2e/chart/test_chart.py [-k SUBSTRING]
 The last line is "N passed, M failed"; the exit status is 1 when anything failed.
@@ -12,9 +14,13 @@ The last line is "N passed, M failed"; the exit status is 1 when anything failed
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
+import os
 import re
+import subprocess
 import sys
+import tempfile
 import traceback
 from pathlib import Path
 
@@ -709,6 +715,100 @@ def config_manifests_validate():
             assert "helm.sh/chart" not in json.dumps(obj), rel
             for version in KUBE_VERSIONS:
                 kubernetes_validate.validate(obj, version, strict=True)
+
+
+# ---------------------------------------------------------------- e2e/kind, without a cluster
+
+
+KIND_DIR = chartlib.ROOT / "e2e" / "kind"
+
+
+@test
+def kind_suite_script_parses():
+    r = subprocess.run(["bash", "-n", str(KIND_DIR / "run.sh")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+@test
+def kind_suite_refuses_to_run_without_opt_in():
+    """Without E2E_KIND=1, run.sh exits 2 with a message, runs none of its tools, creates nothing."""
+    with tempfile.TemporaryDirectory() as tmp:
+        stubs, scratch, calls = Path(tmp, "bin"), Path(tmp, "tmp"), Path(tmp, "calls")
+        stubs.mkdir()
+        scratch.mkdir()
+        for tool in ("kind", "kubectl", "helm", "docker", "podman", "just", "cargo", "python3"):
+            stub = stubs / tool
+            stub.write_text(f'#!/bin/sh\necho "{tool} $*" >> "{calls}"\n')
+            stub.chmod(0o755)
+        base = {k: v for k, v in os.environ.items() if k != "E2E_KIND"}
+        base.update(PATH=f"{stubs}{os.pathsep}{os.environ.get('PATH', '')}", TMPDIR=str(scratch))
+        for value in (None, "", "0", "true", "yes"):
+            env = base if value is None else {**base, "E2E_KIND": value}
+            r = subprocess.run(
+                ["bash", str(KIND_DIR / "run.sh")], env=env, cwd=tmp, capture_output=True, text=True, timeout=60
+            )
+            assert r.returncode == 2, (value, r.returncode, r.stdout, r.stderr)
+            assert r.stdout == "" and "E2E_KIND=1" in r.stderr, (value, r.stdout, r.stderr)
+        assert not calls.exists(), calls.read_text()
+        assert list(scratch.iterdir()) == []
+
+
+@test
+def kind_suite_values_fit_the_chart():
+    values = yaml.safe_load((KIND_DIR / "values.yaml").read_text())
+    c = chartlib.chart()
+    c.validate_schema(c.merge_values(copy.deepcopy(values)))
+    objs = render(values)
+    dep, ds = find(objs, "Deployment", OPERATOR), find(objs, "DaemonSet", AGENT)
+    assert container(dep)["image"] == "ptp-operator:e2e" and container(ds)["image"] == "ptp-agent:e2e"
+    assert container(dep)["imagePullPolicy"] == container(ds)["imagePullPolicy"] == "Never"
+    # kind nodes share the host's kernel: no agent process may adjust the host's clock.
+    sc = container(ds)["securityContext"]
+    assert sc["privileged"] is False and sc["capabilities"]["add"] == ["NET_ADMIN", "NET_RAW", "SYS_NICE"]
+    # run.sh finds both by these labels, and execs into the container named agent.
+    for obj, component in ((dep, "operator"), (ds, "agent")):
+        labels = obj["metadata"]["labels"]
+        assert labels["app.kubernetes.io/instance"] == chartlib.RELEASE
+        assert labels["app.kubernetes.io/component"] == component
+    assert container(ds)["name"] == "agent"
+    script = (KIND_DIR / "run.sh").read_text()
+    for needle in (f"RELEASE={chartlib.RELEASE}\n", f"NAMESPACE={NAMESPACE}\n", "TAG=e2e\n"):
+        assert needle in script, needle
+    cluster = yaml.safe_load((KIND_DIR / "cluster.yaml").read_text())
+    assert [n["role"] for n in cluster["nodes"]] == ["control-plane", "worker", "worker"]
+
+
+@test
+def kind_suite_checks_compare_what_they_should():
+    spec = importlib.util.spec_from_file_location("kind_check", KIND_DIR / "check.py")
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    nodes = ["a", "b"]
+    profiles = [{"name": "cfg_p", "interface": "eth0", "ptp4lOpts": "-2"}]
+    value = json.dumps(profiles, separators=(",", ":"))
+    rendered = {"data": {"a": "[]", "b": value}}
+    assert check.configmap_problems(nodes, copy.deepcopy(rendered), rendered) == []
+    (problem,) = check.configmap_problems(nodes, {"data": {"a": "[]", "b": value.replace("-2", "-s")}}, rendered)
+    assert problem.startswith("b: ") and "ptp4lOpts" in problem, problem
+    (problem,) = check.configmap_problems(nodes, {"data": {"a": "[]", "b": json.dumps(profiles)}}, rendered)
+    assert "same JSON, different text" in problem, problem
+    assert check.configmap_problems(nodes, {"data": {"a": "[]"}}, rendered) == ["no key for nodes ['b']"]
+    assert check.empty_problems(nodes, {"data": {"a": "[]", "b": "[]"}}) == []
+    assert check.empty_problems(nodes, rendered) == [f"b: {value}"]
+
+    def device(name: str, applied: list[str]) -> dict:
+        status = {"lastUpdateTime": "2025-01-01T00:00:00Z", "devices": [{"name": "eth0"}], "deviceCount": 1}
+        return {"metadata": {"name": name}, "status": {**status, "appliedProfiles": applied}}
+
+    assert check.device_problems(nodes, rendered, {"items": [device("a", []), device("b", ["cfg_p"])]}) == []
+    problems = check.device_problems(nodes, rendered, {"items": [device("a", []), {"metadata": {"name": "b"}}]})
+    assert len(problems) == 3, problems  # no lastUpdateTime, no devices, profiles not applied
+    assert check.device_problems(nodes, rendered, {"items": [device("a", [])]}) == ["NodePtpDevices ['a'], nodes ['a', 'b']"]
+    running = {"items": [{"metadata": {"name": "b"}, "status": {"processes": [
+        {"profile": "cfg_p", "process": "ptp4l", "state": "Running", "restarts": 0}]}}]}
+    assert check.process_problems(running, "b", "cfg_p", "ptp4l", "Running") == []
+    assert check.process_problems(running, "b", "cfg_p", "phc2sys", "Running")
+    assert check.process_problems(running, "a", "cfg_p", "ptp4l", "Running") == ["no NodePtpDevice a"]
 
 
 def main(argv: list[str]) -> int:
