@@ -717,6 +717,60 @@ def config_manifests_validate():
                 kubernetes_validate.validate(obj, version, strict=True)
 
 
+# ---------------------------------------------------------------- images (no engine needed)
+
+
+def dockerfile_stages(name: str) -> list[dict]:
+    """The stages of a Dockerfile: base image, alias and instructions (continuations joined)."""
+    text = (chartlib.ROOT / name).read_text().replace("\\\n", " ")
+    stages: list[dict] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        word, _, rest = line.partition(" ")
+        if word.upper() == "FROM":
+            base, _, alias = rest.partition(" AS ")
+            stages.append({"base": base.strip(), "alias": alias.strip(), "lines": []})
+        else:
+            stages[-1]["lines"].append((word.upper(), rest.strip()))
+    return stages
+
+
+def instruction(stage: dict, word: str) -> list[str]:
+    return [rest for w, rest in stage["lines"] if w == word]
+
+
+@test
+def dockerfiles_fit_the_chart_and_the_workspace():
+    rust_version = re.search(r'rust-version = "([0-9.]+)"', (chartlib.ROOT / "Cargo.toml").read_text()).group(1)
+    dep = find(render(None), "Deployment", OPERATOR)
+    ds = find(render(None), "DaemonSet", AGENT)
+    for name, binary, workload in [("Dockerfile.operator", "ptp-operator", dep), ("Dockerfile.daemon", "ptp-agent", ds)]:
+        build, runtime = dockerfile_stages(name)
+        assert build["alias"] == "build" and build["base"].startswith(f"rust:{rust_version}-"), (name, build["base"])
+        (cargo,) = [r for r in instruction(build, "RUN") if "cargo build" in r]
+        assert f"--release --locked -p {binary}" in cargo, cargo
+        assert instruction(runtime, "COPY") == [f"--from=build /{binary} /usr/local/bin/{binary}"], name
+        assert instruction(runtime, "ENTRYPOINT") == [f'["/usr/local/bin/{binary}"]'], name
+        # The chart passes only args: the entrypoint must be the binary, and args start with "run".
+        c = container(workload)
+        assert "command" not in c and c["args"][0] == "run", name
+    _, operator_runtime = dockerfile_stages("Dockerfile.operator")
+    assert operator_runtime["base"].startswith("gcr.io/distroless/static"), "a minimal image for a static binary"
+    (user,) = instruction(operator_runtime, "USER")
+    assert user.split(":")[0] == str(dep["spec"]["template"]["spec"]["securityContext"]["runAsUser"]), user
+    operator_build, _ = dockerfile_stages("Dockerfile.operator")
+    assert "alpine" in operator_build["base"], "musl: a static binary"
+    _, agent_runtime = dockerfile_stages("Dockerfile.daemon")
+    assert agent_runtime["base"].startswith("debian:") and agent_runtime["base"].endswith("-slim")
+    (apt,) = [r for r in instruction(agent_runtime, "RUN") if "apt-get install" in r]
+    for package in ("linuxptp", "ethtool", "iproute2"):
+        assert re.search(rf"\b{package}\b", apt), f"the agent image needs {package}"
+    ignored = (chartlib.ROOT / ".dockerignore").read_text().split()
+    assert "target" in ignored and ".git" in ignored, "the build context leaves out target/ and .git"
+
+
 # ---------------------------------------------------------------- e2e/kind, without a cluster
 
 
