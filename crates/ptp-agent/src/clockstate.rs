@@ -3,9 +3,14 @@
 //! - LOCKED while the servo is s2/s3 and the offset is within `minOffsetThreshold..=maxOffsetThreshold`;
 //! - after losing lock because the slave port went FAULTY or the samples stopped: HOLDOVER for
 //!   `holdOverTimeout` seconds, then FREERUN;
-//! - s0/s1 or an offset out of the thresholds: FREERUN; the process down: FREERUN.
+//! - s0/s1 or an offset out of the thresholds: FREERUN; the process down: FREERUN;
+//! - summary lines (`rms R max M ...`, printed instead of per-sample lines when `summary_interval`
+//!   exceeds `logSyncInterval`, as in most production profiles) carry no servo state: LOCKED
+//!   while every offset of the interval (`-M..=M`) is within the thresholds, else FREERUN; the
+//!   samples count as stopped after three summary intervals.
 //!
-//! (The Go daemon ignored the thresholds and holdover for ptp4l and phc2sys.) Time is passed in,
+//! (The Go daemon ignored the thresholds and holdover for ptp4l and phc2sys, and gave no clock
+//! state from summary lines.) Time is passed in,
 //! so the machine is pure and tested without waiting.
 
 use std::time::{Duration, Instant};
@@ -97,6 +102,23 @@ impl ClockTracker {
         self.state
     }
 
+    /// A summary line: `rms` is reported as the offset; LOCKED needs the largest offset of the
+    /// interval, `max` (an absolute value), within the thresholds on both sides.
+    pub fn on_summary(&mut self, now: Instant, rms_ns: i64, max_ns: i64) -> ClockState {
+        if let Some(previous) = self.last_sample {
+            let gap = now.saturating_duration_since(previous);
+            let floor = Thresholds::default().stale_after;
+            self.thresholds.stale_after = (gap * 3).clamp(floor, Duration::from_secs(120));
+        }
+        self.last_sample = Some(now);
+        self.last_offset = Some(rms_ns);
+        let t = &self.thresholds;
+        let within = max_ns.checked_neg().is_some_and(|neg| t.min_offset_ns <= neg) && max_ns.abs() <= t.max_offset_ns;
+        self.holdover_since = None;
+        self.state = if within { ClockState::Locked } else { ClockState::Freerun };
+        self.state
+    }
+
     /// The slave port went FAULTY: a LOCKED clock enters HOLDOVER.
     pub fn on_slave_faulty(&mut self, now: Instant) -> ClockState {
         self.enter_holdover(now);
@@ -158,6 +180,25 @@ mod tests {
         assert_eq!(c.on_sample(t, Servo::S1, 0, false), ClockState::Freerun);
         assert_eq!(c.on_sample(t, Servo::S0, 0, false), ClockState::Freerun);
         assert_eq!(c.last_offset(), Some(0));
+    }
+
+    #[test]
+    fn summaries_lock_when_the_largest_offset_is_within_thresholds() {
+        let (mut c, t) = tracker();
+        assert_eq!(c.on_summary(t, 20, 100), ClockState::Locked);
+        assert_eq!(c.last_offset(), Some(20));
+        assert_eq!(c.on_summary(after(t, 1_000), 20, 101), ClockState::Freerun, "one offset above the limit");
+        assert_eq!(c.on_summary(after(t, 2_000), 5, 60), ClockState::Locked);
+        // Summaries every 16 s: not stale between two of them, stale after three intervals.
+        let mut slow = ClockTracker::new(Thresholds::default());
+        slow.on_summary(t, 1, 2);
+        assert_eq!(slow.on_summary(after(t, 16_000), 1, 2), ClockState::Locked);
+        assert_eq!(slow.on_tick(after(t, 30_000)), ClockState::Locked, "within the summary interval");
+        assert_eq!(slow.on_tick(after(t, 16_000 + 48_000)), ClockState::Holdover, "three intervals without one");
+        let asymmetric = Thresholds { min_offset_ns: -10, max_offset_ns: 100, ..Thresholds::default() };
+        let mut c = ClockTracker::new(asymmetric);
+        assert_eq!(c.on_summary(t, 3, 50), ClockState::Freerun, "max 50 may have been -50, below -10");
+        assert_eq!(c.on_summary(t, 3, 10), ClockState::Locked);
     }
 
     #[test]

@@ -304,13 +304,28 @@ impl Observed {
                 // As the Go daemon: ptp4l summaries (the slave port) and phc2sys CLOCK_REALTIME.
                 let (from, iface) = self.source(line, config, process);
                 if process == PTP4L || (process == PHC2SYS && iface == "CLOCK_REALTIME") {
+                    let (rms, max) = (line.offset_ns.unwrap_or(0), line.max_offset_ns.unwrap_or(0));
                     let sample = Sample {
-                        offset: line.offset_ns.unwrap_or(0),
-                        max_offset: line.max_offset_ns.unwrap_or(0),
+                        offset: rms,
+                        max_offset: max,
                         freq: line.freq_adj_ppb.unwrap_or(0),
                         delay: line.delay_ns.unwrap_or(0),
                     };
                     self.metrics.sample(config, from, process, &iface, sample);
+                    let thresholds = self.thresholds.get(config).copied().unwrap_or_default();
+                    let key = (config.to_string(), process.to_string(), iface.clone());
+                    let state = self
+                        .clocks
+                        .entry(key)
+                        .or_insert_with(|| ClockTracker::new(thresholds))
+                        .on_summary(now, rms, max);
+                    self.metrics.clock_state(config, process, &iface, state);
+                    if process == PTP4L
+                        && max.abs() < PHC2SYS_GATE_OFFSET_NS
+                        && let Some(gate) = self.gates.get(config)
+                    {
+                        gate.send_if_modified(|open| !std::mem::replace(open, true));
+                    }
                 }
             }
             _ => {}

@@ -66,3 +66,53 @@ async fn phc2sys_waits_for_ptp4l_to_come_within_a_second() {
     consumer.abort();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// ptp4l with `summary_interval` above `logSyncInterval` prints only summaries.
+const FAKE_PTP4L_SUMMARIES: &str = r#"#!/bin/sh
+trap 'exit 0' TERM
+cfg=""; prev=""
+for a in "$@"; do [ "$prev" = "-f" ] && cfg=$(basename "$a"); prev="$a"; done
+echo "ptp4l[1.0]: [$cfg] port 1 (eth9): UNCALIBRATED to SLAVE on MASTER_CLOCK_SELECTED"
+while :; do echo "ptp4l[2.0]: [$cfg] rms   21 max   64 freq  -1234 +/-  30 delay   900 +/-   5"; sleep 0.2; done
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn summary_lines_give_a_clock_state_and_open_the_phc2sys_gate() {
+    let dir = std::env::temp_dir().join(format!("ptp-summary-{}", std::process::id()));
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for (name, script) in [("ptp4l", FAKE_PTP4L_SUMMARIES), ("phc2sys", FAKE_PHC2SYS)] {
+        std::fs::write(bin.join(name), script).unwrap();
+        std::fs::set_permissions(bin.join(name), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let settings = Settings {
+        node: "n".into(),
+        run_dir: dir.join("run"),
+        bin_dir: Some(bin),
+        supervisor: ptp_agent::supervise::Settings::default(),
+    };
+    let mut registry = Registry::default();
+    let metrics = AgentMetrics::register(&mut registry, "n");
+    let (mut runtime, lines) = Runtime::new(settings, metrics);
+    let consumer = runtime.consume_logs(lines);
+    let profiles =
+        decode_node_profiles(r#"[{"name":"p","interface":"eth9","ptp4lOpts":"-S","phc2sysOpts":"-a -r"}]"#).unwrap();
+    runtime.apply(&profiles).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !matches!(state(&runtime, "phc2sys.0.config"), Some(State::Running { .. })) {
+        assert!(Instant::now() < deadline, "phc2sys starts once a summary shows ptp4l within a second");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    runtime.tick();
+    assert_eq!(runtime.clock_summary(), (Some(ptp_api::ClockState::Locked), Some(21)), "LOCKED, offset = rms");
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    assert!(
+        text.contains(r#"openshift_ptp_clock_state{process="ptp4l",node="n",iface="eth9"} 1"#),
+        "clock state from summaries:\n{text}"
+    );
+    assert!(text.contains(r#"openshift_ptp_max_offset_ns{from="master",process="ptp4l",node="n",iface="eth9"} 64"#));
+    runtime.shutdown().await;
+    consumer.abort();
+    let _ = std::fs::remove_dir_all(dir);
+}
