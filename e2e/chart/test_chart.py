@@ -436,7 +436,7 @@ def daemonset_with_explicit_capabilities():
     ds = find(render(VALUE_SETS["capabilities"]), "DaemonSet")
     sc = container(ds)["securityContext"]
     assert sc["privileged"] is False and sc["allowPrivilegeEscalation"] is False
-    assert sc["capabilities"] == {"drop": ["ALL"], "add": ["SYS_TIME", "NET_ADMIN", "NET_RAW", "SYS_NICE"]}
+    assert sc["capabilities"] == {"drop": ["ALL"], "add": ["SYS_TIME", "NET_ADMIN", "NET_RAW", "SYS_NICE", "NET_BIND_SERVICE"]}
     assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
     ds = find(render(VALUE_SETS["everything"]), "DaemonSet")
     assert container(ds)["securityContext"]["capabilities"]["add"] == ["SYS_TIME"]
@@ -457,7 +457,7 @@ def daemonset_follows_values():
     software = find(render({"agent": {"includeSoftwareTimestamping": True}}), "DaemonSet")
     assert env(software)["PTP_INCLUDE_SOFTWARE"] == "true"
     file_mode = find(render({"agent": {"profileSource": "file"}}), "DaemonSet")
-    assert container(file_mode)["args"] == ["run", "--run-dir", "/var/run/ptp", "--profile", "/etc/linuxptp/$(NODE_NAME)"]
+    assert container(file_mode)["args"] == ["run", "--run-dir", "/var/run/ptp", "--profile", "/etc/linuxptp/$(NODE_NAME)", "--report-status"]
     assert {"name": "run-dir", "hostPath": {"path": "/run/ptp-lab", "type": "DirectoryOrCreate"}} in ds["spec"]["template"]["spec"]["volumes"]
 
 
@@ -571,9 +571,9 @@ def schema_accepts_the_value_sets():
 def values_yaml_documents_the_privileges():
     text = (chartlib.CHART_DIR / "values.yaml").read_text()
     readme = (chartlib.CHART_DIR / "README.md").read_text()
-    for needle in ("CAP_SYS_TIME", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_SYS_NICE", "/dev/ptp"):
+    for needle in ("CAP_SYS_TIME", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_SYS_NICE", "CAP_NET_BIND_SERVICE", "/dev/ptp"):
         assert needle in text and needle in readme, needle
-    assert "helm install ptp charts/ptp-operator -n openshift-ptp --create-namespace" in readme
+    assert "helm install ptp-operator charts/ptp-operator -n openshift-ptp --create-namespace" in readme
     # every value is in the README's table (free-form maps as a whole)
     free_form = {"resources", "nodeSelector", "tolerations", "affinity", "annotations", "labels", "podAnnotations",
                  "podLabels", "commonLabels", "image", "serviceAccount", "cidrs", "ports"}
@@ -818,7 +818,7 @@ def kind_suite_values_fit_the_chart():
     assert container(dep)["imagePullPolicy"] == container(ds)["imagePullPolicy"] == "Never"
     # kind nodes share the host's kernel: no agent process may adjust the host's clock.
     sc = container(ds)["securityContext"]
-    assert sc["privileged"] is False and sc["capabilities"]["add"] == ["NET_ADMIN", "NET_RAW", "SYS_NICE"]
+    assert sc["privileged"] is False and sc["capabilities"]["add"] == ["NET_ADMIN", "NET_RAW", "SYS_NICE", "NET_BIND_SERVICE"]
     # run.sh finds both by these labels, and execs into the container named agent.
     for obj, component in ((dep, "operator"), (ds, "agent")):
         labels = obj["metadata"]["labels"]

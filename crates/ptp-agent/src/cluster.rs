@@ -44,7 +44,11 @@ pub async fn run(client: Client, settings: Settings, mut shutdown: watch::Receiv
     let node = settings.run.runtime.node.clone();
     let (texts_tx, texts) = mpsc::channel(4);
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), &settings.namespace);
-    let intake = tokio::spawn(watch_configmap(api, settings.configmap.clone(), node.clone(), texts_tx));
+    // The profiles come from the mounted file when one is given, else from a watch of the key.
+    let intake = match settings.run.profile.clone() {
+        Some(path) => tokio::spawn(standalone::poll_file(path, texts_tx)),
+        None => tokio::spawn(watch_configmap(api, settings.configmap.clone(), node.clone(), texts_tx)),
+    };
     let report = settings.report.clone().map(|r| tokio::spawn(crate::report::run(client.clone(), r, shutdown.clone())));
     let reference = ObjectReference {
         api_version: Some("ptp.openshift.io/v1".into()),
@@ -73,6 +77,11 @@ pub async fn run(client: Client, settings: Settings, mut shutdown: watch::Receiv
     let result = standalone::run_fed(settings.run, texts, Some(Box::new(writer)), stop).await;
     intake.abort();
     if let Some(r) = report {
+        if result.is_err() {
+            // run_fed failed (e.g. a port taken): stop the NIC report too, so the error reaches
+            // the caller and the process exits instead of reporting devices while running nothing.
+            r.abort();
+        }
         let _ = r.await;
     }
     result
@@ -141,12 +150,9 @@ pub fn runtime_status(runtime: &Runtime) -> Value {
         .map(|(key, status)| {
             let mut parts = key.split('.');
             let process = parts.next().unwrap_or_default().to_string();
-            let profile = parts
-                .next()
-                .and_then(|id| id.parse::<u32>().ok())
-                .and_then(|id| run_ids.get(&id))
-                .map(|p| p.to_string())
-                .unwrap_or_default();
+            let run_id = parts.next().and_then(|id| id.parse::<u32>().ok());
+            let profile = run_id.and_then(|id| run_ids.get(&id)).map(|p| p.to_string()).unwrap_or_default();
+            let clock = run_id.and_then(|id| runtime.process_clock(&process, id));
             let state = match status.state {
                 State::Running { .. } => "Running",
                 State::Backoff { .. } => "Backoff",
@@ -158,7 +164,9 @@ pub fn runtime_status(runtime: &Runtime) -> Value {
                 process,
                 state: state.into(),
                 restarts: status.restarts as i64,
-                ..Default::default()
+                iface: clock.as_ref().map(|c| c.0.clone()),
+                clock_state: clock.as_ref().map(|c| c.1),
+                offset_ns: clock.and_then(|c| c.2),
             }
         })
         .filter(|p| p.state != "Stopped")
@@ -240,6 +248,11 @@ pub fn write_due(last: Option<&Value>, next: &Value, since_last: Option<Duration
         let mut v = v.clone();
         if let Some(o) = v.as_object_mut() {
             o.remove("offsetNs");
+            for p in o.get_mut("processes").and_then(Value::as_array_mut).into_iter().flatten() {
+                if let Some(p) = p.as_object_mut() {
+                    p.remove("offsetNs");
+                }
+            }
         }
         v
     };
@@ -294,6 +307,9 @@ mod tests {
         let freerun = json!({"appliedProfiles": ["a"], "clockState": "FREERUN", "offsetNs": -3, "processes": []});
         let removed = json!({"appliedProfiles": [], "clockState": null, "offsetNs": null, "processes": []});
         let soon = Some(Duration::from_secs(1));
+        let process =
+            |offset: i64| json!({"processes": [{"process": "ptp4l", "state": "Running", "offsetNs": offset}]});
+        assert!(!write_due(Some(&process(1)), &process(2), soon, interval), "a process's offset waits too");
         assert!(write_due(None, &locked, None, interval), "the first status");
         assert!(!write_due(Some(&locked), &locked, Some(Duration::from_secs(60)), interval), "no change, no write");
         assert!(!write_due(Some(&locked), &moved, soon, interval), "an offset alone waits for the interval");

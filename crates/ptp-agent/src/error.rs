@@ -13,6 +13,9 @@ pub enum Error {
     /// The kernel answered with an error, with its extended-ack text when it sent one.
     #[error("kernel error {errno} ({}){}", std::io::Error::from_raw_os_error(*errno), message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
     Kernel { errno: i32, message: Option<String> },
+    /// An HTTP endpoint (/metrics, /healthz) could not listen on its address.
+    #[error("listening on {addr}: {message}")]
+    Listen { addr: String, message: String },
     /// Entering a network namespace failed.
     #[error("network namespace {path}: {message}")]
     Netns { path: String, message: String },

@@ -54,6 +54,10 @@ enum Command {
         /// The node's profiles (what its ptp-configmap key holds); re-read when it changes.
         #[arg(long)]
         profile: Option<PathBuf>,
+        /// With --profile: still write the NodePtpDevice status (devices, runtime, condition) and
+        /// Events through the API (the chart's file mode)
+        #[arg(long, env = "PTP_REPORT_STATUS", requires = "profile")]
+        report_status: bool,
         /// Namespace of the ConfigMap and the NodePtpDevice (API mode).
         #[arg(long, env = "POD_NAMESPACE", default_value = "openshift-ptp")]
         namespace: String,
@@ -110,9 +114,25 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Nics { output, interface, select } => nics(output, interface.as_deref(), select),
         Command::Parse => parse_stdin(),
-        Command::Run { profile, namespace, configmap_name, node_name, run_dir, bin_dir, metrics_addr, health_addr } => {
-            run_agent(profile, (namespace, configmap_name), node_name, run_dir, bin_dir, &metrics_addr, &health_addr)
-        }
+        Command::Run {
+            profile,
+            report_status,
+            namespace,
+            configmap_name,
+            node_name,
+            run_dir,
+            bin_dir,
+            metrics_addr,
+            health_addr,
+        } => run_agent(
+            (profile, report_status),
+            (namespace, configmap_name),
+            node_name,
+            run_dir,
+            bin_dir,
+            &metrics_addr,
+            &health_addr,
+        ),
         Command::Report { node_name, namespace, resync_seconds, select } => {
             report_forever(node_name, namespace, resync_seconds, select)
         }
@@ -186,7 +206,7 @@ fn parse_stdin() -> Result<(), String> {
 }
 
 fn run_agent(
-    profile: Option<PathBuf>,
+    (profile, report_status): (Option<PathBuf>, bool),
     (namespace, configmap): (String, String),
     node_name: Option<String>,
     run_dir: PathBuf,
@@ -219,7 +239,7 @@ fn run_agent(
         .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         let terminated = ptp_agent::supervise::terminated().map_err(|e| format!("signal handlers: {e}"))?;
-        if run.profile.is_some() {
+        if run.profile.is_some() && !report_status {
             return ptp_agent::standalone::run(run, terminated).await.map_err(|e| e.to_string());
         }
         let client = kube::Client::try_default().await.map_err(|e| format!("kubernetes client: {e}"))?;

@@ -250,6 +250,26 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// The interface, clock state and last offset of one supervised process (`ptp4l`, run id 0):
+    /// its worst interface, from the lines tagged with its profile's config (phc2sys and ptp4l
+    /// share `ptp4l.N.config`; ts2phc has `ts2phc.N.config`).
+    pub fn process_clock(&self, process: &str, run_id: u32) -> Option<(String, ClockState, Option<i64>)> {
+        let suffix = format!(".{run_id}.config");
+        let observed = self.observed.lock().unwrap_or_else(PoisonError::into_inner);
+        observed
+            .clocks
+            .iter()
+            .filter(|((config, p, _), _)| p == process && config.ends_with(&suffix))
+            .max_by_key(|(_, c)| match c.state() {
+                ClockState::Locked => 0,
+                ClockState::Holdover => 1,
+                ClockState::Freerun => 2,
+            })
+            .map(|((_, _, iface), c)| (iface.clone(), c.state(), c.last_offset()))
+    }
+}
+
 impl Observed {
     fn observe(&mut self, line: &Line<'_>, now: Instant) {
         let Some(config) = line.config else { return };

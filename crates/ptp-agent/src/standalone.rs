@@ -117,7 +117,7 @@ pub async fn run_fed(
 /// file's directory arrive through inotify (kubelet replaces a mounted ConfigMap by swapping the
 /// `..data` symlink there); a slow poll backs it up, and is the only source when inotify cannot
 /// watch the directory.
-async fn poll_file(path: PathBuf, texts: mpsc::Sender<String>) {
+pub(crate) async fn poll_file(path: PathBuf, texts: mpsc::Sender<String>) {
     let (changed_tx, mut changed) = mpsc::channel::<()>(1);
     let watcher = path.parent().and_then(|dir| {
         let mut watcher = notify::recommended_watcher(move |_event: notify::Result<notify::Event>| {
@@ -163,8 +163,9 @@ async fn poll_file(path: PathBuf, texts: mpsc::Sender<String>) {
 }
 
 async fn serve(addr: SocketAddr, router: Router) -> Result<(), Error> {
-    let listener =
-        tokio::net::TcpListener::bind(addr).await.map_err(|e| Error::Socket(format!("binding {addr}: {e}")))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| Error::Listen { addr: addr.to_string(), message: e.to_string() })?;
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {
             warn!(error = %e, "HTTP server stopped");

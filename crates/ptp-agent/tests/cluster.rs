@@ -103,6 +103,11 @@ async fn profiles_from_the_configmap_and_runtime_status_in_the_node_ptp_device()
     assert_eq!(status.offset_ns, Some(5));
     let process = &status.processes.unwrap()[0];
     assert_eq!((process.profile.as_str(), process.process.as_str()), ("cfg_a", "ptp4l"));
+    assert_eq!(
+        (process.iface.as_deref(), process.clock_state, process.offset_ns),
+        (Some("eth9"), Some(ClockState::Locked), Some(5)),
+        "per-process clock: the slave port, its state and offset"
+    );
     assert!(status.last_update_time.is_some());
 
     // Unchanged state: no more status writes.
@@ -174,5 +179,96 @@ async fn profiles_from_the_configmap_and_runtime_status_in_the_node_ptp_device()
         assert!(Instant::now() < deadline, "children stopped");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_port_ends_the_agent_with_an_error_naming_it() {
+    let server = ApiServer::start().await.unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let dir = std::env::temp_dir().join(format!("ptp-cluster-port-{}", std::process::id()));
+    let settings = Settings {
+        run: ptp_agent::standalone::Settings {
+            profile: None,
+            runtime: ptp_agent::runtime::Settings {
+                node: NODE.into(),
+                run_dir: dir.join("run"),
+                bin_dir: None,
+                supervisor: ptp_agent::supervise::Settings::default(),
+            },
+            metrics_addr: None,
+            health_addr: Some(addr),
+        },
+        namespace: NS.into(),
+        configmap: "ptp-configmap".into(),
+        status_interval: Duration::from_millis(300),
+        report: Some(ptp_agent::report::Settings::new(NODE, NS)),
+    };
+    let (_stop, stop_rx) = watch::channel(false);
+    let result = tokio::time::timeout(Duration::from_secs(10), run(server.client().unwrap(), settings, stop_rx))
+        .await
+        .expect("the agent ends instead of reporting devices while running nothing");
+    let message = result.unwrap_err().to_string();
+    assert!(message.contains(&addr.to_string()) && message.contains("listening"), "{message}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_mode_with_status_reads_the_mounted_file_and_still_writes_the_status() {
+    let dir = std::env::temp_dir().join(format!("ptp-cluster-file-{}", std::process::id()));
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("ptp4l"), FAKE_PTP4L).unwrap();
+    std::fs::set_permissions(bin.join("ptp4l"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let profile = dir.join(NODE);
+    std::fs::write(&profile, profiles(&["from_file"])).unwrap();
+
+    let server = ApiServer::start().await.unwrap();
+    let mut ns = Namespace::default();
+    ns.metadata.name = Some(NS.into());
+    server.seed(&ns).unwrap();
+    let mut device = NodePtpDevice::new(NODE, NodePtpDeviceSpec {});
+    device.metadata.namespace = Some(NS.into());
+    server.seed(&device).unwrap();
+    // The ConfigMap says something else: the file wins.
+    let mut cm = ConfigMap::default();
+    cm.metadata.name = Some("ptp-configmap".into());
+    cm.metadata.namespace = Some(NS.into());
+    cm.data = Some(BTreeMap::from([(NODE.to_string(), profiles(&["from_api"]))]));
+    server.seed(&cm).unwrap();
+
+    let settings = Settings {
+        run: ptp_agent::standalone::Settings {
+            profile: Some(profile.clone()),
+            runtime: ptp_agent::runtime::Settings {
+                node: NODE.into(),
+                run_dir: dir.join("run"),
+                bin_dir: Some(bin.clone()),
+                supervisor: ptp_agent::supervise::Settings::default(),
+            },
+            metrics_addr: None,
+            health_addr: None,
+        },
+        namespace: NS.into(),
+        configmap: "ptp-configmap".into(),
+        status_interval: Duration::from_millis(300),
+        report: None,
+    };
+    let (stop, stop_rx) = watch::channel(false);
+    let agent = tokio::spawn(run(server.client().unwrap(), settings, stop_rx));
+    let applied = |name: &'static str| {
+        move |d: &NodePtpDevice| {
+            d.status.as_ref().is_some_and(|s| {
+                s.applied_profiles.as_deref() == Some(&[name.to_string()][..])
+                    && s.processes.as_ref().is_some_and(|p| p.len() == 1 && p[0].state == "Running")
+            })
+        }
+    };
+    server.wait_until(NS, NODE, Duration::from_secs(15), applied("from_file")).await.unwrap();
+    std::fs::write(&profile, profiles(&["edited"])).unwrap();
+    server.wait_until(NS, NODE, Duration::from_secs(15), applied("edited")).await.unwrap();
+    let _ = stop.send(true);
+    tokio::time::timeout(Duration::from_secs(10), agent).await.expect("stops in time").unwrap().unwrap();
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -129,14 +129,18 @@ pub struct ProcessStatus {
     pub profile: String,
     /// `ptp4l`, `phc2sys`, `ts2phc`, ...
     pub process: String,
-    /// `Running`, `Backoff`, `Stopped` or `Failed`.
+    /// `Running`; `Waiting` (phc2sys until its ptp4l is within a second of the master);
+    /// `Backoff` (waiting to restart after an exit).
     pub state: String,
     #[serde(default)]
     pub restarts: i64,
+    /// The clock state of the process's worst interface (absent before its first sample).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock_state: Option<ClockState>,
+    /// That interface's last offset in ns (written with the status's rate limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset_ns: Option<i64>,
+    /// That interface: ptp4l's slave port, phc2sys's `CLOCK_REALTIME`, ts2phc's NIC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iface: Option<String>,
 }
