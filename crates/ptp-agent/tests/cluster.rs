@@ -47,14 +47,8 @@ fn fake_ptp4l_pids(bin_dir: &Path) -> usize {
         .count()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn profiles_from_the_configmap_and_runtime_status_in_the_node_ptp_device() {
-    let dir = std::env::temp_dir().join(format!("ptp-cluster-{}", std::process::id()));
-    let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::fs::write(bin.join("ptp4l"), FAKE_PTP4L).unwrap();
-    std::fs::set_permissions(bin.join("ptp4l"), std::fs::Permissions::from_mode(0o755)).unwrap();
-
+/// The API double with the namespace, the node's NodePtpDevice and `ptp-configmap` holding `data`.
+async fn cluster(data: &[(&str, String)]) -> ApiServer {
     let server = ApiServer::start().await.unwrap();
     let mut ns = Namespace::default();
     ns.metadata.name = Some(NS.into());
@@ -65,16 +59,20 @@ async fn profiles_from_the_configmap_and_runtime_status_in_the_node_ptp_device()
     let mut cm = ConfigMap::default();
     cm.metadata.name = Some("ptp-configmap".into());
     cm.metadata.namespace = Some(NS.into());
-    cm.data = Some(BTreeMap::from([(NODE.to_string(), profiles(&["cfg_a"])), ("other".into(), "[]".into())]));
+    cm.data = Some(data.iter().map(|(k, v)| (k.to_string(), v.clone())).collect::<BTreeMap<_, _>>());
     server.seed(&cm).unwrap();
+    server
+}
 
-    let settings = Settings {
+/// API-mode settings (or file mode with `profile`) without HTTP endpoints or NIC report.
+fn settings(dir: &Path, bin_dir: Option<std::path::PathBuf>, profile: Option<std::path::PathBuf>) -> Settings {
+    Settings {
         run: ptp_agent::standalone::Settings {
-            profile: None,
+            profile,
             runtime: ptp_agent::runtime::Settings {
                 node: NODE.into(),
                 run_dir: dir.join("run"),
-                bin_dir: Some(bin.clone()),
+                bin_dir,
                 supervisor: ptp_agent::supervise::Settings::default(),
             },
             metrics_addr: None,
@@ -84,7 +82,19 @@ async fn profiles_from_the_configmap_and_runtime_status_in_the_node_ptp_device()
         configmap: "ptp-configmap".into(),
         status_interval: Duration::from_millis(300),
         report: None,
-    };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profiles_from_the_configmap_and_runtime_status_in_the_node_ptp_device() {
+    let dir = std::env::temp_dir().join(format!("ptp-cluster-{}", std::process::id()));
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("ptp4l"), FAKE_PTP4L).unwrap();
+    std::fs::set_permissions(bin.join("ptp4l"), std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let server = cluster(&[(NODE, profiles(&["cfg_a"])), ("other", "[]".into())]).await;
+    let settings = settings(&dir, Some(bin.clone()), None);
     let (stop, stop_rx) = watch::channel(false);
     let agent = tokio::spawn(run(server.client().unwrap(), settings, stop_rx));
 
@@ -188,23 +198,9 @@ async fn a_taken_port_ends_the_agent_with_an_error_naming_it() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
     let dir = std::env::temp_dir().join(format!("ptp-cluster-port-{}", std::process::id()));
-    let settings = Settings {
-        run: ptp_agent::standalone::Settings {
-            profile: None,
-            runtime: ptp_agent::runtime::Settings {
-                node: NODE.into(),
-                run_dir: dir.join("run"),
-                bin_dir: None,
-                supervisor: ptp_agent::supervise::Settings::default(),
-            },
-            metrics_addr: None,
-            health_addr: Some(addr),
-        },
-        namespace: NS.into(),
-        configmap: "ptp-configmap".into(),
-        status_interval: Duration::from_millis(300),
-        report: Some(ptp_agent::report::Settings::new(NODE, NS)),
-    };
+    let mut settings = settings(&dir, None, None);
+    settings.run.health_addr = Some(addr);
+    settings.report = Some(ptp_agent::report::Settings::new(NODE, NS));
     let (_stop, stop_rx) = watch::channel(false);
     let result = tokio::time::timeout(Duration::from_secs(10), run(server.client().unwrap(), settings, stop_rx))
         .await
@@ -224,37 +220,9 @@ async fn file_mode_with_status_reads_the_mounted_file_and_still_writes_the_statu
     let profile = dir.join(NODE);
     std::fs::write(&profile, profiles(&["from_file"])).unwrap();
 
-    let server = ApiServer::start().await.unwrap();
-    let mut ns = Namespace::default();
-    ns.metadata.name = Some(NS.into());
-    server.seed(&ns).unwrap();
-    let mut device = NodePtpDevice::new(NODE, NodePtpDeviceSpec {});
-    device.metadata.namespace = Some(NS.into());
-    server.seed(&device).unwrap();
     // The ConfigMap says something else: the file wins.
-    let mut cm = ConfigMap::default();
-    cm.metadata.name = Some("ptp-configmap".into());
-    cm.metadata.namespace = Some(NS.into());
-    cm.data = Some(BTreeMap::from([(NODE.to_string(), profiles(&["from_api"]))]));
-    server.seed(&cm).unwrap();
-
-    let settings = Settings {
-        run: ptp_agent::standalone::Settings {
-            profile: Some(profile.clone()),
-            runtime: ptp_agent::runtime::Settings {
-                node: NODE.into(),
-                run_dir: dir.join("run"),
-                bin_dir: Some(bin.clone()),
-                supervisor: ptp_agent::supervise::Settings::default(),
-            },
-            metrics_addr: None,
-            health_addr: None,
-        },
-        namespace: NS.into(),
-        configmap: "ptp-configmap".into(),
-        status_interval: Duration::from_millis(300),
-        report: None,
-    };
+    let server = cluster(&[(NODE, profiles(&["from_api"]))]).await;
+    let settings = settings(&dir, Some(bin.clone()), Some(profile.clone()));
     let (stop, stop_rx) = watch::channel(false);
     let agent = tokio::spawn(run(server.client().unwrap(), settings, stop_rx));
     let applied = |name: &'static str| {

@@ -25,12 +25,13 @@ fn state(runtime: &Runtime, key: &str) -> Option<State> {
     runtime.supervisor().status(key).map(|s| s.state)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn phc2sys_waits_for_ptp4l_to_come_within_a_second() {
-    let dir = std::env::temp_dir().join(format!("ptp-gate-{}", std::process::id()));
+/// A runtime whose ptp4l and phc2sys are the given scripts, in a fresh directory, with its
+/// metrics registry; one profile `p` with both programs applied.
+async fn runtime_with(tag: &str, ptp4l: &str) -> (Runtime, tokio::task::JoinHandle<()>, Registry, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("ptp-{tag}-{}", std::process::id()));
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    for (name, script) in [("ptp4l", FAKE_PTP4L), ("phc2sys", FAKE_PHC2SYS)] {
+    for (name, script) in [("ptp4l", ptp4l), ("phc2sys", FAKE_PHC2SYS)] {
         std::fs::write(bin.join(name), script).unwrap();
         std::fs::set_permissions(bin.join(name), std::fs::Permissions::from_mode(0o755)).unwrap();
     }
@@ -46,8 +47,14 @@ async fn phc2sys_waits_for_ptp4l_to_come_within_a_second() {
     let consumer = runtime.consume_logs(lines);
     let profiles =
         decode_node_profiles(r#"[{"name":"p","interface":"eth9","ptp4lOpts":"-S","phc2sysOpts":"-a -r"}]"#).unwrap();
-    let started = Instant::now();
     runtime.apply(&profiles).await;
+    (runtime, consumer, registry, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phc2sys_waits_for_ptp4l_to_come_within_a_second() {
+    let started = Instant::now();
+    let (runtime, consumer, _registry, dir) = runtime_with("gate", FAKE_PTP4L).await;
 
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert!(matches!(state(&runtime, "ptp4l.0.config"), Some(State::Running { .. })));
@@ -78,26 +85,7 @@ while :; do echo "ptp4l[2.0]: [$cfg] rms   21 max   64 freq  -1234 +/-  30 delay
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn summary_lines_give_a_clock_state_and_open_the_phc2sys_gate() {
-    let dir = std::env::temp_dir().join(format!("ptp-summary-{}", std::process::id()));
-    let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    for (name, script) in [("ptp4l", FAKE_PTP4L_SUMMARIES), ("phc2sys", FAKE_PHC2SYS)] {
-        std::fs::write(bin.join(name), script).unwrap();
-        std::fs::set_permissions(bin.join(name), std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let settings = Settings {
-        node: "n".into(),
-        run_dir: dir.join("run"),
-        bin_dir: Some(bin),
-        supervisor: ptp_agent::supervise::Settings::default(),
-    };
-    let mut registry = Registry::default();
-    let metrics = AgentMetrics::register(&mut registry, "n");
-    let (mut runtime, lines) = Runtime::new(settings, metrics);
-    let consumer = runtime.consume_logs(lines);
-    let profiles =
-        decode_node_profiles(r#"[{"name":"p","interface":"eth9","ptp4lOpts":"-S","phc2sysOpts":"-a -r"}]"#).unwrap();
-    runtime.apply(&profiles).await;
+    let (runtime, consumer, registry, dir) = runtime_with("summary", FAKE_PTP4L_SUMMARIES).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while !matches!(state(&runtime, "phc2sys.0.config"), Some(State::Running { .. })) {
         assert!(Instant::now() < deadline, "phc2sys starts once a summary shows ptp4l within a second");
