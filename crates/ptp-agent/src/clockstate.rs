@@ -113,7 +113,8 @@ impl ClockTracker {
         self.last_sample = Some(now);
         self.last_offset = Some(rms_ns);
         let t = &self.thresholds;
-        let within = max_ns.checked_neg().is_some_and(|neg| t.min_offset_ns <= neg) && max_ns.abs() <= t.max_offset_ns;
+        // `max` is an absolute value; a negative one (never printed by linuxptp) is not within.
+        let within = max_ns >= 0 && -max_ns >= t.min_offset_ns && max_ns <= t.max_offset_ns;
         self.holdover_since = None;
         self.state = if within { ClockState::Locked } else { ClockState::Freerun };
         self.state
@@ -199,6 +200,7 @@ mod tests {
         let mut c = ClockTracker::new(asymmetric);
         assert_eq!(c.on_summary(t, 3, 50), ClockState::Freerun, "max 50 may have been -50, below -10");
         assert_eq!(c.on_summary(t, 3, 10), ClockState::Locked);
+        assert_eq!(c.on_summary(t, 3, i64::MIN), ClockState::Freerun, "a malformed max");
     }
 
     #[test]

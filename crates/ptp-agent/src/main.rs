@@ -182,7 +182,7 @@ fn report_forever(node_name: Option<String>, namespace: String, resync: u64, arg
 /// `ptp-agent parse`: stdin lines to JSON objects on stdout, tracking which port is slave so a
 /// ptp4l `master offset` line names it.
 fn parse_stdin() -> Result<(), String> {
-    use ptp_agent::logparse::{LineJson, PortTracker, parse};
+    use ptp_agent::logparse::{LineJson, PortTracker, parse, strip_agent_log_prefix};
     use std::io::{BufRead, Write};
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
@@ -196,7 +196,7 @@ fn parse_stdin() -> Result<(), String> {
             break;
         }
         let text = String::from_utf8_lossy(&raw);
-        let line = parse(text.trim_end_matches(['\n', '\r']));
+        let line = parse(strip_agent_log_prefix(text.trim_end_matches(['\n', '\r'])));
         tracker.observe(&line);
         let slave = line.config.and_then(|c| tracker.slave_port(c));
         let json = serde_json::to_string(&LineJson::new(&line, slave)).map_err(|e| e.to_string())?;

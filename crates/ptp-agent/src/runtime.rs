@@ -314,7 +314,7 @@ impl Observed {
                 self.metrics.sample(config, from, process, &iface, sample);
                 self.metrics.clock_state(config, process, &iface, state);
                 if process == PTP4L
-                    && offset.abs() < PHC2SYS_GATE_OFFSET_NS
+                    && offset.unsigned_abs() < PHC2SYS_GATE_OFFSET_NS.unsigned_abs()
                     && let Some(gate) = self.gates.get(config)
                 {
                     gate.send_if_modified(|open| !std::mem::replace(open, true));
@@ -341,7 +341,7 @@ impl Observed {
                         .on_summary(now, rms, max);
                     self.metrics.clock_state(config, process, &iface, state);
                     if process == PTP4L
-                        && max.abs() < PHC2SYS_GATE_OFFSET_NS
+                        && max.unsigned_abs() < PHC2SYS_GATE_OFFSET_NS.unsigned_abs()
                         && let Some(gate) = self.gates.get(config)
                     {
                         gate.send_if_modified(|open| !std::mem::replace(open, true));

@@ -107,15 +107,20 @@ impl Line<'_> {
 /// What precedes a child's line in the agent's own text log.
 pub(crate) const AGENT_LOG_TARGET: &str = "ptp_agent::child_output:";
 
+/// The linuxptp part of a line of the agent's own log
+/// (`<time>  INFO ptp_agent::child_output: ptp4l[...]: ...`); other lines as they are. For
+/// `ptp-agent parse` over `kubectl logs`, not for the runtime (it reads the children directly).
+pub fn strip_agent_log_prefix(line: &str) -> &str {
+    match line.find(AGENT_LOG_TARGET) {
+        Some(at) => line[at + AGENT_LOG_TARGET.len()..].trim_start(),
+        None => line,
+    }
+}
+
 /// Parses one line. Never fails: unrecognised lines are [`Kind::Other`].
 pub fn parse(line: &str) -> Line<'_> {
     let mut out = Line { kind: Some(Kind::Other), ..Line::default() };
     let mut rest = line.trim();
-    // A line of the agent's own log (`<time>  INFO ptp_agent::child_output: ptp4l[...]: ...`):
-    // the linuxptp part follows the target.
-    if let Some(at) = rest.find(AGENT_LOG_TARGET) {
-        rest = rest[at + AGENT_LOG_TARGET.len()..].trim_start();
-    }
     // `ptp4l[1234.567]: ` (the process name and uptime linuxptp prints to stdout).
     if let Some(open) = rest.find('[')
         && let Some(after) = rest[open..].find("]:")
