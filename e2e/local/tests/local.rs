@@ -253,13 +253,23 @@ async fn operator_and_agent_binaries_run_ptp4l_from_ptpconfigs() {
     .await;
     time.mark("ptp4l started by the agent");
     let status = eventually(
-        "applied profiles, running processes, LOCKED and an offset in the NodePtpDevice status",
+        "applied profiles, running processes each LOCKED with an offset, in the NodePtpDevice status",
         LOCK_TIMEOUT,
         || {
             let s = npd_status(&server)?;
             let applied =
                 s.applied_profiles.as_deref() == Some(&["e2e-a_slave".to_string(), "e2e-b_slave".to_string()][..]);
-            let running = s.processes.as_ref().is_some_and(|p| p.len() == 2 && p.iter().all(|p| p.state == "Running"));
+            // Each ptp4l locked on its own slave port (the node's clockState is the worst of the
+            // processes that reported samples, so it alone could run ahead of one of them).
+            let running = s.processes.as_ref().is_some_and(|p| {
+                p.len() == 2
+                    && p.iter().all(|p| {
+                        p.state == "Running"
+                            && p.clock_state == Some(ClockState::Locked)
+                            && p.offset_ns.is_some()
+                            && p.iface.as_ref().is_some_and(|i| node_ends.contains(i))
+                    })
+            });
             (applied && running && s.clock_state == Some(ClockState::Locked) && s.offset_ns.is_some()).then_some(s)
         },
         describe_npd(&server),
