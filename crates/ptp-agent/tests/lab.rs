@@ -5,14 +5,13 @@
 //! profiles never step (no step thresholds). The linreg servo still locks, so the ports reach
 //! SLAVE and the clock LOCKED. Needs root.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use ptp_agent::nic::netns::in_netns;
 use ptp_testkit::netns::NetNs;
+use ptp_testkit::probe::{http_get, pids_of};
 use ptp_testkit::root::require_root;
 use ptp_testkit::sys_time::{WITHOUT_SYS_TIME, check_without_sys_time};
 
@@ -32,30 +31,8 @@ fn write_profiles(path: &Path, items: &[String]) {
 
 /// `/metrics` of the agent, fetched from inside its namespace.
 fn metrics(ns: &NetNs) -> String {
-    in_netns(&ns.path(), || {
-        let mut text = String::new();
-        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", METRICS_PORT)) {
-            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-            let _ = write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-            let _ = s.read_to_string(&mut text);
-        }
-        Ok(text)
-    })
-    .unwrap_or_default()
-}
-
-/// PIDs of processes whose command line contains `needle`.
-fn pids_with(needle: &str) -> Vec<u32> {
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if cmdline.starts_with("ptp4l ") && cmdline.contains(needle) {
-            pids.push(pid);
-        }
-    }
-    pids
+    in_netns(&ns.path(), || Ok(http_get(METRICS_PORT, "/metrics").map(|(_, body)| body).unwrap_or_default()))
+        .unwrap_or_default()
 }
 
 fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
@@ -150,18 +127,18 @@ fn agent_runs_ptp4l_against_a_software_grandmaster() {
             && m.contains(r#"openshift_ptp_interface_role{process="ptp4l",node="lab-node",iface="labnode2"} 1"#)
     });
 
-    let pid_a = pids_with("ptp4l.0.config");
-    let pid_b = pids_with("ptp4l.1.config");
+    let pid_a = pids_of("ptp4l", "ptp4l.0.config");
+    let pid_b = pids_of("ptp4l", "ptp4l.1.config");
     assert_eq!((pid_a.len(), pid_b.len()), (1, 1), "one ptp4l per profile");
 
     // Editing one of two profiles restarts only that one.
     write_profiles(&profiles, &[a.clone(), profile("lab-b", "labnode2", " -l 6")]);
     wait_until("lab-b restarted", Duration::from_secs(15), || {
-        let now = pids_with("ptp4l.1.config");
+        let now = pids_of("ptp4l", "ptp4l.1.config");
         now.len() == 1 && now != pid_b
     });
-    assert_eq!(pids_with("ptp4l.0.config"), pid_a, "the unchanged profile keeps its process");
-    let pid_b = pids_with("ptp4l.1.config");
+    assert_eq!(pids_of("ptp4l", "ptp4l.0.config"), pid_a, "the unchanged profile keeps its process");
+    let pid_b = pids_of("ptp4l", "ptp4l.1.config");
 
     // A malformed update, and an update with one invalid profile, leave everything running.
     std::fs::write(&profiles, "[{\"name\":").unwrap();
@@ -169,8 +146,8 @@ fn agent_runs_ptp4l_against_a_software_grandmaster() {
     let bad_conf = serde_json::json!({"name": "lab-b", "interface": "labnode2", "ptp4lOpts": "-S", "ptp4lConf": "[global]\nslaveOnly\n"});
     write_profiles(&profiles, &[a, bad_conf.to_string()]);
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(pids_with("ptp4l.0.config"), pid_a);
-    assert_eq!(pids_with("ptp4l.1.config"), pid_b, "the invalid update of lab-b keeps the running version");
+    assert_eq!(pids_of("ptp4l", "ptp4l.0.config"), pid_a);
+    assert_eq!(pids_of("ptp4l", "ptp4l.1.config"), pid_b, "the invalid update of lab-b keeps the running version");
 
     // Losing the grandmaster: samples stop, the clock holds over, then runs free; the port leaves
     // SLAVE on the announce timeout.
@@ -199,7 +176,7 @@ fn agent_runs_ptp4l_against_a_software_grandmaster() {
         std::thread::sleep(Duration::from_millis(50));
     }
     wait_until("no ptp4l left", Duration::from_secs(5), || {
-        pids_with("ptp4l.0.config").is_empty() && pids_with("ptp4l.1.config").is_empty()
+        pids_of("ptp4l", "ptp4l.0.config").is_empty() && pids_of("ptp4l", "ptp4l.1.config").is_empty()
     });
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,24 +1,13 @@
 //! `ptp-agent run --profile FILE` waits for a missing file (in a cluster the ConfigMap key appears
 //! once the operator has rendered the node), becomes ready once it is applied, and stops on SIGTERM.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A plain HTTP GET on 127.0.0.1: (status code, whole response).
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let code = text.split_whitespace().nth(1)?.parse().ok()?;
-    Some((code, text))
-}
+use ptp_testkit::probe::{free_port, http_get};
 
 fn readyz(port: u16) -> Option<u16> {
-    get(port, "/readyz").map(|(code, _)| code)
+    http_get(port, "/readyz").map(|(code, _)| code)
 }
 
 #[test]
@@ -26,7 +15,7 @@ fn waits_for_the_profile_file_then_becomes_ready() {
     let dir = std::env::temp_dir().join(format!("ptp-standalone-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let profile = dir.join("node-1");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let mut agent = Command::new(env!("CARGO_BIN_EXE_ptp-agent"))
         .args(["run", "--node-name", "node-1", "--metrics-addr", "none", "--health-addr", &format!("127.0.0.1:{port}")])
         .arg("--profile")
@@ -61,7 +50,7 @@ fn waits_for_the_profile_file_then_becomes_ready() {
 }
 
 fn metrics(port: u16) -> String {
-    get(port, "/metrics").map(|(_, text)| text).unwrap_or_default()
+    http_get(port, "/metrics").map(|(_, text)| text).unwrap_or_default()
 }
 
 /// Writes `value` the way kubelet updates a mounted ConfigMap: a new timestamped directory, then
@@ -85,7 +74,7 @@ fn a_kubelet_style_configmap_update_is_seen_through_inotify() {
     let dir = std::env::temp_dir().join(format!("ptp-kubelet-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     kubelet_write(&dir, "node-1", "[]", 1);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let mut agent = Command::new(env!("CARGO_BIN_EXE_ptp-agent"))
         .args(["run", "--node-name", "node-1", "--health-addr", "none", "--metrics-addr", &format!("127.0.0.1:{port}")])
         .arg("--profile")

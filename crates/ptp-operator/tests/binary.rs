@@ -1,31 +1,15 @@
 //! The real `ptp-operator run` binary against the API-server double over HTTP: it renders the
 //! ConfigMap, serves /healthz, /readyz and /metrics, and on SIGTERM releases its lease and exits.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use ptp_testkit::probe::{free_port, http_get};
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Namespace, Node};
 use ptp_api::{MatchRule, PtpConfig, PtpConfigSpec, PtpProfile, PtpRecommend};
 use ptp_testkit::ApiServer;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A plain HTTP GET; returns (status code, body).
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let code = response.split_whitespace().nth(1)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    Some((code, body))
-}
 
 async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -73,10 +57,10 @@ async fn run_serves_health_and_metrics_and_releases_the_lease_on_sigterm() {
 
     let value = server.wait_configmap_key("ptp", "ptp-configmap", "worker-0", Duration::from_secs(20)).await.unwrap();
     assert_eq!(value, r#"[{"name":"oc_p","ptp4lOpts":"-2"}]"#);
-    eventually("/healthz", || get(health, "/healthz").is_some_and(|(c, _)| c == 200)).await;
-    eventually("/readyz", || get(health, "/readyz").is_some_and(|(c, _)| c == 200)).await;
+    eventually("/healthz", || http_get(health, "/healthz").is_some_and(|(c, _)| c == 200)).await;
+    eventually("/readyz", || http_get(health, "/readyz").is_some_and(|(c, _)| c == 200)).await;
     eventually("reconcile metrics", || {
-        get(metrics, "/metrics").is_some_and(|(c, body)| {
+        http_get(metrics, "/metrics").is_some_and(|(c, body)| {
             c == 200 && body.contains("ptp_operator_leader 1") && body.contains("ptp_operator_nodes 1")
         })
     })

@@ -86,6 +86,7 @@ pub mod kubeconfig;
 pub mod meta;
 pub mod netns;
 pub mod patch;
+pub mod probe;
 pub mod resource;
 pub mod root;
 pub mod schema;

@@ -1,8 +1,7 @@
 //! Helpers of the local end-to-end suite (`tests/local.rs`): finding the built binaries,
-//! child processes that die with the test, plain HTTP probes, process lookup and step timings.
+//! child processes that die with the test and step timings (HTTP probes and process lookup are
+//! `ptp_testkit::probe`).
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
@@ -56,43 +55,6 @@ impl Drop for Proc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A loopback address with a port that was free a moment ago.
-pub fn free_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local address")
-}
-
-/// `GET path` over plain HTTP/1.1: `(status code, body)`, or `None` when nothing answers.
-pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).ok()?;
-    let code = text.split_whitespace().nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    Some((code, body))
-}
-
-/// PIDs of processes whose command line starts with `program` (its file name) and contains
-/// `needle`.
-pub fn pids_of(program: &str, needle: &str) -> Vec<u32> {
-    let mut pids = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else { return pids };
-    for entry in entries.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let mut args = cmdline.split(|b| *b == 0).map(String::from_utf8_lossy);
-        let first = args.next().unwrap_or_default();
-        let is_program = Path::new(first.as_ref()).file_name().is_some_and(|f| f == program);
-        if is_program && args.any(|a| a.contains(needle)) {
-            pids.push(pid);
-        }
-    }
-    pids.sort_unstable();
-    pids
 }
 
 /// Polls `condition` every 50 ms until it returns `Some`, or panics after `timeout`, naming

@@ -24,9 +24,10 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node};
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
 use ptp_api::{ClockState, NodePtpDevice, PtpConfig};
-use ptp_e2e_local::{Proc, Timeline, binary, eventually, free_addr, http_get, kubectl, pids_of};
+use ptp_e2e_local::{Proc, Timeline, binary, eventually, kubectl};
 use ptp_testkit::ApiServer;
 use ptp_testkit::netns::{HostVeth, NetNs, unique_name};
+use ptp_testkit::probe::{free_port, http_get, pids_of};
 use ptp_testkit::root::require_root;
 use ptp_testkit::sys_time::{WITHOUT_SYS_TIME, check_without_sys_time};
 use serde_json::{Value, json};
@@ -151,13 +152,18 @@ async fn operator_and_agent_binaries_run_ptp4l_from_ptpconfigs() {
     };
 
     // The binaries, as a Deployment and a DaemonSet would run them.
-    let (operator_metrics, operator_health) = (free_addr(), free_addr());
+    let (operator_metrics, operator_health) = (free_port(), free_port());
     let (op_log, op_log_path) = log_file(&dir, "ptp-operator");
     let mut operator = Proc {
         name: "ptp-operator",
         child: Command::new(&operator_bin)
             .args(["run", "--namespace", NS, "--debounce-ms", "100"])
-            .args(["--metrics-addr", &operator_metrics.to_string(), "--health-addr", &operator_health.to_string()])
+            .args([
+                "--metrics-addr",
+                &format!("127.0.0.1:{operator_metrics}"),
+                "--health-addr",
+                &format!("127.0.0.1:{operator_health}"),
+            ])
             .env("KUBECONFIG", &kubeconfig)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
@@ -165,7 +171,7 @@ async fn operator_and_agent_binaries_run_ptp4l_from_ptpconfigs() {
             .spawn()
             .expect("ptp-operator"),
     };
-    let (agent_metrics, agent_health) = (free_addr(), free_addr());
+    let (agent_metrics, agent_health) = (free_port(), free_port());
     let (agent_log, agent_log_path) = log_file(&dir, "ptp-agent");
     let mut agent = Proc {
         name: "ptp-agent",
@@ -174,7 +180,12 @@ async fn operator_and_agent_binaries_run_ptp4l_from_ptpconfigs() {
             .arg(&agent_bin)
             .args(["run", "--namespace", NS, "--node-name", NODE, "--run-dir"])
             .arg(&run_dir)
-            .args(["--metrics-addr", &agent_metrics.to_string(), "--health-addr", &agent_health.to_string()])
+            .args([
+                "--metrics-addr",
+                &format!("127.0.0.1:{agent_metrics}"),
+                "--health-addr",
+                &format!("127.0.0.1:{agent_health}"),
+            ])
             .env("KUBECONFIG", &kubeconfig)
             .env("PTP_INCLUDE_SOFTWARE", "1")
             .env("RUST_LOG", "info")

@@ -1,0 +1,44 @@
+//! Looking at processes the tests start: plain HTTP GETs of their endpoints on loopback, free
+//! ports for them, and their PIDs by command line.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::time::Duration;
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+}
+
+/// `GET path` on `127.0.0.1:port` over plain HTTP/1.1: `(status code, body)`, or `None` when
+/// nothing answers.
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let code = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Some((code, body))
+}
+
+/// PIDs of processes whose program (the file name of `argv[0]`) is `program` and whose other
+/// arguments contain `needle`, sorted.
+pub fn pids_of(program: &str, needle: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return pids };
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let mut args = cmdline.split(|b| *b == 0).map(String::from_utf8_lossy);
+        let first = args.next().unwrap_or_default();
+        let is_program = Path::new(first.as_ref()).file_name().is_some_and(|f| f == program);
+        if is_program && args.any(|a| a.contains(needle)) {
+            pids.push(pid);
+        }
+    }
+    pids.sort_unstable();
+    pids
+}
