@@ -1,12 +1,24 @@
 #!/usr/bin/env bash
-# Quick start without a cluster: builds the operator and the agent, renders the sample PtpConfigs
-# for a few example nodes (the ptp-configmap the operator would write), shows this machine's
-# interfaces as the agent discovers them over ethtool netlink, then runs the local lab: a software
-# grandmaster in one network namespace and the agent running ptp4l in another, printing the
-# agent's openshift_ptp_* metrics (scripts/lab.sh; needs root, never adjusts this machine's clock).
+# Quick start: the whole product on this machine, as a user runs it on a cluster.
+#
+#   scripts/quickstart.sh               real control plane + operator + agent + software grandmaster
+#                                       (scripts/cluster-lab.sh; root, and Go for the first build)
+#   scripts/quickstart.sh --no-cluster  no control plane: render the samples for example nodes, list this
+#                                       machine's NICs as the agent finds them, run the file-mode lab
+#                                       (scripts/lab.sh)
+#
+# The first run builds the Kubernetes binaries (tools/k8s/build.sh: 15-30 minutes on 2 cores, cached in
+# ~/.cache/ptp-operator) and the Rust binaries; later runs start in about a minute.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build -q --locked -p ptp-operator -p ptp-agent
+if [ "${1:-}" != "--no-cluster" ]; then
+  if command -v go >/dev/null || [ -x "$(tools/k8s/build.sh --dir)/kube-apiserver" ]; then
+    exec scripts/cluster-lab.sh
+  fi
+  echo "quickstart: Go is not installed and no cached control plane exists: running the no-cluster path" >&2
+fi
+echo "# cargo build -p ptp-operator -p ptp-agent" >&2
+cargo build --locked -p ptp-operator -p ptp-agent 2>&1 | grep -vE '^\s+(Compiling|Checking)' >&2 || true
 echo "# ptp-operator render -f config/samples -f config/examples/nodes.yaml" >&2
 target/debug/ptp-operator render -f config/samples -f config/examples/nodes.yaml
 echo >&2

@@ -212,8 +212,7 @@ pub struct PtpRecommend {
 pub struct MatchRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// `key` (the node has the label) or `key=value` (the label has exactly that value).
-    #[schemars(length(max = 317))]
-    #[x_kube(validation = cel_rules::node_label_format())]
+    #[schemars(length(max = 317), regex(pattern = cel_rules::NODE_LABEL_SCHEMA_PATTERN))]
     pub node_label: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// Exact node name.

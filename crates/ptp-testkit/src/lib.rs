@@ -77,6 +77,7 @@
 //!   no HTTP/2; field selectors accept any dotted path rather than the per-kind list.
 //! * Bookmarks are sent every second (configurable) instead of about every minute.
 
+pub mod cluster;
 pub mod discovery;
 pub mod error;
 pub mod faults;
