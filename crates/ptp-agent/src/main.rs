@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use ptp_agent::nic::output::{Format, render};
 use ptp_agent::nic::{Discovery, Selection, select};
 use ptp_agent::report::{self, Settings};
+use ptp_agent::supervise::{reaper, rundir};
 use tracing::error;
 
 /// Per-node PTP agent: NIC discovery, status reporting.
@@ -221,6 +222,10 @@ fn run_agent(
         value.parse().map(Some).map_err(|e| format!("--{flag} {value:?}: {e}"))
     };
     let node = node_or_hostname(node_name)?;
+    // One agent per run directory, held until this function returns (or the process dies).
+    let lock = rundir::lock(&run_dir).map_err(|e| e.to_string())?;
+    // What a previous agent on this directory left running (it logs what it kills).
+    rundir::kill_leftovers(&run_dir);
     let run = ptp_agent::standalone::Settings {
         profile,
         runtime: ptp_agent::runtime::Settings {
@@ -237,8 +242,10 @@ fn run_agent(
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let terminated = ptp_agent::supervise::terminated().map_err(|e| format!("signal handlers: {e}"))?;
+        // Descendants whose parent exits become the agent's: reaped, and killed at the end.
+        reaper::adopt_orphans().map_err(|e| e.to_string())?;
         if run.profile.is_some() && !report_status {
             return ptp_agent::standalone::run(run, terminated).await.map_err(|e| e.to_string());
         }
@@ -261,7 +268,11 @@ fn run_agent(
             report: Some(report),
         };
         ptp_agent::cluster::run(client, settings, stop_rx).await.map_err(|e| e.to_string())
-    })
+    });
+    // Every child was stopped; what they left behind (adopted as orphans) goes too.
+    reaper::kill_adopted();
+    drop(lock);
+    result
 }
 
 /// `--node-name`/`NODE_NAME`, else the hostname.

@@ -1,20 +1,26 @@
 //! The agent runtime: applies profile updates (files, processes) through the supervisor, and turns
 //! the children's log lines into port roles, clock states and the `openshift_ptp_*` metrics.
+//!
+//! The lines reach the parser through a bounded queue ([`LINE_QUEUE`]; a parser that falls behind
+//! drops lines, counted, rather than growing the agent), and go into the metrics only within the
+//! bounds of [`SeriesBudget`]: the lines of a stopped profile are ignored, so that its series,
+//! once removed, stay removed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use ptp_api::{ClockState, NodeProfiles, Ptp4lConf};
 use tokio::sync::{mpsc, watch};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::clockstate::{ClockTracker, Thresholds};
 use crate::logparse::{Kind, Line, PortTracker, Role, parse};
-use crate::metrics::{AgentMetrics, Sample};
+use crate::metrics::budget::{Rejection, SeriesBudget};
+use crate::metrics::{AgentMetrics, OutputCounters, REASON_BACKLOG, Sample};
 use crate::render::{PHC2SYS, PTP4L, ProcessPlan, RenderedProfile, RunIds};
-use crate::supervise::{Gate, LogLine, ProcessSpec, Scheduling, State, Supervisor};
+use crate::supervise::{Gate, LineSink, LogLine, ProcessSpec, Scheduling, State, Supervisor, rundir};
 use crate::update::{Applied, Refusal, UpdatePlan, plan_update};
 
 /// How the runtime runs.
@@ -37,6 +43,34 @@ struct Observed {
     thresholds: HashMap<String, Thresholds>,
     /// ptp4l config name → opens the phc2sys gate once ptp4l reports |offset| < 1 s.
     gates: HashMap<String, watch::Sender<bool>>,
+    /// The message tags and process keys of the running profiles, and the series their lines
+    /// may still create.
+    budget: SeriesBudget,
+    /// (tag, rejection) already warned about while the tag is open: one warning, then the counter.
+    warned: HashSet<(String, Rejection)>,
+    output: OutputCounters,
+}
+
+/// Lines waiting for the parser, at most (each at most the line cap, 4 KiB).
+pub const LINE_QUEUE: usize = 1024;
+
+/// Where the children's output goes: the bounded line queue, and the output counters.
+struct QueueSink {
+    lines: mpsc::Sender<LogLine>,
+    output: OutputCounters,
+}
+
+impl LineSink for QueueSink {
+    fn deliver(&self, line: LogLine) {
+        if let Err(mpsc::error::TrySendError::Full(line)) = self.lines.try_send(line) {
+            debug!(process = %line.process, "output line dropped: the parser is behind");
+            self.output.ignored(REASON_BACKLOG);
+        }
+    }
+
+    fn discarded(&self, process: &str, bytes: u64) {
+        self.output.discarded(process, bytes);
+    }
 }
 
 /// phc2sys of a profile waits until its ptp4l reports |offset| below this (as the Go daemon does).
@@ -65,18 +99,47 @@ fn ptp4l_config(profile: &RenderedProfile) -> String {
     format!("{PTP4L}.{}.config", profile.run_id)
 }
 
+/// Every `config` a profile's lines and metrics may carry: its ptp4l tag, its process keys, and
+/// a message tag its options set (`phc2sysOpts: -t [mine]`), as the log parser reads it.
+fn owned_configs(profile: &RenderedProfile) -> BTreeSet<String> {
+    let mut owned: BTreeSet<String> = profile.processes.iter().map(|p| process_key(profile, p)).collect();
+    owned.insert(ptp4l_config(profile));
+    for process in &profile.processes {
+        let mut args = process.args.iter();
+        while let Some(arg) = args.next() {
+            let tag = match arg.strip_prefix("-t") {
+                Some("") => args.next().map(String::as_str),
+                Some(attached) => Some(attached),
+                None => None,
+            };
+            if let Some(tag) = tag {
+                let line = format!("{tag} x");
+                if let Some(config) = parse(&line).config {
+                    owned.insert(config.to_string());
+                }
+            }
+        }
+    }
+    owned
+}
+
 impl Runtime {
     /// A runtime whose children's lines arrive on the returned receiver (feed it to
     /// [`Runtime::consume_logs`]).
-    pub fn new(settings: Settings, metrics: AgentMetrics) -> (Self, mpsc::UnboundedReceiver<LogLine>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let supervisor = Supervisor::new(settings.supervisor, Arc::new(tx));
+    pub fn new(settings: Settings, metrics: AgentMetrics) -> (Self, mpsc::Receiver<LogLine>) {
+        let (tx, rx) = mpsc::channel(LINE_QUEUE);
+        let output = metrics.output();
+        let supervisor =
+            Supervisor::new(settings.supervisor, Arc::new(QueueSink { lines: tx, output: output.clone() }));
         let observed = Observed {
             metrics,
             ports: PortTracker::default(),
             clocks: HashMap::new(),
             thresholds: HashMap::new(),
             gates: HashMap::new(),
+            budget: SeriesBudget::default(),
+            warned: HashSet::new(),
+            output,
         };
         let runtime = Runtime {
             settings,
@@ -134,13 +197,16 @@ impl Runtime {
         }
         let mut observed = self.observed.lock().unwrap_or_else(PoisonError::into_inner);
         let ptp4l = ptp4l_config(rendered);
-        observed.ports.forget(&ptp4l);
-        observed.clocks.retain(|(config, _, _), _| *config != ptp4l);
         observed.thresholds.remove(&ptp4l);
         observed.gates.remove(&ptp4l);
-        observed.metrics.forget(&ptp4l);
-        for process in &rendered.processes {
-            observed.metrics.forget(&process_key(rendered, process));
+        // Closed under the same lock as the removal: a late line of this profile, still queued,
+        // cannot bring a series back.
+        for config in owned_configs(rendered) {
+            observed.ports.forget(&config);
+            observed.clocks.retain(|(c, _, _), _| *c != config);
+            observed.budget.close(&config);
+            observed.warned.retain(|(c, _)| *c != config);
+            observed.metrics.forget(&config);
         }
     }
 
@@ -156,6 +222,9 @@ impl Runtime {
         {
             let mut observed = self.observed.lock().unwrap_or_else(PoisonError::into_inner);
             let ptp4l = ptp4l_config(rendered);
+            for config in owned_configs(rendered) {
+                observed.budget.open(&config);
+            }
             observed
                 .thresholds
                 .insert(ptp4l.clone(), Thresholds::from_profile(applied.profile.ptp_clock_threshold.as_ref()));
@@ -176,6 +245,9 @@ impl Runtime {
             };
             let mut spec = ProcessSpec::new(process.name, program, process.args.clone());
             spec.sched = process.sched.map(|s| Scheduling::fifo(s.priority));
+            // What a later agent on this run directory recognises as left over, should this
+            // one die without stopping it (see `rundir::kill_leftovers`).
+            spec.env.push((rundir::RUN_DIR_ENV.to_string(), rundir::marker(&self.settings.run_dir)));
             let key = process_key(rendered, process);
             if process.name == PHC2SYS && runs_ptp4l {
                 let (open, ready) = watch::channel(false);
@@ -190,7 +262,7 @@ impl Runtime {
     }
 
     /// Consumes the children's lines until the channel closes.
-    pub fn consume_logs(&self, mut lines: mpsc::UnboundedReceiver<LogLine>) -> tokio::task::JoinHandle<()> {
+    pub fn consume_logs(&self, mut lines: mpsc::Receiver<LogLine>) -> tokio::task::JoinHandle<()> {
         let observed = self.observed.clone();
         tokio::spawn(async move {
             while let Some(line) = lines.recv().await {
@@ -207,6 +279,10 @@ impl Runtime {
         let now = Instant::now();
         let mut observed = self.observed.lock().unwrap_or_else(PoisonError::into_inner);
         for (key, status) in &snapshot {
+            // A stopped profile's processes stay in the snapshot, `Stopped`: no series for them.
+            if !observed.budget.is_open(key) {
+                continue;
+            }
             let running = matches!(status.state, State::Running { .. });
             let process = key.split('.').next().unwrap_or_default();
             observed.metrics.process(key, process, running, status.restarts);
@@ -278,12 +354,19 @@ impl Observed {
             // Port 0 is ptp4l's local management (UDS) port, not an interface.
             Some(Kind::Port) if line.port == Some(0) => {}
             Some(Kind::Port) => {
+                let Some(port) = line.port else { return };
+                let name = self.ports.name(config, port, line.port_name);
+                let admitted = self.budget.admit_port(config, process, port, &name);
+                if !self.admitted(config, admitted) {
+                    return;
+                }
                 if let Some((iface, role)) = self.ports.observe(line) {
                     self.metrics.role(config, process, &iface, role.metric_value());
                     if role == Role::Slave {
                         // Samples so far were labelled `master`; from now on they name the port.
                         self.clocks.remove(&(config.to_string(), process.to_string(), "master".to_string()));
                         self.metrics.forget_iface(config, process, "master");
+                        self.budget.release(config, process, "master");
                     }
                     if role == Role::Faulty
                         && let Some(clock) =
@@ -297,6 +380,10 @@ impl Observed {
             Some(Kind::Offset) => {
                 let (Some(offset), Some(servo)) = (line.offset_ns, line.servo) else { return };
                 let (from, iface) = self.source(line, config, process);
+                let admitted = self.budget.admit(config, process, &iface);
+                if !self.admitted(config, admitted) {
+                    return;
+                }
                 let thresholds = self.thresholds.get(config).copied().unwrap_or_default();
                 let key = (config.to_string(), process.to_string(), iface.clone());
                 let state = self.clocks.entry(key).or_insert_with(|| ClockTracker::new(thresholds)).on_sample(
@@ -324,6 +411,10 @@ impl Observed {
                 // As the Go daemon: ptp4l summaries (the slave port) and phc2sys CLOCK_REALTIME.
                 let (from, iface) = self.source(line, config, process);
                 if process == PTP4L || (process == PHC2SYS && iface == "CLOCK_REALTIME") {
+                    let admitted = self.budget.admit(config, process, &iface);
+                    if !self.admitted(config, admitted) {
+                        return;
+                    }
                     let (rms, max) = (line.offset_ns.unwrap_or(0), line.max_offset_ns.unwrap_or(0));
                     let sample = Sample {
                         offset: rms,
@@ -352,6 +443,22 @@ impl Observed {
         }
     }
 
+    /// Whether the line may go on into the metrics; a rejection is counted, and warned about once
+    /// per tag and kind while the tag is open.
+    fn admitted(&mut self, config: &str, verdict: Result<(), Rejection>) -> bool {
+        let Err(rejection) = verdict else { return true };
+        if let Some(reason) = rejection.reason() {
+            self.output.ignored(reason);
+            if self.warned.insert((config.to_string(), rejection)) {
+                warn!(
+                    config,
+                    reason, "output lines kept out of the metrics (counted in ptp_agent_ignored_log_lines_total)"
+                );
+            }
+        }
+        false
+    }
+
     /// The `from` label and interface of a sample line.
     fn source(&self, line: &Line<'_>, config: &str, process: &str) -> (&'static str, String) {
         match (process, line.iface) {
@@ -364,3 +471,35 @@ impl Observed {
 
 /// How long between runtime ticks.
 pub const TICK: Duration = Duration::from_secs(1);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(name: &'static str, args: &[&str]) -> ProcessPlan {
+        ProcessPlan {
+            name,
+            program: name.to_string(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            sched: None,
+            config_file: None,
+        }
+    }
+
+    #[test]
+    fn a_profile_owns_its_tags_keys_and_the_tags_its_options_set() {
+        let profile = |phc2sys: &[&str]| RenderedProfile {
+            profile: "p".into(),
+            run_id: 3,
+            files: Vec::new(),
+            processes: vec![plan(PTP4L, &["-f", "/run/ptp4l.3.config", "-m"]), plan(PHC2SYS, phc2sys)],
+        };
+        let owned = |phc2sys: &[&str]| owned_configs(&profile(phc2sys)).into_iter().collect::<Vec<_>>();
+        assert_eq!(owned(&["-a", "-r", "-t", "[ptp4l.3.config]"]), ["phc2sys.3.config", "ptp4l.3.config"]);
+        assert_eq!(owned(&["-t", "[mine]"]), ["mine", "phc2sys.3.config", "ptp4l.3.config"]);
+        assert_eq!(owned(&["-t[mine:{level}]"]), ["mine", "phc2sys.3.config", "ptp4l.3.config"]);
+        // No tag the parser would read: nothing more.
+        assert_eq!(owned(&["-t", "bare"]), ["phc2sys.3.config", "ptp4l.3.config"]);
+        assert_eq!(owned(&["-t"]), ["phc2sys.3.config", "ptp4l.3.config"]);
+    }
+}

@@ -90,6 +90,10 @@ async fn gone_within(pid: i32, limit: Duration) -> bool {
     !alive(pid)
 }
 
+fn pgid(pid: i32) -> Option<i32> {
+    ptp_agent::supervise::tree::stat(pid).map(|s| s.pgid)
+}
+
 fn running_pid(snapshot: &Snapshot, key: &str) -> Option<i32> {
     match snapshot.get(key)?.state {
         State::Running { pid, .. } => Some(pid),
@@ -241,6 +245,88 @@ async fn a_child_exiting_by_itself_takes_its_group_along() {
     let grandchild: i32 = line_starting(&mut rx, "grandchild").await.parse().expect("pid");
     wait_status(&sup, "in backoff", |s| matches!(s["p"].state, State::Backoff { .. })).await;
     assert!(gone_within(grandchild, Duration::from_secs(2)).await, "grandchild {grandchild} outlived its parent");
+    sup.stop_all().await;
+}
+
+#[tokio::test]
+async fn a_normal_stop_ends_the_descendants_that_left_the_group() {
+    let (sup, mut rx) = supervisor(quick_settings());
+    // A double fork: the subshell starts a sleeper in a session of its own, then exits.
+    sup.start("p", sh("daemonizes", "(setsid sleep 1000 & echo grandchild $!); echo ready; exec sleep 1000"));
+    let grandchild: i32 = line_starting(&mut rx, "grandchild").await.parse().expect("pid");
+    line_starting(&mut rx, "ready").await;
+    // `$!` is known before the sleeper has called setsid(): wait for it to lead a group of its own.
+    let deadline = Instant::now() + LONG;
+    while pgid(grandchild) != Some(grandchild) {
+        assert!(Instant::now() < deadline, "the sleeper {grandchild} never left the group: {:?}", pgid(grandchild));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(alive(grandchild));
+    let t = Instant::now();
+    sup.stop("p").await;
+    assert!(gone_within(grandchild, Duration::from_secs(2)).await, "grandchild {grandchild} outlived the stop");
+    assert!(t.elapsed() < Duration::from_secs(3), "SIGTERM was enough: {:?}", t.elapsed());
+}
+
+#[tokio::test]
+async fn a_child_exiting_by_itself_takes_the_descendants_that_left_the_group_along() {
+    let (sup, mut rx) = supervisor(Settings {
+        policy: RestartPolicy {
+            initial: Duration::from_secs(60),
+            max: Duration::from_secs(60),
+            ..quick_settings().policy
+        },
+        ..quick_settings()
+    });
+    sup.start("p", sh("daemonizes", "(setsid sleep 1000 & echo grandchild $!); sleep 0.2; exit 1"));
+    let grandchild: i32 = line_starting(&mut rx, "grandchild").await.parse().expect("pid");
+    wait_status(&sup, "in backoff", |s| matches!(s["p"].state, State::Backoff { .. })).await;
+    assert!(gone_within(grandchild, Duration::from_secs(2)).await, "grandchild {grandchild} outlived its parent");
+    sup.stop_all().await;
+}
+
+#[tokio::test]
+async fn a_line_without_a_newline_is_capped_and_the_next_lines_still_come() {
+    let (sup, mut rx) = supervisor(quick_settings());
+    // 50 MB without a newline, then ordinary lines.
+    sup.start("p", sh("chatty", "head -c 50000000 /dev/zero | tr '\\0' x; echo; echo after; exec sleep 1000"));
+    let first = next_line(&mut rx).await;
+    assert_eq!(first.line, "after", "the long line reached the sink ({} bytes)", first.line.len());
+    sup.stop_all().await;
+}
+
+#[derive(Default)]
+struct CountingSink {
+    lines: std::sync::Mutex<Vec<String>>,
+    discarded: std::sync::Mutex<Vec<(String, u64)>>,
+}
+
+impl ptp_agent::supervise::LineSink for CountingSink {
+    fn deliver(&self, line: LogLine) {
+        self.lines.lock().unwrap().push(line.line);
+    }
+
+    fn discarded(&self, process: &str, bytes: u64) {
+        self.discarded.lock().unwrap().push((process.to_string(), bytes));
+    }
+}
+
+#[tokio::test]
+async fn the_bytes_beyond_the_line_cap_are_counted() {
+    let sink = Arc::new(CountingSink::default());
+    let sup = Supervisor::new(quick_settings(), sink.clone());
+    sup.start(
+        "p",
+        sh("chatty", "echo before; head -c 10000 /dev/zero | tr '\\0' x; echo; echo after; exec sleep 1000"),
+    );
+    let deadline = Instant::now() + LONG;
+    while sink.lines.lock().unwrap().len() < 2 {
+        assert!(Instant::now() < deadline, "lines: {:?}", sink.lines.lock().unwrap());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(*sink.lines.lock().unwrap(), ["before", "after"]);
+    let cap = ptp_agent::supervise::lines::MAX_LINE_BYTES as u64;
+    assert_eq!(*sink.discarded.lock().unwrap(), [("chatty".to_string(), 10_000 - cap)]);
     sup.stop_all().await;
 }
 

@@ -78,8 +78,17 @@ impl PortTracker {
         } else if self.slave.get(config) == Some(&port) {
             self.slave.remove(config);
         }
-        let name = self.names.get(&key).cloned().unwrap_or_else(|| format!("port{port}"));
+        let name = self.name(config, port, None);
         Some((name, role))
+    }
+
+    /// The name port `port` of `config` has, or gets from a line naming it `named`: that name,
+    /// else the one seen or seeded before, else `port<N>`.
+    pub fn name(&self, config: &str, port: u32, named: Option<&str>) -> String {
+        match named {
+            Some(name) => name.to_string(),
+            None => self.names.get(&(config.to_string(), port)).cloned().unwrap_or_else(|| format!("port{port}")),
+        }
     }
 
     /// The name of the port of `config` that is currently slave, when known.

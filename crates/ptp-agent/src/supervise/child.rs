@@ -1,11 +1,16 @@
-//! The I/O edge: starting one child process, reading its output, signalling its process group.
+//! The I/O edge: starting one child process, reading its output, signalling its process tree.
 //!
 //! Every child runs in its own process group (so that a stop reaches whatever it forked) with a
 //! parent-death signal of SIGKILL (so that it does not outlive the agent, even when the agent is
 //! SIGKILLed). The kernel sends the parent-death signal when the *thread* that forked the child
 //! exits, not the process: children are therefore forked from one dedicated thread that lives as
 //! long as the agent (see [`spawn_on_forker`]), never from a tokio worker or blocking-pool thread,
-//! which may come and go.
+//! which may come and go. Descendants that left the group (`setsid`) are found by the mark in
+//! their environment ([`super::tree`]) and signalled with it.
+//!
+//! Output is read in lines of at most [`MAX_LINE_BYTES`]: the rest of a longer line is thrown
+//! away as it arrives (counted through [`LineSink::discarded`]), and its head goes to the log
+//! only, not to the sink.
 
 use std::io;
 use std::os::unix::process::ExitStatusExt;
@@ -23,7 +28,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use super::lines::{LineAssembler, MAX_LINE_BYTES};
+use super::reaper;
 use super::spec::ProcessSpec;
+use super::tree::{self, CHILD_ENV, Stat};
 use crate::Error;
 
 /// The tracing target of the children's output lines, so that a filter can quieten them
@@ -53,6 +61,12 @@ pub struct LogLine {
 /// all that keeps the child's pipe drained, and a child blocked on a full pipe stops working.
 pub trait LineSink: Send + Sync + 'static {
     fn deliver(&self, line: LogLine);
+
+    /// `bytes` of a line of `process` longer than [`MAX_LINE_BYTES`] were thrown away (its head
+    /// went to the log, not to [`LineSink::deliver`]).
+    fn discarded(&self, process: &str, bytes: u64) {
+        let _ = (process, bytes);
+    }
 }
 
 /// Every line is kept; the receiver must keep up.
@@ -98,9 +112,11 @@ pub async fn spawn(spec: &ProcessSpec, sink: Arc<dyn LineSink>) -> Result<Runnin
     if let Some(sched) = &spec.sched {
         sched.validate().map_err(fail)?;
     }
+    let child_id = tree::new_child_id();
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .env(CHILD_ENV, &child_id)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -137,7 +153,7 @@ pub async fn spawn(spec: &ProcessSpec, sink: Arc<dyn LineSink>) -> Result<Runnin
     })?;
     let raw_pid = child.id().ok_or_else(|| fail("exited before its pid was read".into()))?;
     let pid = Pid::from_raw(i32::try_from(raw_pid).map_err(|_| fail(format!("pid {raw_pid} out of range")))?);
-    let guard = GroupGuard { pgid: Some(pid) };
+    let guard = GroupGuard { pgid: Some(pid), child_id };
     if let Some(out) = child.stdout.take() {
         tokio::spawn(read_lines(out, name.clone(), Stream::Stdout, sink.clone()));
     }
@@ -153,27 +169,31 @@ impl Running {
         self.pid
     }
 
-    /// Waits for the child to exit by itself, then SIGKILLs whatever is left of its group.
+    /// Waits for the child to exit by itself, then SIGKILLs whatever is left of its tree.
     pub async fn wait(&mut self) -> io::Result<ExitStatus> {
         let status = self.child.wait().await;
+        self.reaped();
         self.guard.kill_now();
         status
     }
 
-    /// Stops the child: SIGTERM to its group, SIGKILL to the group once `grace` has passed with
-    /// any of it still there. Returns the leader's exit status.
+    /// Stops the child: SIGTERM to its group and to its descendants outside it, SIGKILL to all of
+    /// them once `grace` has passed with any still there. Returns the leader's exit status.
     pub async fn terminate(mut self, grace: Duration) -> io::Result<ExitStatus> {
         let deadline = Instant::now() + grace;
-        debug!(process = %self.name, pid = self.pid.as_raw(), "SIGTERM to the process group");
+        debug!(process = %self.name, pid = self.pid.as_raw(), "SIGTERM to the process group and its strays");
         signal_group(self.pid, Signal::SIGTERM);
+        let strays = self.guard.strays();
+        tree::signal_all(&strays, Signal::SIGTERM);
         let status = match tokio::time::timeout_at(deadline, self.child.wait()).await {
             Ok(status) => {
-                // The leader is gone; give the rest of the group the rest of the grace.
-                while group_exists(self.pid) && Instant::now() < deadline {
+                // The leader is gone; give the rest of the tree the rest of the grace.
+                let left = |strays: &[Stat]| group_exists(self.pid) || strays.iter().any(tree::alive);
+                while left(&strays) && Instant::now() < deadline {
                     tokio::time::sleep(GROUP_POLL).await;
                 }
-                if group_exists(self.pid) {
-                    warn!(process = %self.name, "the process group outlived the grace period: SIGKILL");
+                if left(&strays) {
+                    warn!(process = %self.name, "the process tree outlived the grace period: SIGKILL");
                 }
                 status
             }
@@ -183,8 +203,14 @@ impl Running {
                 self.child.wait().await
             }
         };
+        self.reaped();
         self.guard.kill_now();
         status
+    }
+
+    /// tokio has reaped the child: it is no child of the agent's any more.
+    fn reaped(&self) {
+        reaper::spawned().remove(&self.pid.as_raw());
     }
 }
 
@@ -196,19 +222,39 @@ pub fn describe(status: &ExitStatus) -> String {
     }
 }
 
-/// SIGKILLs a process group when dropped, unless it was cleaned up already.
+/// SIGKILLs a child's tree (its process group, and the marked descendants outside it) when
+/// dropped, unless it was cleaned up already.
 #[derive(Debug)]
 struct GroupGuard {
     pgid: Option<Pid>,
+    /// The child's [`CHILD_ENV`] mark.
+    child_id: String,
 }
 
 impl GroupGuard {
-    /// SIGKILLs the group's leftovers (its leader has been reaped) and disarms. The pgid cannot
+    /// SIGKILLs the tree's leftovers (its leader has been reaped) and disarms. The pgid cannot
     /// name another group while any member of this one lives; once it is empty the number could
     /// in theory be reused, which is why this runs right after the leader's exit.
     fn kill_now(&mut self) {
         if let Some(pgid) = self.pgid.take() {
             signal_group(pgid, Signal::SIGKILL);
+            let strays = tree::marked(CHILD_ENV, &self.child_id);
+            if !strays.is_empty() {
+                debug!(pids = ?strays.iter().map(|s| s.pid).collect::<Vec<_>>(), "SIGKILL to the descendants outside the group");
+                tree::signal_all(&strays, Signal::SIGKILL);
+            }
+        }
+    }
+
+    /// The child's marked descendants outside its process group.
+    fn strays(&self) -> Vec<Stat> {
+        match self.pgid {
+            Some(pgid) => {
+                let mut found = tree::marked(CHILD_ENV, &self.child_id);
+                found.retain(|s| s.pgid != pgid.as_raw());
+                found
+            }
+            None => Vec::new(),
         }
     }
 }
@@ -233,28 +279,35 @@ fn group_exists(pgid: Pid) -> bool {
 
 async fn read_lines(stream: impl AsyncRead + Unpin, process: Arc<str>, which: Stream, sink: Arc<dyn LineSink>) {
     let mut reader = BufReader::new(stream);
-    let mut buf = Vec::new();
+    let mut lines = LineAssembler::new(MAX_LINE_BYTES);
+    let mut line = |bytes: &[u8], discarded: u64| {
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        if discarded > 0 {
+            warn!(process = %process, stream = ?which, kept = bytes.len(), discarded, head = %text,
+                "output line longer than {MAX_LINE_BYTES} bytes: its head is logged, the rest thrown away, nothing parsed");
+            sink.discarded(&process, discarded);
+            return;
+        }
+        match which {
+            Stream::Stdout => info!(target: OUTPUT_TARGET, process = %process, "{text}"),
+            Stream::Stderr => info!(target: OUTPUT_TARGET, process = %process, stream = "stderr", "{text}"),
+        }
+        sink.deliver(LogLine { process: process.clone(), stream: which, line: text });
+    };
     loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
-            Ok(0) => break,
-            Ok(_) => {
-                while matches!(buf.last(), Some(b'\n' | b'\r')) {
-                    buf.pop();
-                }
-                let line = String::from_utf8_lossy(&buf).into_owned();
-                match which {
-                    Stream::Stdout => info!(target: OUTPUT_TARGET, process = %process, "{line}"),
-                    Stream::Stderr => info!(target: OUTPUT_TARGET, process = %process, stream = "stderr", "{line}"),
-                }
-                sink.deliver(LogLine { process: process.clone(), stream: which, line });
-            }
+        let chunk = match reader.fill_buf().await {
+            Ok([]) => break,
+            Ok(chunk) => chunk,
             Err(e) => {
                 warn!(process = %process, stream = ?which, error = %e, "reading the output failed");
                 break;
             }
-        }
+        };
+        lines.push(chunk, &mut line);
+        let used = chunk.len();
+        reader.consume(used);
     }
+    lines.finish(&mut line);
 }
 
 type ForkJob = Box<dyn FnOnce() + Send>;
@@ -282,7 +335,14 @@ async fn spawn_on_forker(mut cmd: Command) -> io::Result<Child> {
     let job: ForkJob = Box::new(move || {
         // The child is registered with the caller's runtime (its reaper), forked from here.
         let _entered = runtime.enter();
-        let _ = reply.send(cmd.spawn());
+        // Registered before the orphan reaper can look again: it must not reap this child.
+        let mut spawned = reaper::spawned();
+        let child = cmd.spawn();
+        if let Some(pid) = child.as_ref().ok().and_then(Child::id) {
+            spawned.insert(pid as i32);
+        }
+        drop(spawned);
+        let _ = reply.send(child);
     });
     let unavailable = || io::Error::other("the forker thread is not running");
     forker.send(job).map_err(|_| unavailable())?;

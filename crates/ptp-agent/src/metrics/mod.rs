@@ -3,11 +3,18 @@
 //! `_delay_ns` {from, process, node, iface}; `_clock_state` {process, node, iface} (0 FREERUN,
 //! 1 LOCKED, 2 HOLDOVER); `_interface_role` {process, node, iface} (0 PASSIVE, 1 SLAVE,
 //! 2 MASTER, 3 FAULTY, 4 UNKNOWN, 5 LISTENING); `_process_status` and `_process_restart_count`
-//! {process, node, config}. Series of a removed profile are removed.
+//! {process, node, config}. Series of a removed profile are removed. The agent's own:
+//! `ptp_agent_refused_profiles`, `ptp_agent_discarded_log_bytes_total` {process} (output of
+//! lines over the line cap) and `ptp_agent_ignored_log_lines_total` {reason} (lines over the line
+//! cap, lines kept out of the metrics by the bounds of [`budget`], lines dropped because the parser
+//! fell behind).
+
+pub mod budget;
 
 use std::collections::{HashMap, HashSet};
 
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
@@ -35,6 +42,41 @@ pub struct ProcessLabels {
     pub config: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutputLabels {
+    pub process: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: String,
+}
+
+/// `reason` of a line dropped because the parser fell behind (the line queue was full).
+pub const REASON_BACKLOG: &str = "backlog";
+/// `reason` of a line longer than the line cap (its head is logged, nothing parsed).
+pub const REASON_LINE_TOO_LONG: &str = "line_too_long";
+
+/// The counters of the children's output, shared with the line readers (cheap to clone).
+#[derive(Clone, Debug, Default)]
+pub struct OutputCounters {
+    discarded_bytes: Family<OutputLabels, Counter>,
+    ignored_lines: Family<ReasonLabels, Counter>,
+}
+
+impl OutputCounters {
+    /// A line of `process` was over the line cap: not parsed, and `bytes` of it thrown away.
+    pub fn discarded(&self, process: &str, bytes: u64) {
+        self.discarded_bytes.get_or_create(&OutputLabels { process: process.into() }).inc_by(bytes);
+        self.ignored(REASON_LINE_TOO_LONG);
+    }
+
+    /// A line was kept out of the metrics for `reason`.
+    pub fn ignored(&self, reason: &str) {
+        self.ignored_lines.get_or_create(&ReasonLabels { reason: reason.into() }).inc();
+    }
+}
+
 /// A sample's values.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Sample {
@@ -56,6 +98,7 @@ pub struct AgentMetrics {
     process_status: Family<ProcessLabels, Gauge>,
     restarts: Family<ProcessLabels, Gauge>,
     refused: Gauge,
+    output: OutputCounters,
     owned_samples: HashMap<String, HashSet<SampleLabels>>,
     owned_ifaces: HashMap<String, HashSet<IfaceLabels>>,
     owned_processes: HashMap<String, HashSet<ProcessLabels>>,
@@ -84,6 +127,7 @@ impl AgentMetrics {
             process_status: Family::default(),
             restarts: Family::default(),
             refused: Gauge::default(),
+            output: OutputCounters::default(),
             owned_samples: HashMap::new(),
             owned_ifaces: HashMap::new(),
             owned_processes: HashMap::new(),
@@ -102,12 +146,28 @@ impl AgentMetrics {
         r.register("process_status", "0 = DOWN, 1 = UP", m.process_status.clone());
         // A gauge, so that the exported name stays exactly the Go daemon's (no `_total`).
         r.register("process_restart_count", "Restarts of the process", m.restarts.clone());
-        registry.sub_registry_with_prefix("ptp_agent").register(
+        let agent = registry.sub_registry_with_prefix("ptp_agent");
+        agent.register(
             "refused_profiles",
             "Profiles of the last update that were not applied (invalid); what ran keeps running",
             m.refused.clone(),
         );
+        agent.register(
+            "discarded_log_bytes",
+            "Output bytes of lines longer than the line cap, thrown away unread",
+            m.output.discarded_bytes.clone(),
+        );
+        agent.register(
+            "ignored_log_lines",
+            "Output lines kept out of the metrics: a label value too long, too many series, or a backlog",
+            m.output.ignored_lines.clone(),
+        );
         m
+    }
+
+    /// The output counters, for the line readers.
+    pub fn output(&self) -> OutputCounters {
+        self.output.clone()
     }
 
     /// Records a sample of `config`'s process.
@@ -221,6 +281,8 @@ mod tests {
         m.process("ptp4l.0.config", "ptp4l", true, 2);
         m.sample("ptp4l.1.config", "phc", "phc2sys", "CLOCK_REALTIME", Sample::default());
         m.refused(2);
+        m.output().discarded("ptp4l", 5000);
+        m.output().ignored(REASON_BACKLOG);
         let t = text(&registry);
         for needle in [
             r#"openshift_ptp_offset_ns{from="master",process="ptp4l",node="worker-0",iface="ens1f0"} -12"#,
@@ -232,6 +294,9 @@ mod tests {
             r#"openshift_ptp_process_status{process="ptp4l",node="worker-0",config="ptp4l.0.config"} 1"#,
             r#"openshift_ptp_process_restart_count{process="ptp4l",node="worker-0",config="ptp4l.0.config"} 2"#,
             "ptp_agent_refused_profiles 2",
+            r#"ptp_agent_discarded_log_bytes_total{process="ptp4l"} 5000"#,
+            r#"ptp_agent_ignored_log_lines_total{reason="line_too_long"} 1"#,
+            r#"ptp_agent_ignored_log_lines_total{reason="backlog"} 1"#,
         ] {
             assert!(t.contains(needle), "{needle} missing in\n{t}");
         }
