@@ -5,6 +5,7 @@
 pub mod cel_rules;
 pub mod configmap;
 pub mod crd;
+pub mod decode;
 pub mod go_json;
 pub mod node_ptp_device;
 pub mod ptp4l_conf;
@@ -14,6 +15,7 @@ pub mod validation;
 pub use configmap::{
     NodeProfiles, RejectedProfile, decode_node_profiles, encode_node_profiles, encode_profile, join_encoded_profiles,
 };
+pub use decode::{Decoded, DecodedSpec, RawPtpConfig, decode_spec};
 pub use node_ptp_device::{
     ClockState, HardwareInfo, NodePtpDevice, NodePtpDeviceSpec, NodePtpDeviceStatus, ProcessStatus, PtpDevice,
 };
@@ -37,6 +39,9 @@ pub enum ApiError {
     ConfParse { line: usize, message: String },
     #[error("ptp-configmap value: {0}")]
     ConfigMapValue(String),
+    /// A PtpConfig spec the types cannot decode: the field's path and the decoder's message.
+    #[error("{path}: {message}")]
+    Decode { path: String, message: String },
     #[error("serializing {what}: {message}")]
     Serialize { what: String, message: String },
 }

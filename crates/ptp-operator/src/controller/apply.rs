@@ -2,15 +2,16 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::runtime::events::{Event, EventType, Recorder};
-use kube::{Api, Client, Error as KubeError, Resource};
-use ptp_api::{NodePtpDevice, NodePtpDeviceSpec, PtpConfig};
+use kube::{Api, Client, Error as KubeError};
+use ptp_api::{NodePtpDevice, NodePtpDeviceSpec, RawPtpConfig};
 
 use super::metrics::OperatorMetrics;
 use super::plan::{ConfigMapAction, Plan};
+use crate::render::ConfigKey;
 
 /// Attempts at a ConfigMap write before giving up until the next reconcile.
 const CONFLICT_RETRIES: usize = 5;
@@ -31,8 +32,14 @@ pub struct Applied {
 }
 
 impl Writer {
-    /// Applies every part of the plan; a failing part does not stop the others.
-    pub async fn apply(&self, plan: &Plan, node_uids: &BTreeMap<String, String>, configs: &[PtpConfig]) -> Applied {
+    /// Applies every part of the plan; a failing part does not stop the others. `configs` are the
+    /// references of the PtpConfigs Events are about.
+    pub async fn apply(
+        &self,
+        plan: &Plan,
+        node_uids: &BTreeMap<String, String>,
+        configs: &BTreeMap<ConfigKey, ObjectReference>,
+    ) -> Applied {
         let mut applied = Applied::default();
         match &plan.configmap {
             ConfigMapAction::Keep => {}
@@ -54,7 +61,8 @@ impl Writer {
             },
         }
         for (key, status) in &plan.statuses {
-            let api: Api<PtpConfig> = Api::namespaced(self.client.clone(), &key.namespace);
+            // Through the raw type: the response of an undecodable PtpConfig must not fail the write.
+            let api: Api<RawPtpConfig> = Api::namespaced(self.client.clone(), &key.namespace);
             let patch = serde_json::json!({ "status": status });
             match api.patch_status(&key.name, &PatchParams::default(), &Patch::Merge(&patch)).await {
                 Ok(_) => self.metrics.wrote("status", 1),
@@ -104,9 +112,7 @@ impl Writer {
             }
         }
         for event in &plan.events {
-            let Some(config) = configs.iter().find(|c| super::super::render::ConfigKey::of(c) == event.config) else {
-                continue;
-            };
+            let Some(reference) = configs.get(&event.config) else { continue };
             let ev = Event {
                 type_: if event.warning { EventType::Warning } else { EventType::Normal },
                 reason: event.reason.clone(),
@@ -114,7 +120,7 @@ impl Writer {
                 action: "Render".into(),
                 secondary: None,
             };
-            match self.recorder.publish(&ev, &config.object_ref(&())).await {
+            match self.recorder.publish(&ev, reference).await {
                 Ok(()) => self.metrics.wrote("event", 1),
                 Err(e) => {
                     tracing::warn!(error = %e, ptpconfig = %event.config, reason = %event.reason, "event not recorded")

@@ -22,6 +22,7 @@ pub struct OperatorMetrics {
     pub reconcile_duration: Histogram,
     pub nodes: Gauge,
     pub ptpconfigs: Gauge,
+    pub undecodable_ptpconfigs: Gauge,
     pub configmap_bytes: Gauge,
     pub writes: Family<WriteLabels, Counter>,
     pub leader: Gauge,
@@ -36,6 +37,7 @@ impl OperatorMetrics {
             reconcile_duration: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
             nodes: Gauge::default(),
             ptpconfigs: Gauge::default(),
+            undecodable_ptpconfigs: Gauge::default(),
             configmap_bytes: Gauge::default(),
             writes: Family::default(),
             leader: Gauge::default(),
@@ -50,6 +52,11 @@ impl OperatorMetrics {
         );
         r.register("nodes", "Nodes known to the operator", m.nodes.clone());
         r.register("ptpconfigs", "PtpConfigs known to the operator", m.ptpconfigs.clone());
+        r.register(
+            "undecodable_ptpconfigs",
+            "PtpConfigs whose spec this operator cannot decode (Valid=False, DecodeError)",
+            m.undecodable_ptpconfigs.clone(),
+        );
         r.register("configmap_bytes", "Size of the rendered ptp-configmap data", m.configmap_bytes.clone());
         r.register("writes", "API writes by kind", m.writes.clone());
         r.register("leader", "1 while this instance holds the leader lease", m.leader.clone());
@@ -89,6 +96,7 @@ mod tests {
             "ptp_operator_writes_total{kind=\"configmap\"} 1",
             "ptp_operator_reconcile_duration_seconds_count 1",
             "ptp_operator_configmap_bytes 0",
+            "ptp_operator_undecodable_ptpconfigs 0",
         ] {
             assert!(text.contains(needle), "{needle} missing in\n{text}");
         }

@@ -3,9 +3,11 @@
 
 pub mod apply;
 pub mod conditions;
+pub mod decode;
 pub mod http;
 pub mod leader;
 pub mod metrics;
 pub mod plan;
 pub mod run;
 pub mod selector;
+pub mod size;

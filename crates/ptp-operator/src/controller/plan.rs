@@ -4,24 +4,44 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use ptp_api::{PtpConfig, PtpConfigStatus};
+use ptp_api::{NodeMatchList, PtpConfig, PtpConfigStatus};
 
 use super::conditions::merge;
 use super::selector::LabelSelector;
+pub use super::size::CONFIGMAP_WARN_BYTES;
+use super::size::size_warning;
 use crate::render::{
-    CONDITION_PROFILE_REFERENCE_VALID, CONDITION_VALID, ConfigKey, DesiredCondition, NodeInfo, RenderOutput, render,
+    CONDITION_APPLIED, CONDITION_PROFILE_REFERENCE_VALID, CONDITION_VALID, ConfigKey, ConfigOutcome, DesiredCondition,
+    NodeInfo, RenderOutput, render,
 };
 
-/// ConfigMaps above this size get a warning condition and event (the API limit is 1 MiB).
-pub const CONFIGMAP_WARN_BYTES: usize = 900 * 1024;
 /// Condition present on every PtpConfig while the ConfigMap is above [`CONFIGMAP_WARN_BYTES`].
 pub const CONDITION_CONFIGMAP_WITHIN_LIMIT: &str = "ConfigMapWithinLimit";
+/// Reason of `Valid=False` (and of `Applied=False` when nothing is rendered) for a PtpConfig
+/// this operator's types cannot decode.
+pub const REASON_DECODE_ERROR: &str = "DecodeError";
+
+/// A PtpConfig whose current spec this operator cannot decode.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Undecodable {
+    pub key: ConfigKey,
+    pub generation: Option<i64>,
+    /// Its current status, when that decodes.
+    pub status: Option<PtpConfigStatus>,
+    /// The decode error, naming the field (`spec.profile[0].ptpSchedulingPolicy: ...`).
+    pub error: String,
+    /// The latest version of the same object that decoded during this process's life; it is
+    /// still rendered so that its nodes stay in sync. `None`: the object is left out.
+    pub last_good: Option<PtpConfig>,
+}
 
 /// What the controller knows about the cluster at one moment.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     /// PtpConfigs with their current status.
     pub configs: Vec<PtpConfig>,
+    /// PtpConfigs that do not decode (never in `configs`).
+    pub undecodable: Vec<Undecodable>,
     pub nodes: Vec<NodeInfo>,
     /// Current `ptp-configmap` data; `None` when the ConfigMap does not exist.
     pub configmap_data: Option<BTreeMap<String, String>>,
@@ -29,6 +49,8 @@ pub struct Snapshot {
     pub devices: BTreeSet<String>,
     /// Nodes that run the agent (and so get a NodePtpDevice).
     pub agent_selector: LabelSelector,
+    /// Name of the ConfigMap (for messages).
+    pub configmap_name: String,
 }
 
 /// What to do with the ConfigMap.
@@ -72,8 +94,15 @@ impl Plan {
 
 /// Plans one reconcile. `now` stamps conditions that change status.
 pub fn plan(snapshot: &Snapshot, now: &Time) -> Plan {
-    let rendered = render(&snapshot.configs, &snapshot.nodes);
-    let oversize = rendered.data_bytes() > CONFIGMAP_WARN_BYTES;
+    let last_good = snapshot.undecodable.iter().filter_map(|u| u.last_good.as_ref());
+    let rendered = render(snapshot.configs.iter().chain(last_good), &snapshot.nodes);
+    let size =
+        size_warning(&snapshot.configmap_name, rendered.data_bytes(), rendered.data.len()).map(|w| DesiredCondition {
+            type_: CONDITION_CONFIGMAP_WITHIN_LIMIT,
+            status: false,
+            reason: w.reason.into(),
+            message: w.message,
+        });
 
     let configmap = match &snapshot.configmap_data {
         None => ConfigMapAction::Create(rendered.data.clone()),
@@ -83,35 +112,35 @@ pub fn plan(snapshot: &Snapshot, now: &Time) -> Plan {
 
     let mut statuses = Vec::new();
     let mut events = Vec::new();
+    let mut update = |key: ConfigKey, current: Option<&PtpConfigStatus>, generation: Option<i64>, next: NextStatus| {
+        let mut desired = next.conditions;
+        let mut drop = next.drop;
+        match &size {
+            Some(c) => desired.push(c.clone()),
+            None => drop.push(CONDITION_CONFIGMAP_WITHIN_LIMIT),
+        }
+        let old_conditions = current.map(|s| s.conditions.as_slice()).unwrap_or_default();
+        let new = PtpConfigStatus {
+            match_list: next.match_list,
+            node_count: Some(next.node_count as i64),
+            observed_generation: generation,
+            conditions: merge(old_conditions, &desired, &drop, generation, now),
+        };
+        events.extend(condition_events(&key, old_conditions, &new.conditions));
+        events.extend(node_set_event(&key, current, &new));
+        if current != Some(&new) {
+            statuses.push((key, new));
+        }
+    };
     for config in &snapshot.configs {
         let key = ConfigKey::of(config);
         let Some(outcome) = rendered.configs.get(&key) else { continue };
-        let current = config.status.clone().unwrap_or_default();
-        let mut desired = outcome.conditions();
-        if oversize {
-            desired.push(DesiredCondition {
-                type_: CONDITION_CONFIGMAP_WITHIN_LIMIT,
-                status: false,
-                reason: "NearSizeLimit".into(),
-                message: format!(
-                    "ptp-configmap holds {} nodes in {} bytes, close to the 1 MiB object limit",
-                    rendered.data.len(),
-                    rendered.data_bytes()
-                ),
-            });
-        }
-        let drop = if oversize { vec![] } else { vec![CONDITION_CONFIGMAP_WITHIN_LIMIT] };
-        let new = PtpConfigStatus {
-            match_list: outcome.match_list.clone(),
-            node_count: Some(outcome.node_count as i64),
-            observed_generation: config.metadata.generation,
-            conditions: merge(&current.conditions, &desired, &drop, config.metadata.generation, now),
-        };
-        events.extend(condition_events(&key, &current.conditions, &new.conditions));
-        events.extend(node_set_event(&key, config.status.as_ref(), &new));
-        if config.status.as_ref() != Some(&new) {
-            statuses.push((key, new));
-        }
+        let next = NextStatus::rendered(outcome, outcome.conditions());
+        update(key, config.status.as_ref(), config.metadata.generation, next);
+    }
+    for u in &snapshot.undecodable {
+        let outcome = u.last_good.as_ref().and_then(|_| rendered.configs.get(&u.key));
+        update(u.key.clone(), u.status.as_ref(), u.generation, undecodable_status(u, outcome));
     }
 
     let wanted: BTreeSet<&str> =
@@ -120,6 +149,75 @@ pub fn plan(snapshot: &Snapshot, now: &Time) -> Plan {
     let delete_devices = snapshot.devices.iter().filter(|d| !wanted.contains(d.as_str())).cloned().collect();
 
     Plan { configmap, statuses, create_devices, delete_devices, events, render: rendered }
+}
+
+/// The parts of a PtpConfig's next status that differ between decoded and undecodable objects.
+struct NextStatus {
+    match_list: Vec<NodeMatchList>,
+    node_count: usize,
+    conditions: Vec<DesiredCondition>,
+    /// Condition types to remove.
+    drop: Vec<&'static str>,
+}
+
+impl NextStatus {
+    fn rendered(outcome: &ConfigOutcome, conditions: Vec<DesiredCondition>) -> Self {
+        NextStatus { match_list: outcome.match_list.clone(), node_count: outcome.node_count, conditions, drop: vec![] }
+    }
+}
+
+/// `Valid=False`, `DecodeError` naming the field; the last decodable version's outcome when it is
+/// still rendered, else `Applied=False` and no node.
+fn undecodable_status(u: &Undecodable, outcome: Option<&ConfigOutcome>) -> NextStatus {
+    let cannot = format!("this operator cannot decode the PtpConfig: {}", u.error);
+    match (outcome, u.last_good.as_ref()) {
+        (Some(outcome), Some(last_good)) => {
+            let generation = last_good
+                .metadata
+                .generation
+                .map(|g| format!("generation {g}"))
+                .unwrap_or_else(|| "the version".into());
+            let valid = DesiredCondition {
+                type_: CONDITION_VALID,
+                status: false,
+                reason: REASON_DECODE_ERROR.into(),
+                message: format!(
+                    "{cannot}; its nodes keep the profiles of {generation}, the last version this operator decoded, \
+                     until the spec is fixed or the operator is upgraded"
+                ),
+            };
+            let mut conditions = vec![valid];
+            for mut c in outcome.conditions().into_iter().filter(|c| c.type_ != CONDITION_VALID) {
+                if c.type_ == CONDITION_APPLIED {
+                    c.message = format!("{} ({generation}, the last decodable version)", c.message);
+                }
+                conditions.push(c);
+            }
+            NextStatus::rendered(outcome, conditions)
+        }
+        _ => NextStatus {
+            match_list: vec![],
+            node_count: 0,
+            conditions: vec![
+                DesiredCondition {
+                    type_: CONDITION_VALID,
+                    status: false,
+                    reason: REASON_DECODE_ERROR.into(),
+                    message: format!(
+                        "{cannot}; it is left out of the ConfigMap (no earlier version was decoded since the operator \
+                         started); fix the spec or upgrade the operator"
+                    ),
+                },
+                DesiredCondition {
+                    type_: CONDITION_APPLIED,
+                    status: false,
+                    reason: REASON_DECODE_ERROR.into(),
+                    message: "not rendered: the spec cannot be decoded".into(),
+                },
+            ],
+            drop: vec![CONDITION_PROFILE_REFERENCE_VALID],
+        },
+    }
 }
 
 /// Warning when a watched condition turns False (or appears False); Normal when it recovers.

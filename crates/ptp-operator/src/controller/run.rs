@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Node};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::events::{Recorder, Reporter};
@@ -17,16 +17,17 @@ use kube::runtime::watcher::{self, Event};
 use kube::runtime::{WatchStreamExt, watcher::Config as WatchConfig};
 use kube::{Api, Client, Resource, ResourceExt};
 use prometheus_client::registry::Registry;
-use ptp_api::{NodePtpDevice, PtpConfig};
+use ptp_api::{NodePtpDevice, RawPtpConfig};
 use tokio::sync::{mpsc, watch};
 
 use super::apply::Writer;
+use super::decode::DecodeCache;
 use super::http::{Health, health_router, metrics_router, serve};
 use super::leader::{LeaderElector, LeaseTiming};
 use super::metrics::OperatorMetrics;
 use super::plan::{Snapshot, plan};
 use super::selector::LabelSelector;
-use crate::render::NodeInfo;
+use crate::render::{ConfigKey, NodeInfo};
 
 /// Settings of `ptp-operator run`.
 #[derive(Clone, Debug)]
@@ -47,10 +48,11 @@ pub struct Settings {
     pub health_addr: Option<SocketAddr>,
 }
 
-/// The reflector caches the reconcile reads.
+/// The reflector caches the reconcile reads. PtpConfigs are cached undecoded
+/// ([`RawPtpConfig`]): one object the types cannot read must not stop the watch.
 #[derive(Clone)]
 struct Caches {
-    configs: Vec<Store<PtpConfig>>,
+    configs: Vec<Store<RawPtpConfig>>,
     nodes: Store<Node>,
     configmaps: Store<ConfigMap>,
     devices: Store<NodePtpDevice>,
@@ -66,8 +68,32 @@ impl Caches {
         let _ = self.devices.wait_until_ready().await;
     }
 
-    fn snapshot(&self, settings: &Settings) -> (Snapshot, BTreeMap<String, String>) {
-        let configs: Vec<PtpConfig> = self.configs.iter().flat_map(|s| s.state()).map(|c| (*c).clone()).collect();
+    /// What the reconcile plans from, the UIDs of the nodes and the references of the PtpConfigs
+    /// (for Events). Decodes the PtpConfigs through `decoder`, logging the ones that stop or
+    /// start decoding.
+    fn snapshot(&self, settings: &Settings, decoder: &mut DecodeCache) -> Cached {
+        let raws: Vec<Arc<RawPtpConfig>> = self.configs.iter().flat_map(|s| s.state()).collect();
+        let config_refs = raws
+            .iter()
+            .map(|r| {
+                let key = ConfigKey {
+                    name: r.metadata.name.clone().unwrap_or_default(),
+                    namespace: r.metadata.namespace.clone().unwrap_or_default(),
+                };
+                (key, r.object_ref(&()))
+            })
+            .collect();
+        let pass = decoder.decode(raws.iter().map(|r| r.as_ref()));
+        for (key, error) in &pass.newly_undecodable {
+            tracing::warn!(
+                ptpconfig = %key,
+                error = %error,
+                "cannot decode PtpConfig; it is flagged Valid=False (DecodeError) and the others keep rendering"
+            );
+        }
+        for key in &pass.recovered {
+            tracing::info!(ptpconfig = %key, "PtpConfig decodes again");
+        }
         let nodes = self.nodes.state();
         let node_uids = nodes.iter().map(|n| (n.name_any(), n.uid().unwrap_or_default())).collect();
         let nodes = nodes.iter().map(|n| NodeInfo { name: n.name_any(), labels: n.labels().clone() }).collect();
@@ -78,10 +104,24 @@ impl Caches {
             .find(|c| c.name_any() == settings.configmap_name)
             .map(|c| c.data.clone().unwrap_or_default());
         let devices = self.devices.state().iter().map(|d| d.name_any()).collect();
-        let snapshot =
-            Snapshot { configs, nodes, configmap_data, devices, agent_selector: settings.agent_selector.clone() };
-        (snapshot, node_uids)
+        let snapshot = Snapshot {
+            configs: pass.configs,
+            undecodable: pass.undecodable,
+            nodes,
+            configmap_data,
+            devices,
+            agent_selector: settings.agent_selector.clone(),
+            configmap_name: settings.configmap_name.clone(),
+        };
+        Cached { snapshot, node_uids, config_refs }
     }
+}
+
+/// One snapshot of the caches.
+struct Cached {
+    snapshot: Snapshot,
+    node_uids: BTreeMap<String, String>,
+    config_refs: BTreeMap<ConfigKey, ObjectReference>,
 }
 
 /// Which watch events are worth a reconcile.
@@ -244,14 +284,14 @@ async fn run_loop(
     let (wake, mut woken) = mpsc::channel::<()>(1);
     let ns = settings.namespace.as_str();
     let configs = if settings.watch_namespaces.is_empty() {
-        vec![spawn_reflector(Api::<PtpConfig>::all(client.clone()), WatchConfig::default(), Any, wake.clone())]
+        vec![spawn_reflector(Api::<RawPtpConfig>::all(client.clone()), WatchConfig::default(), Any, wake.clone())]
     } else {
         settings
             .watch_namespaces
             .iter()
             .map(|w| {
                 spawn_reflector(
-                    Api::<PtpConfig>::namespaced(client.clone(), w),
+                    Api::<RawPtpConfig>::namespaced(client.clone(), w),
                     WatchConfig::default(),
                     Any,
                     wake.clone(),
@@ -318,6 +358,7 @@ async fn run_loop(
     let mut resync = tokio::time::interval(settings.resync);
     resync.tick().await;
     let mut pending = true;
+    let mut decoder = DecodeCache::default();
     loop {
         if !pending {
             tokio::select! {
@@ -331,19 +372,22 @@ async fn run_loop(
         // Debounce: let a burst of events settle, then render once.
         tokio::time::sleep(settings.debounce).await;
         while woken.try_recv().is_ok() {}
+        let started = Instant::now();
+        // Decoding runs on standbys too, so that a new leader knows each PtpConfig's last
+        // decodable version.
+        let Cached { snapshot, node_uids, config_refs } = caches.snapshot(&settings, &mut decoder);
+        metrics.ptpconfigs.set((snapshot.configs.len() + snapshot.undecodable.len()) as i64);
+        metrics.undecodable_ptpconfigs.set(snapshot.undecodable.len() as i64);
         let leading = *leader_rx.borrow_and_update();
         metrics.leader.set(i64::from(leading));
         if !leading || *stop.borrow() {
             continue;
         }
-        let started = Instant::now();
-        let (snapshot, node_uids) = caches.snapshot(&settings);
         let planned = plan(&snapshot, &now());
-        let applied = writer.apply(&planned, &node_uids, &snapshot.configs).await;
+        let applied = writer.apply(&planned, &node_uids, &config_refs).await;
         metrics.reconciles.inc();
         metrics.reconcile_duration.observe(started.elapsed().as_secs_f64());
         metrics.nodes.set(snapshot.nodes.len() as i64);
-        metrics.ptpconfigs.set(snapshot.configs.len() as i64);
         metrics.configmap_bytes.set(planned.render.data_bytes() as i64);
         if planned.writes() > 0 {
             tracing::debug!(writes = planned.writes(), elapsed_ms = started.elapsed().as_millis() as u64, "reconciled");

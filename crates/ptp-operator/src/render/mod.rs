@@ -98,8 +98,8 @@ struct RenderedProfile {
 }
 
 /// Renders the ConfigMap data and statuses from every PtpConfig and Node.
-pub fn render(configs: &[PtpConfig], nodes: &[NodeInfo]) -> RenderOutput {
-    let mut configs: Vec<(ConfigKey, &PtpConfig)> = configs.iter().map(|c| (ConfigKey::of(c), c)).collect();
+pub fn render<'a>(configs: impl IntoIterator<Item = &'a PtpConfig>, nodes: &[NodeInfo]) -> RenderOutput {
+    let mut configs: Vec<(ConfigKey, &PtpConfig)> = configs.into_iter().map(|c| (ConfigKey::of(c), c)).collect();
     configs.sort_by(|a, b| a.0.cmp(&b.0));
     configs.dedup_by(|a, b| a.0 == b.0);
     let mut nodes: Vec<&NodeInfo> = nodes.iter().collect();

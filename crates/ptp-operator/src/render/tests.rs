@@ -238,7 +238,7 @@ fn warnings_keep_the_config_valid() {
 #[test]
 fn every_node_gets_a_key() {
     let nodes: Vec<NodeInfo> = (0..5).map(|i| NodeInfo::new(format!("n{i}"))).collect();
-    let out = render(&[], &nodes);
+    let out = render(std::iter::empty(), &nodes);
     assert_eq!(out.data.len(), 5);
     assert!(out.data.values().all(|v| v == "[]"));
     assert_eq!(out.data_bytes(), 5 * ("n0".len() + 2));

@@ -39,6 +39,8 @@ fn snapshot() -> Snapshot {
         configmap_data: None,
         devices: BTreeSet::new(),
         agent_selector: LabelSelector::parse("kubernetes.io/os=linux").unwrap(),
+        undecodable: vec![],
+        configmap_name: "ptp-configmap".into(),
     }
 }
 
@@ -49,8 +51,10 @@ fn applied(mut s: Snapshot, plan: &Plan) -> Snapshot {
         ConfigMapAction::Keep => {}
     }
     for (key, status) in &plan.statuses {
-        let c = s.configs.iter_mut().find(|c| ConfigKey::of(c) == *key).unwrap();
-        c.status = Some(status.clone());
+        match s.configs.iter_mut().find(|c| ConfigKey::of(c) == *key) {
+            Some(c) => c.status = Some(status.clone()),
+            None => s.undecodable.iter_mut().find(|u| u.key == *key).unwrap().status = Some(status.clone()),
+        }
     }
     s.devices.extend(plan.create_devices.iter().cloned());
     for d in &plan.delete_devices {
@@ -155,8 +159,21 @@ fn oversize_configmap_sets_a_condition_and_event_and_clears_them() {
     let status = &p.statuses[0].1;
     let c = status.conditions.iter().find(|c| c.type_ == CONDITION_CONFIGMAP_WITHIN_LIMIT).unwrap();
     assert_eq!(c.status, "False");
-    assert!(c.message.contains("1003 nodes"), "{}", c.message);
-    assert!(p.events.iter().any(|e| e.warning && e.reason == "NearSizeLimit"));
+    assert_eq!(c.reason, "OverSizeLimit");
+    let bytes = p.render.data_bytes();
+    assert!(bytes > 1024 * 1024, "{bytes}");
+    assert!(c.message.starts_with("ptp-configmap is 1."), "{}", c.message);
+    assert!(c.message.contains("for 1,003 nodes, over the 1 MiB (1,048,576 bytes) object limit"), "{}", c.message);
+    let event = p.events.iter().find(|e| e.warning && e.reason == "OverSizeLimit").expect("event");
+    assert_eq!(event.note, c.message);
+
+    // Between the threshold and the limit: near, not over.
+    let mut near = s.clone();
+    near.nodes.truncate(3 + 900);
+    let p_near = plan(&near, &now(1));
+    let c = p_near.statuses[0].1.conditions.iter().find(|c| c.type_ == CONDITION_CONFIGMAP_WITHIN_LIMIT).unwrap();
+    assert_eq!(c.reason, "NearSizeLimit", "{} bytes", p_near.render.data_bytes());
+    assert!(c.message.contains("above the 900 KiB (921,600 bytes) warning threshold"), "{}", c.message);
 
     let mut s = applied(s, &p);
     s.nodes.truncate(3);
@@ -175,4 +192,62 @@ fn drifted_configmap_and_deleted_device_are_repaired() {
     assert!(matches!(p.configmap, ConfigMapAction::Update(_)));
     assert_eq!(p.create_devices, vec!["w1"]);
     assert!(p.statuses.is_empty());
+}
+
+fn undecodable(name: &str, last_good: Option<PtpConfig>) -> Undecodable {
+    Undecodable {
+        key: ConfigKey { name: name.into(), namespace: "openshift-ptp".into() },
+        generation: Some(2),
+        status: None,
+        error:
+            "spec.profile[0].ptpSchedulingPolicy: unknown variant `SCHED_RR`, expected `SCHED_OTHER` or `SCHED_FIFO`"
+                .into(),
+        last_good,
+    }
+}
+
+#[test]
+fn undecodable_config_keeps_its_last_good_version_rendered_and_is_flagged() {
+    let mut s = snapshot();
+    s.undecodable.push(undecodable("rr", Some(config("rr", "q", "q", "ptp"))));
+    let p = plan(&s, &now(1));
+    let ConfigMapAction::Create(data) = &p.configmap else { panic!() };
+    assert!(data["w0"].contains("oc_p") && data["w0"].contains("rr_q"), "{}", data["w0"]);
+    let (_, status) = p.statuses.iter().find(|(k, _)| k.name == "rr").expect("status written");
+    assert_eq!(status.observed_generation, Some(2));
+    assert_eq!(status.node_count, Some(1));
+    let valid = status.conditions.iter().find(|c| c.type_ == "Valid").unwrap();
+    assert_eq!((valid.status.as_str(), valid.reason.as_str()), ("False", "DecodeError"));
+    assert!(
+        valid.message.contains("spec.profile[0].ptpSchedulingPolicy: unknown variant `SCHED_RR`"),
+        "{}",
+        valid.message
+    );
+    assert!(valid.message.contains("keep the profiles of generation 1"), "{}", valid.message);
+    let applied_cond = status.conditions.iter().find(|c| c.type_ == "Applied").unwrap();
+    assert_eq!(applied_cond.message, "applied to 1 node (generation 1, the last decodable version)");
+    let warning: Vec<_> = p.events.iter().filter(|e| e.warning).collect();
+    assert_eq!(warning.len(), 1);
+    assert_eq!((warning[0].config.name.as_str(), warning[0].reason.as_str()), ("rr", "DecodeError"));
+
+    let s = applied(s, &p);
+    let again = plan(&s, &now(2));
+    assert_eq!(again.writes(), 0, "{:?}", again.statuses);
+    assert!(again.events.is_empty());
+}
+
+#[test]
+fn undecodable_config_without_a_good_version_is_left_out() {
+    let mut s = snapshot();
+    s = applied(s.clone(), &plan(&s, &now(1)));
+    s.undecodable.push(undecodable("rr", None));
+    let p = plan(&s, &now(2));
+    assert_eq!(p.configmap, ConfigMapAction::Keep, "the others render as before");
+    let (_, status) = p.statuses.iter().find(|(k, _)| k.name == "rr").expect("status written");
+    assert_eq!((status.node_count, status.match_list.len()), (Some(0), 0));
+    let types: Vec<_> =
+        status.conditions.iter().map(|c| (c.type_.as_str(), c.status.as_str(), c.reason.as_str())).collect();
+    assert_eq!(types, [("Valid", "False", "DecodeError"), ("Applied", "False", "DecodeError")]);
+    assert!(status.conditions[0].message.contains("left out of the ConfigMap"), "{}", status.conditions[0].message);
+    assert!(p.events.iter().any(|e| e.warning && e.reason == "DecodeError" && e.config.name == "rr"));
 }
