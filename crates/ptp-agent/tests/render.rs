@@ -97,7 +97,7 @@ fn golden_software_lab() {
         name: "lab-sw".into(),
         interface: s("veth-slave"),
         ptp4l_opts: s(r#"-S -s  --step_threshold=1.0 --clock_servo "pi"  "#),
-        phc2sys_opts: s("-s veth-slave -c CLOCK_REALTIME -O 0 -t '[lab sw]'"),
+        phc2sys_opts: s("-s veth-slave -c CLOCK_REALTIME -O 0"),
         ..Default::default()
     };
     check_golden("software_lab", &render_profile(&profile, 4, Path::new("/run/ptp-lab")).unwrap());

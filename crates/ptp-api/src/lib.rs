@@ -1,6 +1,7 @@
 //! The `ptp.openshift.io/v1` API, compatible with the Go ptp-operator: CRD types, the CEL rules
-//! in the CRDs, the pure validation function, a ptp4l.conf model and the `ptp-configmap` value
-//! encoding. Pure: no I/O anywhere in this crate.
+//! in the CRDs, the pure validation function, a ptp4l.conf model, the linuxptp command lines (and
+//! what the agent owns in them) and the `ptp-configmap` value encoding. Pure: no I/O anywhere in
+//! this crate.
 
 pub mod cel_rules;
 pub mod configmap;
@@ -8,6 +9,7 @@ pub mod crd;
 pub mod decode;
 pub mod go_json;
 pub mod node_ptp_device;
+pub mod options;
 pub mod ptp4l_conf;
 pub mod ptp_config;
 pub mod validation;
@@ -19,6 +21,7 @@ pub use decode::{Decoded, DecodedSpec, RawPtpConfig, decode_spec};
 pub use node_ptp_device::{
     ClockState, HardwareInfo, NodePtpDevice, NodePtpDeviceSpec, NodePtpDeviceStatus, ProcessStatus, PtpDevice,
 };
+pub use options::Program;
 pub use ptp_config::{
     MatchRule, NodeMatchList, ProcessDowntimeThresholds, PtpClockThreshold, PtpConfig, PtpConfigSpec, PtpConfigStatus,
     PtpProfile, PtpRecommend, SchedulingPolicy,

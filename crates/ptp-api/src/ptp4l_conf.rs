@@ -3,11 +3,17 @@
 //! renders back the way it was written. Parsing follows linuxptp's own `config.c`: lines are
 //! trimmed, blank lines and lines starting with `#` are comments, an option needs a value
 //! separated by whitespace, `[global]` is matched case-insensitively, and an option before the
-//! first section is an error.
+//! first section is an error. A line longer than linuxptp reads at once ([`MAX_LINE`]) is an
+//! error too: linuxptp would read its end as another line.
 
 use std::fmt::Write as _;
 
 use crate::ApiError;
+
+/// The longest line linuxptp reads as one: it reads lines with `fgets` into 1024 bytes, so the
+/// rest of a longer line would be read as a line of its own. Lines are written back trimmed, so
+/// this bounds the trimmed line.
+pub const MAX_LINE: usize = 1023;
 
 /// Name of linuxptp's unicast master table section (not an interface).
 pub const UNICAST_MASTER_TABLE: &str = "unicast_master_table";
@@ -102,6 +108,13 @@ impl Ptp4lConf {
             let line_no = index + 1;
             let err = |message: String| ApiError::ConfParse { line: line_no, message };
             let line = raw.trim();
+            if line.len() > MAX_LINE {
+                return Err(err(format!(
+                    "line is {} bytes long; linuxptp reads at most {MAX_LINE} bytes of a line and would read the \
+                     rest as a line of its own",
+                    line.len()
+                )));
+            }
             let parsed = if line.is_empty() {
                 Line::Blank
             } else if line.starts_with('#') {
@@ -187,9 +200,14 @@ impl Ptp4lConf {
         self.sections.iter().rev().filter(|s| section_matches(s, name)).find_map(|s| s.get(key))
     }
 
-    /// Sets `key` in section `name`, creating the section when needed.
+    /// Makes `value` the effective value of `key` in section `name`: set in the first section of
+    /// that name (created when needed) and removed from every later one, since linuxptp reads
+    /// repeated sections in turn and a later value would win.
     pub fn set(&mut self, name: &str, key: &str, value: impl Into<String>) {
         self.section_mut_or_insert(name).set(key, value);
+        for section in self.sections.iter_mut().filter(|s| section_matches(s, name)).skip(1) {
+            section.lines.retain(|line| !matches!(line, Line::Option { key: k, .. } if k == key));
+        }
     }
 
     /// Names of the sections that name ports.
@@ -266,6 +284,37 @@ mod tests {
         assert_eq!(conf.render(), "[global]\na 9\nb 2\n");
         conf.set("global", "c", "x");
         assert_eq!(conf.get("global", "c"), Some("x"));
+    }
+
+    #[test]
+    fn set_also_drops_the_key_from_later_sections_of_the_same_name() {
+        // linuxptp reads every [global] section in turn: a later one would win over the value set.
+        let mut conf = Ptp4lConf::parse("[global]\na 1\n[eth0]\na 5\n[Global]\na 2\nb 3\n[global]\na 4\n").unwrap();
+        conf.set("global", "a", "9");
+        assert_eq!(conf.render(), "[global]\na 9\n[eth0]\na 5\n[Global]\nb 3\n[global]\n");
+        assert_eq!(conf.get("global", "a"), Some("9"));
+        let mut conf = Ptp4lConf::parse("[eth0]\na 1\n[eth1]\n[eth0]\na 2\n").unwrap();
+        conf.set("eth0", "a", "9");
+        assert_eq!(conf.render(), "[eth0]\na 9\n[eth1]\n[eth0]\n");
+    }
+
+    #[test]
+    fn lines_longer_than_linuxptp_reads_at_once_are_refused() {
+        // linuxptp reads a line in pieces of at most 1023 bytes: the rest of a longer line would
+        // be read as a line of its own (`#xxx...uds_address /tmp/x` sets uds_address).
+        let longest = format!("[global]\n#{}\nleapfile /{}\n", "x".repeat(1022), "x".repeat(1013));
+        Ptp4lConf::parse(&longest).unwrap();
+        let (line, message) = parse_err(&format!("[global]\n#{}uds_address /tmp/x\n", "x".repeat(1022)));
+        assert_eq!(line, 2);
+        assert_eq!(
+            message,
+            "line is 1041 bytes long; linuxptp reads at most 1023 bytes of a line and would read the rest as \
+             a line of its own"
+        );
+        assert_eq!(parse_err(&format!("[global]\nleapfile /{}\n", "x".repeat(1014))).0, 2);
+        assert_eq!(parse_err(&format!("[{}]\n", "x".repeat(1022))).0, 1);
+        // Surrounding whitespace is not written back, so it does not count.
+        Ptp4lConf::parse(&format!("[global]\n  \t#{}  \n", "x".repeat(1022))).unwrap();
     }
 
     #[test]

@@ -11,29 +11,35 @@
 //!   `<run-dir>/ptp4l.<id>.config`, argv `-f <file> -m <ptp4lOpts>`.
 //! * **phc2sys** runs when `phc2sysOpts` is set and not `""`: file `<run-dir>/phc2sys.<id>.config`
 //!   only when `phc2sysConf` is set, argv
-//!   `[-f <file>] -z <run-dir>/ptp4l.<id>.socket -t [ptp4l.<id>.config] -m <phc2sysOpts>`.
+//!   `[-f <file>] [-z <run-dir>/ptp4l.<id>.socket] -t [ptp4l.<id>.config] -m <phc2sysOpts>`.
 //!
 //! * Processes are listed (and should be started) in the Go daemon's order: ts2phc, ptp4l,
 //!   phc2sys — the time source first, phc2sys last since it reads ptp4l's socket. Files are
 //!   listed in the same order.
 //! * Options are split like a shell would ([`split_options`]); an options string of only
 //!   whitespace (`" "`) counts as set: the process runs with just the agent's own arguments.
-//! * `-m`, `-z` and `-t` are added only when the profile's options do not already give them
-//!   (found the way the programs' getopt finds them, so `-mq` or `-z/path` count); the agent's
-//!   arguments come first, the profile's options after, so any other option the profile repeats
-//!   (for instance its own `-f`) wins as it would on the command line.
+//! * Options and configuration keys the agent owns (`-f`, `message_tag` and phc2sys's `-t`,
+//!   ptp4l's `uds_address` and `uds_ro_address`, `verbose`; in any spelling, see
+//!   [`ptp_api::options::owned`]) may not be overridden: such a profile is an [`Error::Profile`]
+//!   naming the field and the option, and is refused. In `[global]` of a configuration the
+//!   agent's own `message_tag`, `uds_address` and `-m` simply win.
+//! * `-m` (and phc2sys's `-z`) are added only when the profile's options do not already give
+//!   them (found the way the programs' getopt finds them, so `-mq`, `-z/path` or
+//!   `--uds_address=/path` count); the agent's arguments come first, the profile's options after.
 //! * ptp4l's configuration is `ptp4lConf` (an empty one with `[global]` when absent) with
 //!   `[<interface>]` appended when `interface` is set, not `""` and the section is not there yet
 //!   (an `-i IF` in `ptp4lOpts` is kept as well; ptp4l ignores a port named twice), and in
 //!   `[global]` `message_tag [ptp4l.<id>.config]` and `uds_address <run-dir>/ptp4l.<id>.socket`,
-//!   both replacing any value the profile set: the tag is how log lines are tied to the profile,
+//!   both replacing any value the profile set (in every `[global]` section, since linuxptp reads
+//!   repeated sections in turn): the tag is how log lines are tied to the profile,
 //!   and phc2sys and pmc must find the socket. The tag has no `{level}`: stock linuxptp (Debian's
 //!   3.1 and 4.x) prints `message_tag` as written.
 //! * phc2sys gets `-z` (ptp4l's socket, also when this profile does not run ptp4l, so an
-//!   only-phc2sys profile should pass its own `-z` if it needs another ptp4l) and
-//!   `-t [ptp4l.<id>.config]`, so its lines carry the same tag as the profile's ptp4l lines, as
-//!   with the Go daemon. `phc2sysConf`, when set, is written as is (normalised, validated) and
-//!   passed with `-f`; command-line `-z`/`-t` take precedence over its `uds_address`/`message_tag`.
+//!   only-phc2sys profile should pass its own `-z` if it needs another ptp4l: phc2sys only
+//!   sends to that address) and `-t [ptp4l.<id>.config]`, so its lines carry the same tag as the
+//!   profile's ptp4l lines, as with the Go daemon. `phc2sysConf`, when set, is written as is
+//!   (normalised, validated) and passed with `-f`; command-line `-z`/`-t` take precedence over
+//!   its `uds_address`/`message_tag`.
 //! * ts2phc always gets a configuration file: `ts2phcConf` (or an empty one) with
 //!   `message_tag [ts2phc.<id>.config]` set in `[global]`.
 //! * A configuration is only parsed (and so validated) when its process runs; a parse error is
@@ -44,18 +50,19 @@
 //!   priority is then ignored). SCHED_FIFO without a priority, or one out of range, is an error.
 
 mod run_ids;
-mod split;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use ptp_api::options::getopt::{Opt, scan};
+use ptp_api::options::{Program, check_conf, check_options};
 use ptp_api::ptp4l_conf::Ptp4lConf;
 use ptp_api::{ApiError, PtpProfile, SchedulingPolicy};
 
 use crate::Error;
 
+pub use ptp_api::options::{SplitError, join, quote, split_options};
 pub use run_ids::RunIds;
-pub use split::{SplitError, join, quote, split_options};
 
 /// Run directory when `--run-dir` is not given.
 pub const DEFAULT_RUN_DIR: &str = "/var/run";
@@ -64,12 +71,6 @@ pub const DEFAULT_RUN_DIR: &str = "/var/run";
 pub const PTP4L: &str = "ptp4l";
 pub const PHC2SYS: &str = "phc2sys";
 pub const TS2PHC: &str = "ts2phc";
-
-/// getopt option strings of the stock programs (union of linuxptp 3.1 and 4.x), used to tell
-/// whether the profile's options already contain `-m`, `-z` or `-t`.
-const PTP4L_OPTSTRING: &str = "AEP246HSLf:i:p:sl:mqvh";
-const PHC2SYS_OPTSTRING: &str = "arc:d:f:s:E:P:I:S:F:R:N:O:L:M:i:u:wn:xz:l:t:mqvh";
-const TS2PHC_OPTSTRING: &str = "ac:f:hi:l:mqs:v";
 
 /// Range of `ptpSchedulingPriority` (the CRD schema's).
 const PRIORITY_RANGE: std::ops::RangeInclusive<i64> = 1..=65;
@@ -148,12 +149,12 @@ pub fn render_profile(profile: &PtpProfile, run_id: u32, run_dir: &Path) -> Resu
     let mut rendered =
         RenderedProfile { profile: profile.name.clone(), run_id, files: Vec::new(), processes: Vec::new() };
 
-    if let Some(opts) = options(profile.ts2phc_opts.as_deref(), "ts2phcOpts", false).map_err(fail)? {
-        let mut conf = parse_conf(profile.ts2phc_conf.as_deref(), "ts2phcConf").map_err(fail)?;
+    if let Some(opts) = options(profile, Program::Ts2phc).map_err(fail)? {
+        let mut conf = parse_conf(profile, Program::Ts2phc).map_err(fail)?;
         conf.set("global", "message_tag", ts2phc_message_tag(run_id));
         let file = ts2phc_config_path(run_dir, run_id);
         let mut args = vec!["-f".to_string(), path_arg(&file)];
-        if !has_option(&opts, TS2PHC_OPTSTRING, 'm') {
+        if !gives(&opts, Program::Ts2phc, 'm', None) {
             args.push("-m".into());
         }
         args.extend(opts);
@@ -161,8 +162,8 @@ pub fn render_profile(profile: &PtpProfile, run_id: u32, run_dir: &Path) -> Resu
         rendered.processes.push(plan(TS2PHC, args, sched, Some(file)));
     }
 
-    if let Some(opts) = options(profile.ptp4l_opts.as_deref(), "ptp4lOpts", true).map_err(fail)? {
-        let mut conf = parse_conf(profile.ptp4l_conf.as_deref(), "ptp4lConf").map_err(fail)?;
+    if let Some(opts) = options(profile, Program::Ptp4l).map_err(fail)? {
+        let mut conf = parse_conf(profile, Program::Ptp4l).map_err(fail)?;
         conf.set("global", "message_tag", ptp4l_message_tag(run_id));
         conf.set("global", "uds_address", path_arg(&ptp4l_socket_path(run_dir, run_id)));
         if let Some(interface) = interface(profile).map_err(fail)?
@@ -172,7 +173,7 @@ pub fn render_profile(profile: &PtpProfile, run_id: u32, run_dir: &Path) -> Resu
         }
         let file = ptp4l_config_path(run_dir, run_id);
         let mut args = vec!["-f".to_string(), path_arg(&file)];
-        if !has_option(&opts, PTP4L_OPTSTRING, 'm') {
+        if !gives(&opts, Program::Ptp4l, 'm', None) {
             args.push("-m".into());
         }
         args.extend(opts);
@@ -180,23 +181,21 @@ pub fn render_profile(profile: &PtpProfile, run_id: u32, run_dir: &Path) -> Resu
         rendered.processes.push(plan(PTP4L, args, sched, Some(file)));
     }
 
-    if let Some(opts) = options(profile.phc2sys_opts.as_deref(), "phc2sysOpts", false).map_err(fail)? {
+    if let Some(opts) = options(profile, Program::Phc2sys).map_err(fail)? {
         let mut args = Vec::new();
         let mut config_file = None;
-        if let Some(text) = profile.phc2sys_conf.as_deref() {
-            let conf = parse_conf(Some(text), "phc2sysConf").map_err(fail)?;
+        if profile.phc2sys_conf.is_some() {
+            let conf = parse_conf(profile, Program::Phc2sys).map_err(fail)?;
             let file = phc2sys_config_path(run_dir, run_id);
             args.extend(["-f".to_string(), path_arg(&file)]);
             rendered.files.push((file.clone(), conf.render()));
             config_file = Some(file);
         }
-        if !has_option(&opts, PHC2SYS_OPTSTRING, 'z') {
+        if !gives(&opts, Program::Phc2sys, 'z', Some("uds_address")) {
             args.extend(["-z".to_string(), path_arg(&ptp4l_socket_path(run_dir, run_id))]);
         }
-        if !has_option(&opts, PHC2SYS_OPTSTRING, 't') {
-            args.extend(["-t".to_string(), ptp4l_message_tag(run_id)]);
-        }
-        if !has_option(&opts, PHC2SYS_OPTSTRING, 'm') {
+        args.extend(["-t".to_string(), ptp4l_message_tag(run_id)]);
+        if !gives(&opts, Program::Phc2sys, 'm', None) {
             args.push("-m".into());
         }
         args.extend(opts);
@@ -215,22 +214,35 @@ fn path_arg(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
-/// The profile's arguments for a process, or `None` when it does not run: `""` never runs, an
-/// absent field runs only when `run_when_absent`.
-fn options(text: Option<&str>, field: &str, run_when_absent: bool) -> Result<Option<Vec<String>>, String> {
-    match text {
-        None if run_when_absent => Ok(Some(Vec::new())),
-        None | Some("") => Ok(None),
-        Some(text) => split_options(text).map(Some).map_err(|e| format!("{field}: {e}")),
+/// The profile's arguments for a program, or `None` when it does not run
+/// ([`Program::runs`]); options that override what the agent owns are an error.
+fn options(profile: &PtpProfile, program: Program) -> Result<Option<Vec<String>>, String> {
+    if !program.runs(profile) {
+        return Ok(None);
     }
+    let field = program.opts_field();
+    let args = split_options(program.opts(profile).unwrap_or_default()).map_err(|e| format!("{field}: {e}"))?;
+    refuse_conflicts(check_options(program, &args))?;
+    Ok(Some(args))
 }
 
-/// Parses a configuration field; absent is an empty configuration.
-fn parse_conf(text: Option<&str>, field: &str) -> Result<Ptp4lConf, String> {
-    Ptp4lConf::parse(text.unwrap_or_default()).map_err(|e| match e {
+/// Parses a program's configuration (absent is an empty one); keys that override what the
+/// agent owns are an error.
+fn parse_conf(profile: &PtpProfile, program: Program) -> Result<Ptp4lConf, String> {
+    let field = program.conf_field();
+    let conf = Ptp4lConf::parse(program.conf(profile).unwrap_or_default()).map_err(|e| match e {
         ApiError::ConfParse { line, message } => format!("{field} line {line}: {message}"),
         other => format!("{field}: {other}"),
-    })
+    })?;
+    refuse_conflicts(check_conf(program, &conf))?;
+    Ok(conf)
+}
+
+fn refuse_conflicts(conflicts: Vec<ptp_api::options::Conflict>) -> Result<(), String> {
+    if conflicts.is_empty() {
+        return Ok(());
+    }
+    Err(conflicts.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
 }
 
 /// The interface to add a section for: set, not `""`, and usable as a section name.
@@ -258,39 +270,13 @@ fn scheduling(profile: &PtpProfile) -> Result<Option<Sched>, String> {
     }
 }
 
-/// Whether getopt with `optstring` would see option `flag` in `args`. Long options
-/// (`--name value`, `--name=value`) are skipped with their value; non-options are skipped (glibc
-/// permutes them); `--` ends the options.
-fn has_option(args: &[String], optstring: &str, flag: char) -> bool {
-    let takes_value =
-        |c: char| optstring.char_indices().any(|(i, o)| o == c && optstring[i + o.len_utf8()..].starts_with(':'));
-    let mut iter = args.iter();
-    while let Some(arg) = iter.next() {
-        if arg == "--" {
-            return false;
-        }
-        if let Some(long) = arg.strip_prefix("--") {
-            if !long.contains('=') {
-                iter.next();
-            }
-            continue;
-        }
-        let Some(cluster) = arg.strip_prefix('-').filter(|c| !c.is_empty()) else {
-            continue;
-        };
-        for (i, c) in cluster.char_indices() {
-            if c == flag {
-                return true;
-            }
-            if takes_value(c) {
-                if cluster[i + c.len_utf8()..].is_empty() {
-                    iter.next();
-                }
-                break;
-            }
-        }
-    }
-    false
+/// Whether the profile's options give short option `flag`, or the long option `key` (any
+/// prefix getopt accepts), the way the program's getopt reads them.
+fn gives(args: &[String], program: Program, flag: char, key: Option<&str>) -> bool {
+    scan(args, program.optstring()).iter().any(|opt| match opt {
+        Opt::Short { flag: f, .. } => *f == flag,
+        Opt::Long { name, .. } => key.is_some_and(|k| !name.is_empty() && k.starts_with(name)),
+    })
 }
 
 impl fmt::Display for RenderedProfile {

@@ -203,27 +203,85 @@ fn phc2sys_conf_is_written_and_passed_with_f() {
 }
 
 #[test]
-fn phc2sys_options_given_by_the_profile_are_not_repeated() {
-    let r = render(&profile(|p| p.phc2sys_opts = s("-a -r -z /run/other.socket -t '[x]' -mq")));
-    assert_eq!(process(&r, PHC2SYS).args, strings(&["-a", "-r", "-z", "/run/other.socket", "-t", "[x]", "-mq"]));
-    let r = render(&profile(|p| p.phc2sys_opts = s("-z/run/o -t[x] -m")));
-    assert_eq!(process(&r, PHC2SYS).args, strings(&["-z/run/o", "-t[x]", "-m"]));
+fn phc2sys_z_given_by_the_profile_is_not_repeated() {
+    let r = render(&profile(|p| p.phc2sys_opts = s("-a -r -z /run/other.socket -mq")));
+    assert_eq!(
+        process(&r, PHC2SYS).args,
+        strings(&["-t", "[ptp4l.3.config]", "-a", "-r", "-z", "/run/other.socket", "-mq"])
+    );
+    let r = render(&profile(|p| p.phc2sys_opts = s("-z/run/o -m")));
+    assert_eq!(process(&r, PHC2SYS).args, strings(&["-t", "[ptp4l.3.config]", "-z/run/o", "-m"]));
+    let r = render(&profile(|p| p.phc2sys_opts = s("--uds=/run/o")));
+    assert_eq!(process(&r, PHC2SYS).args, strings(&["-t", "[ptp4l.3.config]", "-m", "--uds=/run/o"]));
 }
 
 #[test]
 fn option_values_that_look_like_flags_are_not_flags() {
     // `-s -m` hands `-m` to -s as its value; `-n 24` etc. do not hide later options.
-    assert!(!has_option(&strings(&["-s", "-m"]), PHC2SYS_OPTSTRING, 'm'));
-    assert!(!has_option(&strings(&["-s-m"]), PHC2SYS_OPTSTRING, 'm'));
-    assert!(has_option(&strings(&["-n", "24", "-m"]), PHC2SYS_OPTSTRING, 'm'));
-    assert!(has_option(&strings(&["-arm"]), PHC2SYS_OPTSTRING, 'm'));
-    assert!(!has_option(&strings(&["-O", "-z"]), PHC2SYS_OPTSTRING, 'z'));
-    assert!(!has_option(&strings(&["--", "-m"]), PTP4L_OPTSTRING, 'm'));
-    assert!(!has_option(&strings(&["--summary_interval", "-m"]), PTP4L_OPTSTRING, 'm'));
-    assert!(has_option(&strings(&["--summary_interval=1", "-m"]), PTP4L_OPTSTRING, 'm'));
-    assert!(has_option(&strings(&["operand", "-m"]), PTP4L_OPTSTRING, 'm'));
-    assert!(!has_option(&strings(&["-", "m"]), PTP4L_OPTSTRING, 'm'));
-    assert!(!has_option(&[], PTP4L_OPTSTRING, 'm'));
+    let gives = |args: &[&str], program, flag| gives(&strings(args), program, flag, None);
+    assert!(!gives(&["-s", "-m"], Program::Phc2sys, 'm'));
+    assert!(!gives(&["-s-m"], Program::Phc2sys, 'm'));
+    assert!(gives(&["-n", "24", "-m"], Program::Phc2sys, 'm'));
+    assert!(gives(&["-arm"], Program::Phc2sys, 'm'));
+    assert!(!gives(&["-O", "-z"], Program::Phc2sys, 'z'));
+    assert!(!gives(&["--", "-m"], Program::Ptp4l, 'm'));
+    assert!(!gives(&["--summary_interval", "-m"], Program::Ptp4l, 'm'));
+    assert!(gives(&["--summary_interval=1", "-m"], Program::Ptp4l, 'm'));
+    assert!(gives(&["operand", "-m"], Program::Ptp4l, 'm'));
+    assert!(!gives(&["-", "m"], Program::Ptp4l, 'm'));
+    assert!(!gives(&[], Program::Ptp4l, 'm'));
+    assert!(super::gives(&strings(&["--uds_address", "x"]), Program::Phc2sys, 'z', Some("uds_address")));
+    assert!(!super::gives(&strings(&["--=x"]), Program::Phc2sys, 'z', Some("uds_address")));
+}
+
+#[test]
+fn options_that_override_what_the_agent_owns_refuse_the_profile() {
+    let e = render_err(&profile(|p| p.ptp4l_opts = s("-2 --uds_address=/tmp/x")));
+    assert!(
+        e.starts_with("profile p: ptp4lOpts: `--uds_address=/tmp/x` sets uds_address, which the agent owns: "),
+        "{e}"
+    );
+    let e = render_err(&profile(|p| p.ptp4l_opts = s("-2mf /etc/shadow")));
+    assert!(e.starts_with("profile p: ptp4lOpts: `-f` in `-2mf` sets -f"), "{e}");
+    let e = render_err(&profile(|p| p.phc2sys_opts = s("-a -r -t '[x]'")));
+    assert!(e.starts_with("profile p: phc2sysOpts: `-t` sets message_tag"), "{e}");
+    let e = render_err(&profile(|p| p.ts2phc_opts = s("-s generic --message_tag=x --verbose 0")));
+    assert!(e.starts_with("profile p: ts2phcOpts: `--message_tag=x` sets message_tag"), "{e}");
+    assert!(e.contains("; ts2phcOpts: `--verbose` sets verbose"), "every conflict listed: {e}");
+    // Not checked when the program does not run.
+    render(&profile(|p| {
+        p.ptp4l_opts = s("");
+        p.ptp4l_conf = s("[global]\nuds_ro_address /x\n");
+        p.ts2phc_conf = s("[eth0]\nmessage_tag x\n");
+    }));
+}
+
+#[test]
+fn conf_keys_that_override_what_the_agent_owns_refuse_the_profile() {
+    let e = render_err(&profile(|p| p.ptp4l_conf = s("[global]\n[eth0]\nuds_address /tmp/x\n")));
+    assert!(e.starts_with("profile p: ptp4lConf: `uds_address` in [eth0] sets uds_address"), "{e}");
+    let e = render_err(&profile(|p| p.ptp4l_conf = s("[global]\nuds_ro_address /tmp/x\n")));
+    assert!(e.starts_with("profile p: ptp4lConf: `uds_ro_address` in [global] sets uds_ro_address"), "{e}");
+    let e = render_err(&profile(|p| {
+        p.phc2sys_opts = s("-a");
+        p.phc2sys_conf = s("[global]\n[eth0]\nmessage_tag x\n");
+    }));
+    assert!(e.starts_with("profile p: phc2sysConf: `message_tag` in [eth0]"), "{e}");
+}
+
+#[test]
+fn a_later_global_section_cannot_take_the_socket_or_tag_back() {
+    // linuxptp reads every [global] in turn, so the agent's values must be the only ones.
+    let r = render(&profile(|p| {
+        p.ptp4l_conf = s("[global]\n[eth0]\n[global]\nuds_address /tmp/x\nmessage_tag [y]\n");
+        p.ts2phc_opts = s(" ");
+        p.ts2phc_conf = s("[global]\n[GLOBAL]\nmessage_tag [y]\n");
+    }));
+    assert_eq!(
+        file(&r, "/var/run/ptp4l.3.config"),
+        "[global]\nmessage_tag [ptp4l.3.config]\nuds_address /var/run/ptp4l.3.socket\n[eth0]\n[global]\n"
+    );
+    assert_eq!(file(&r, "/var/run/ts2phc.3.config"), "[global]\nmessage_tag [ts2phc.3.config]\n[GLOBAL]\n");
 }
 
 #[test]

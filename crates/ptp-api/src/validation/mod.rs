@@ -2,7 +2,9 @@
 //! (before applying a profile). It checks what the CRD's CEL rules check, for input that never
 //! passed an API server, and everything CEL cannot express. Every finding names the profile and
 //! the field. Nothing beyond these rules is rejected: odd but well-formed profiles are valid and
-//! the agent reports what fails at run time.
+//! the agent reports what fails at run time. The rules include what the agent refuses to run:
+//! options that do not split, and options or keys that override what the agent owns
+//! ([`crate::options::owned`]), for the programs the profile runs.
 
 mod go_syntax;
 mod settings;
@@ -14,6 +16,7 @@ use regex::Regex;
 
 use crate::ApiError;
 use crate::cel_rules::NODE_LABEL_PATTERN;
+use crate::options::{Program, check_conf, check_options, split_options};
 use crate::ptp_config::{PtpConfigSpec, PtpProfile, SchedulingPolicy};
 use crate::ptp4l_conf::Ptp4lConf;
 
@@ -38,6 +41,8 @@ pub enum Code {
     InvalidSpp,
     InvalidSetting,
     UnknownSetting,
+    InvalidOptions,
+    AgentOwnedOption,
 }
 
 impl Code {
@@ -52,6 +57,8 @@ impl Code {
             Code::InvalidSpp => "InvalidSpp",
             Code::InvalidSetting => "InvalidSetting",
             Code::UnknownSetting => "UnknownSetting",
+            Code::InvalidOptions => "InvalidOptions",
+            Code::AgentOwnedOption => "AgentOwnedOption",
         }
     }
 }
@@ -181,6 +188,7 @@ pub fn validate_profile(profile: &PtpProfile) -> Report {
     if let Some(text) = &profile.ptp4l_conf {
         check_ptp4l_conf(profile, text, &mut findings);
     }
+    check_programs(profile, &mut findings);
     if let Some(settings) = &profile.ptp_settings {
         for (key, value) in settings {
             findings.extend(settings::check(&profile.name, key, value));
@@ -231,6 +239,28 @@ fn check_ptp4l_conf(profile: &PtpProfile, text: &str, findings: &mut Vec<Finding
                 format!("spp in [{}] must be between 0 and 255, got {spp:?}", section.name),
             ));
         }
+    }
+}
+
+/// For every program the agent runs for the profile: its options split (shell-like), and neither
+/// they nor its configuration override what the agent owns (see [`crate::options::owned`]). A
+/// configuration that does not parse is left to [`check_ptp4l_conf`] (ptp4lConf) or the agent.
+fn check_programs(profile: &PtpProfile, findings: &mut Vec<Finding>) {
+    let name = Some(profile.name.as_str());
+    for program in Program::ALL.into_iter().filter(|p| p.runs(profile)) {
+        let mut conflicts = Vec::new();
+        match program.opts(profile).map(split_options) {
+            Some(Ok(args)) => conflicts.extend(check_options(program, &args)),
+            Some(Err(e)) => {
+                findings.push(Finding::error(Code::InvalidOptions, name, program.opts_field(), e.to_string()));
+            }
+            None => {}
+        }
+        if let Some(Ok(conf)) = program.conf(profile).map(Ptp4lConf::parse) {
+            conflicts.extend(check_conf(program, &conf));
+        }
+        findings
+            .extend(conflicts.into_iter().map(|c| Finding::error(Code::AgentOwnedOption, name, c.field, c.message())));
     }
 }
 

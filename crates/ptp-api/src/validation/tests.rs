@@ -219,3 +219,55 @@ fn spec_validation_includes_profile_findings() {
     assert!(!report.is_valid());
     assert!(report.error_summary().contains("profile \"a\": ptp4lConf: line 1"), "{}", report.error_summary());
 }
+
+#[test]
+fn options_and_keys_the_agent_owns_are_errors_naming_profile_field_and_option() {
+    let report = validate_profile(&PtpProfile {
+        ptp4l_opts: Some("-2 --uds_address=/tmp/x".into()),
+        phc2sys_opts: Some("-a -r -t '[x]'".into()),
+        ptp4l_conf: Some("[global]\nuds_address /x\n[eth0]\nmessage_tag y\n".into()),
+        ts2phc_opts: Some("-s generic".into()),
+        ts2phc_conf: Some("[global]\nmessage_tag z\n[eth1]\nverbose 1\n".into()),
+        ..PtpProfile::named("p1")
+    });
+    let fields: Vec<_> = report.findings.iter().map(|f| (f.code, f.field.as_str())).collect();
+    assert_eq!(
+        fields,
+        vec![
+            (Code::AgentOwnedOption, "ts2phcConf"),
+            (Code::AgentOwnedOption, "ptp4lOpts"),
+            (Code::AgentOwnedOption, "ptp4lConf"),
+            (Code::AgentOwnedOption, "phc2sysOpts"),
+        ]
+    );
+    assert_eq!(
+        report.findings[1].to_string(),
+        "profile \"p1\": ptp4lOpts: `--uds_address=/tmp/x` sets uds_address, which the agent owns: ptp4l replaces \
+         that path with its management socket and deletes it when it stops; the agent uses \
+         <run-dir>/ptp4l.<id>.socket, where phc2sys and pmc find it"
+    );
+    assert_eq!(Code::AgentOwnedOption.as_str(), "AgentOwnedOption");
+}
+
+#[test]
+fn only_programs_that_run_are_checked() {
+    let report = validate_profile(&PtpProfile {
+        ptp4l_opts: Some(String::new()),
+        ptp4l_conf: Some("[global]\nuds_ro_address /x\n".into()),
+        phc2sys_opts: Some(String::new()),
+        phc2sys_conf: Some("[eth0]\nmessage_tag x\n".into()),
+        ts2phc_conf: Some("[eth0]\nmessage_tag x\n".into()),
+        ..PtpProfile::named("p1")
+    });
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+}
+
+#[test]
+fn options_that_do_not_split_are_errors() {
+    let report = validate_profile(&PtpProfile { phc2sys_opts: Some("-a 'x".into()), ..PtpProfile::named("p1") });
+    assert_eq!(codes(&report), vec![(Severity::Error, Code::InvalidOptions)]);
+    assert_eq!(
+        report.findings[0].to_string(),
+        "profile \"p1\": phc2sysOpts: unterminated single quote (') at character 4"
+    );
+}
