@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::ObjectMeta;
 
-use crate::controller::plan::CONFIGMAP_WARN_BYTES;
+use crate::controller::size::size_warning;
 use crate::input::read_paths;
 use crate::render::{CONDITION_APPLIED, render};
 
@@ -132,6 +132,9 @@ pub struct RenderArgs {
     /// Name of the ConfigMap.
     #[arg(long, default_value = ptp_api::CONFIGMAP_NAME)]
     pub configmap_name: String,
+    /// Unknown fields in a PtpConfig (`interfce:`) are errors (exit 3), not warnings.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -140,13 +143,21 @@ pub enum OutputFormat {
     Json,
 }
 
-/// Exit codes of `render`.
+/// Exit codes of `ptp-operator`. A usage error is never 2, so that a script can tell "a
+/// PtpConfig has a problem" from "the command line is wrong".
 pub const EXIT_OK: u8 = 0;
+/// An input file or document could not be read or parsed (nothing is printed on stdout).
 pub const EXIT_UNREADABLE: u8 = 1;
+/// A PtpConfig is invalid or cannot be decoded (the ConfigMap is still printed).
 pub const EXIT_INVALID_CONFIG: u8 = 2;
+/// `--strict` and a PtpConfig has fields its types do not know (the ConfigMap is still printed).
+pub const EXIT_UNKNOWN_FIELDS: u8 = 3;
+/// The command line is wrong (unknown flag, missing argument, bad value); BSD `EX_USAGE`.
+pub const EXIT_USAGE: u8 = 64;
 
 /// Runs `render`; returns the exit code. The ConfigMap is printed even when PtpConfigs have
-/// problems (exit 2), but not when the input could not be read (exit 1).
+/// problems (exit 2) or unknown fields under `--strict` (exit 3; 2 wins when both apply), but not
+/// when the input could not be read (exit 1).
 pub fn run_render(args: &RenderArgs, out: &mut impl Write, err: &mut impl Write) -> u8 {
     let inputs = match read_paths(&args.files) {
         Ok(inputs) => inputs,
@@ -182,6 +193,18 @@ pub fn run_render(args: &RenderArgs, out: &mut impl Write, err: &mut impl Write)
     }
 
     let mut problems = 0;
+    for u in &inputs.undecodable {
+        problems += 1;
+        let _ = writeln!(
+            err,
+            "PtpConfig {}: Valid=False (DecodeError): {}: {}; left out of the ConfigMap",
+            u.key, u.source, u.error
+        );
+    }
+    let label = if args.strict { "error" } else { "warning" };
+    for u in &inputs.unknown_fields {
+        let _ = writeln!(err, "{label}: PtpConfig {}: unknown field {:?}", u.key, u.path);
+    }
     for (key, outcome) in &rendered.configs {
         for condition in outcome.conditions() {
             if condition.type_ == CONDITION_APPLIED {
@@ -206,13 +229,14 @@ pub fn run_render(args: &RenderArgs, out: &mut impl Write, err: &mut impl Write)
             "note: no Node objects in the input, so no node keys; add `kubectl get nodes -o yaml` output"
         );
     }
-    let bytes = rendered.data_bytes();
-    if bytes > CONFIGMAP_WARN_BYTES {
-        let _ = writeln!(
-            err,
-            "warning: the ConfigMap holds {} nodes in {bytes} bytes, close to the 1 MiB object limit",
-            rendered.data.len()
-        );
+    if let Some(w) = size_warning(&args.configmap_name, rendered.data_bytes(), rendered.data.len()) {
+        let _ = writeln!(err, "warning: {} ({})", w.message, w.reason);
     }
-    if problems > 0 { EXIT_INVALID_CONFIG } else { EXIT_OK }
+    if problems > 0 {
+        EXIT_INVALID_CONFIG
+    } else if args.strict && !inputs.unknown_fields.is_empty() {
+        EXIT_UNKNOWN_FIELDS
+    } else {
+        EXIT_OK
+    }
 }

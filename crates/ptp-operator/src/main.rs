@@ -1,11 +1,18 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use ptp_operator::cli::{Cli, Command, LogFormat, RunArgs, run_render};
+use ptp_operator::cli::{Cli, Command, EXIT_USAGE, LogFormat, RunArgs, run_render};
 use tokio::sync::watch;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap exits 2 on usage errors, which `render` uses for "a PtpConfig has a problem".
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
+        }
+    };
     match cli.command {
         Command::Render(args) => {
             ExitCode::from(run_render(&args, &mut std::io::stdout().lock(), &mut std::io::stderr().lock()))
@@ -20,7 +27,7 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             eprintln!("ptp-operator run: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_USAGE);
         }
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
