@@ -82,7 +82,6 @@ pub mod discovery;
 pub mod error;
 pub mod faults;
 pub mod http;
-pub mod https;
 pub mod jsonpath;
 pub mod kubeconfig;
 pub mod meta;
