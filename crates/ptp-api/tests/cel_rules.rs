@@ -29,11 +29,12 @@ fn cel_errors(spec: Value) -> Vec<String> {
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
     errors.extend(validator.iter_errors(&object).map(|e| {
         let path = e.instance_path().to_string();
-        let field = path.trim_start_matches('/').split('/').fold(String::new(), |acc, part| match part.parse::<usize>() {
-            Ok(i) => format!("{acc}[{i}]"),
-            Err(_) if acc.is_empty() => part.to_string(),
-            Err(_) => format!("{acc}.{part}"),
-        });
+        let field =
+            path.trim_start_matches('/').split('/').fold(String::new(), |acc, part| match part.parse::<usize>() {
+                Ok(i) => format!("{acc}[{i}]"),
+                Err(_) if acc.is_empty() => part.to_string(),
+                Err(_) => format!("{acc}.{part}"),
+            });
         format!("{field}: {e}")
     }));
     errors

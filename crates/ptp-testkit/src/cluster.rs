@@ -197,7 +197,8 @@ impl ControlPlane {
 /// A unique DNS-1123 name for this test run: `<prefix>-<pid>-<n>`.
 pub fn unique_name(prefix: &str) -> String {
     let n = SEQ.fetch_add(1, Ordering::Relaxed);
-    let prefix: String = prefix.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    let prefix: String =
+        prefix.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
     let prefix: String = prefix.chars().take(40).collect();
     format!("{}-{}-{n}", prefix.trim_matches('-'), std::process::id())
 }
@@ -243,7 +244,8 @@ impl TestEnv {
             .create_subresource("token", name, &PostParams::default(), &serde_json::to_vec(&request)?)
             .await
             .map_err(client_error)?;
-        let token = token.status.and_then(|s| s.token).ok_or_else(|| Error::Client("TokenRequest without a token".into()))?;
+        let token =
+            token.status.and_then(|s| s.token).ok_or_else(|| Error::Client("TokenRequest without a token".into()))?;
         let path = self.cp.dir.join(format!("sa-{}-{name}.kubeconfig", self.ns));
         let text = format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: ptp-test\n  cluster:\n    server: {}\n    certificate-authority: {}\nusers:\n- name: {name}\n  user:\n    token: {token}\ncontexts:\n- name: ptp-test\n  context: {{cluster: ptp-test, user: {name}, namespace: {}}}\ncurrent-context: ptp-test\n",
@@ -306,10 +308,8 @@ pub async fn apply(client: &Client, doc: Value) -> Result<Value> {
         (Scope::Namespaced, Some(ns)) => Api::namespaced_with(client.clone(), ns, &ar),
         _ => Api::all_with(client.clone(), &ar),
     };
-    let applied = api
-        .patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&doc))
-        .await
-        .map_err(client_error)?;
+    let applied =
+        api.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&doc)).await.map_err(client_error)?;
     Ok(serde_json::to_value(applied)?)
 }
 

@@ -74,7 +74,11 @@ async fn crd_rules_and_patterns_accept_and_reject_like_ptp_api() {
             json!({"profile": [profile("a")], "recommend": [recommend("a", json!([{"nodeLabel": "feature.node.kubernetes.io/ptp=true"}]))]}),
             None,
         ),
-        ("duplicate profile names", json!({"profile": [profile("a"), profile("a")], "recommend": []}), Some("profile names must be unique")),
+        (
+            "duplicate profile names",
+            json!({"profile": [profile("a"), profile("a")], "recommend": []}),
+            Some("profile names must be unique"),
+        ),
         (
             "recommend of a missing profile",
             json!({"profile": [profile("a")], "recommend": [recommend("b", json!([{"nodeName": "n"}]))]}),
@@ -102,7 +106,8 @@ async fn crd_rules_and_patterns_accept_and_reject_like_ptp_api() {
         &kube::discovery::ApiResource::erase::<ptp_api::PtpConfig>(&()),
     );
     for (i, (case, spec, expected)) in cases.into_iter().enumerate() {
-        let object: kube::api::DynamicObject = serde_json::from_value(ptp_config(&format!("c{i}"), spec.clone())).unwrap();
+        let object: kube::api::DynamicObject =
+            serde_json::from_value(ptp_config(&format!("c{i}"), spec.clone())).unwrap();
         let result = api.create(&PostParams::default(), &object).await;
         // ptp-api's pure validation agrees with the server.
         let parsed: Result<ptp_api::PtpConfigSpec, _> = serde_json::from_value(spec);
@@ -121,7 +126,15 @@ async fn crd_rules_and_patterns_accept_and_reject_like_ptp_api() {
     }
 }
 
-async fn allowed(client: &Client, ns: &str, verb: &str, group: &str, resource: &str, sub: Option<&str>, name: Option<&str>) -> bool {
+async fn allowed(
+    client: &Client,
+    ns: &str,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    sub: Option<&str>,
+    name: Option<&str>,
+) -> bool {
     let review = SelfSubjectAccessReview {
         spec: SelfSubjectAccessReviewSpec {
             resource_attributes: Some(ResourceAttributes {
@@ -183,7 +196,10 @@ async fn chart_rbac_grants_each_service_account_its_job_and_no_more() {
         ("delete", g, "nodeptpdevices", None),
         ("update", g, "ptpconfigs", None),
     ] {
-        assert!(!allowed(&agent.client, ns, verb, group, resource, sub, None).await, "agent must not {verb} {resource}");
+        assert!(
+            !allowed(&agent.client, ns, verb, group, resource, sub, None).await,
+            "agent must not {verb} {resource}"
+        );
     }
     assert!(!allowed(&operator.client, ns, "get", "", "secrets", None, None).await, "operator must not read Secrets");
     // And a real request with the token is refused as the review says.
@@ -225,7 +241,11 @@ async fn a_configmap_over_one_mebibyte_is_refused() {
     let cms: Api<ConfigMap> = Api::namespaced(env.admin.clone(), &env.ns);
     let mut data = BTreeMap::new();
     data.insert("big".to_string(), "x".repeat(1024 * 1024 + 1));
-    let cm = ConfigMap { metadata: kube::api::ObjectMeta { name: Some("big".into()), ..Default::default() }, data: Some(data), ..Default::default() };
+    let cm = ConfigMap {
+        metadata: kube::api::ObjectMeta { name: Some("big".into()), ..Default::default() },
+        data: Some(data),
+        ..Default::default()
+    };
     let err = cms.create(&PostParams::default(), &cm).await.expect_err("over 1 MiB");
     let text = err.to_string();
     assert!(text.contains("1048576") || text.contains("Too long") || text.contains("too large"), "{text}");
