@@ -94,7 +94,7 @@ token_kubeconfig ptp-operator-agent "$dir/agent.kubeconfig"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 say "ptp-operator run (as ServiceAccount ptp-operator)"
-KUBECONFIG=$dir/operator.kubeconfig POD_NAMESPACE=openshift-ptp target/debug/ptp-operator run \
+KUBECONFIG=$dir/operator.kubeconfig POD_NAMESPACE=openshift-ptp WATCH_NAMESPACES=openshift-ptp target/debug/ptp-operator run \
   --metrics-addr "127.0.0.1:$(free_port)" --health-addr "127.0.0.1:$(free_port)" >"$dir/operator.log" 2>&1 &
 pids+=($!)
 
