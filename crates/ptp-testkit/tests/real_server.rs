@@ -165,19 +165,23 @@ async fn chart_rbac_grants_each_service_account_its_job_and_no_more() {
     let ns = env.ns.as_str();
     let g = "ptp.openshift.io";
     // The operator's whole job.
-    for (verb, group, resource, sub) in [
-        ("watch", g, "ptpconfigs", None),
-        ("patch", g, "ptpconfigs", Some("status")),
-        ("watch", "", "nodes", None),
-        ("create", "", "configmaps", None),
-        ("update", "", "configmaps", None),
-        ("create", g, "nodeptpdevices", None),
-        ("delete", g, "nodeptpdevices", None),
-        ("create", "coordination.k8s.io", "leases", None),
-        ("create", "events.k8s.io", "events", None),
+    for (verb, group, resource, sub, name) in [
+        ("watch", g, "ptpconfigs", None, None),
+        ("patch", g, "ptpconfigs", Some("status"), None),
+        ("watch", "", "nodes", None, None),
+        ("create", "", "configmaps", None, None),
+        ("update", "", "configmaps", None, Some("ptp-configmap")),
+        ("create", g, "nodeptpdevices", None, None),
+        ("delete", g, "nodeptpdevices", None, None),
+        ("create", "coordination.k8s.io", "leases", None, None),
+        ("create", "events.k8s.io", "events", None, None),
     ] {
-        assert!(allowed(&operator.client, ns, verb, group, resource, sub, None).await, "operator: {verb} {resource}");
+        assert!(allowed(&operator.client, ns, verb, group, resource, sub, name).await, "operator: {verb} {resource}");
     }
+    assert!(
+        !allowed(&operator.client, ns, "update", "", "configmaps", None, Some("other")).await,
+        "the operator writes only ptp-configmap"
+    );
     // The agent's whole job, and what it must not do.
     for (verb, group, resource, sub, name) in [
         ("get", "", "configmaps", None, Some("ptp-configmap")),
