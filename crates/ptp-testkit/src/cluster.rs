@@ -240,10 +240,8 @@ impl TestEnv {
             spec: Some(TokenRequestSpec { expiration_seconds: Some(3600), ..Default::default() }),
             ..Default::default()
         };
-        let token: TokenRequest = sas
-            .create_subresource("token", name, &PostParams::default(), &serde_json::to_vec(&request)?)
-            .await
-            .map_err(client_error)?;
+        let token: TokenRequest =
+            sas.create_subresource("token", name, &PostParams::default(), &request).await.map_err(client_error)?;
         let token =
             token.status.and_then(|s| s.token).ok_or_else(|| Error::Client("TokenRequest without a token".into()))?;
         let path = self.cp.dir.join(format!("sa-{}-{name}.kubeconfig", self.ns));

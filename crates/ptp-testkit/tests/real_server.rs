@@ -77,7 +77,8 @@ async fn crd_rules_and_patterns_accept_and_reject_like_ptp_api() {
         (
             "duplicate profile names",
             json!({"profile": [profile("a"), profile("a")], "recommend": []}),
-            Some("profile names must be unique"),
+            // The real server drops a FieldValueDuplicate rule's message (the double keeps it).
+            Some("spec: Duplicate value"),
         ),
         (
             "recommend of a missing profile",
