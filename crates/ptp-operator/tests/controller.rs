@@ -334,7 +334,7 @@ async fn undecodable_ptpconfig_is_isolated_while_others_keep_rendering() {
     rr.spec.recommend[0].profile = "q".into();
     api.create(&PostParams::default(), &rr).await.unwrap();
     // Never decodable during the operator's life.
-    let mut from_start = serde_json::to_value(&ordinary_clock()).unwrap();
+    let mut from_start = serde_json::to_value(ordinary_clock()).unwrap();
     from_start["metadata"]["name"] = "rr-from-start".into();
     from_start["spec"]["profile"][0]["name"] = "s".into();
     from_start["spec"]["profile"][0]["ptpSchedulingPolicy"] = "SCHED_RR".into();

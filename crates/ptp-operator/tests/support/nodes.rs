@@ -20,7 +20,7 @@ fn write_node(out: &mut impl Write, i: usize) -> io::Result<()> {
     let name = format!("worker-{i:05}");
     let uid = format!("{:08x}-1b2c-4d3e-8f40-{:012x}", i * 7919, i * 104_729);
     let ip = format!("10.{}.{}.{}", 128 + (i >> 16) % 64, (i >> 8) % 256, i % 256);
-    let ptp = if i % 10 == 0 { "\n      ptp: \"\"" } else { "" };
+    let ptp = if i.is_multiple_of(10) { "\n      ptp: \"\"" } else { "" };
     write!(
         out,
         r#"- apiVersion: v1
