@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 started=$SECONDS
 phase_start=$SECONDS
 phase_name=
+free_disk() { df -Ph . 2>/dev/null | awk 'NR==2{print $4}'; }
 step() {
-  if [ -n "$phase_name" ]; then printf '<== %s: %d s\n' "$phase_name" $((SECONDS - phase_start)); fi
+  if [ -n "$phase_name" ]; then printf '<== %s: %d s (disk free: %s)\n' "$phase_name" $((SECONDS - phase_start)) "$(free_disk)"; fi
   phase_name=$*
   phase_start=$SECONDS
   printf '\n==> %s\n' "$*"
@@ -21,6 +22,13 @@ loud() {
   bar=$(printf '!%.0s' $(seq 78))
   printf '\n%s\n!!! %s\n%s\n\n' "$bar" "$*" "$bar" >&2
 }
+
+# A clean build of the workspace and its tests takes about 12 GB (target/), the Kubernetes build a few
+# more while it runs: say so up front instead of failing in the linker.
+free_kb=$(df -Pk . | awk 'NR==2{print $4}')
+if [ "${free_kb:-0}" -lt $((16 * 1024 * 1024)) ]; then
+  loud "only $(free_disk) free on $(df -P . | awk 'NR==2{print $6}'): a clean build needs about 16 GB; it may fail with 'No space left on device'"
+fi
 
 step "prerequisites"
 scripts/setup.sh

@@ -31,6 +31,12 @@ ldflags="-s -w -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMin
 etcd_ldflags="-s -w"
 
 mkdir -p "$DIR.tmp"
+# The Go build cache of these four binaries is several GB and is never used again once they are cached:
+# keep it beside them and remove it after a successful build (GOCACHE set by the caller is respected).
+if [ -z "${GOCACHE:-}" ]; then
+  export GOCACHE="$DIR.tmp/gocache"
+  own_gocache=1
+fi
 echo "tools/k8s: building ${missing[*]} (Kubernetes $K8S_VERSION, etcd $ETCD_VERSION) into $DIR" >&2
 echo "tools/k8s: a cold build takes 15-30 minutes on 2 cores; progress follows every 30 s" >&2
 
@@ -63,5 +69,6 @@ for b in "${missing[@]}"; do
 done
 mkdir -p "$DIR"
 for b in "${missing[@]}"; do mv "$DIR.tmp/$b.done" "$DIR/$b"; done
+if [ -n "${own_gocache:-}" ]; then chmod -R u+w "$GOCACHE" 2>/dev/null || true; rm -rf "$GOCACHE"; fi
 rmdir "$DIR.tmp" 2>/dev/null || true
 echo "$DIR"
