@@ -298,7 +298,8 @@ impl TestEnv {
     }
 }
 
-/// Server-side apply of one object (any kind the server knows).
+/// Server-side apply of one object (any kind the server knows), with strict field validation (an
+/// unknown or duplicate field is an error, as `kubectl apply --validate=strict`).
 pub async fn apply(client: &Client, doc: Value) -> Result<Value> {
     let (ar, scope) = resource_of(client, &doc).await?;
     let name = doc["metadata"]["name"].as_str().unwrap_or_default().to_string();
@@ -306,8 +307,10 @@ pub async fn apply(client: &Client, doc: Value) -> Result<Value> {
         (Scope::Namespaced, Some(ns)) => Api::namespaced_with(client.clone(), ns, &ar),
         _ => Api::all_with(client.clone(), &ar),
     };
-    let applied =
-        api.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&doc)).await.map_err(client_error)?;
+    let applied = api
+        .patch(&name, &PatchParams::apply(MANAGER).force().validation_strict(), &Patch::Apply(&doc))
+        .await
+        .map_err(client_error)?;
     Ok(serde_json::to_value(applied)?)
 }
 
