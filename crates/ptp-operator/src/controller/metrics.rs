@@ -24,6 +24,8 @@ pub struct OperatorMetrics {
     pub ptpconfigs: Gauge,
     pub undecodable_ptpconfigs: Gauge,
     pub configmap_bytes: Gauge,
+    /// 0 while the rendered ConfigMap is over the API server's object limit (not written).
+    pub configmap_within_limit: Gauge,
     pub writes: Family<WriteLabels, Counter>,
     pub leader: Gauge,
 }
@@ -39,6 +41,7 @@ impl OperatorMetrics {
             ptpconfigs: Gauge::default(),
             undecodable_ptpconfigs: Gauge::default(),
             configmap_bytes: Gauge::default(),
+            configmap_within_limit: Gauge::default(),
             writes: Family::default(),
             leader: Gauge::default(),
         };
@@ -58,6 +61,12 @@ impl OperatorMetrics {
             m.undecodable_ptpconfigs.clone(),
         );
         r.register("configmap_bytes", "Size of the rendered ptp-configmap data", m.configmap_bytes.clone());
+        m.configmap_within_limit.set(1);
+        r.register(
+            "configmap_within_limit",
+            "0 while the rendered ptp-configmap is over the 1 MiB object limit: it is not written, nodes keep the stored version",
+            m.configmap_within_limit.clone(),
+        );
         r.register("writes", "API writes by kind", m.writes.clone());
         r.register("leader", "1 while this instance holds the leader lease", m.leader.clone());
         m

@@ -9,7 +9,7 @@ use ptp_api::{NodeMatchList, PtpConfig, PtpConfigStatus};
 use super::conditions::merge;
 use super::selector::LabelSelector;
 pub use super::size::CONFIGMAP_WARN_BYTES;
-use super::size::size_warning;
+use super::size::{CONFIGMAP_LIMIT_BYTES, size_warning};
 use crate::render::{
     CONDITION_APPLIED, CONDITION_PROFILE_REFERENCE_VALID, CONDITION_VALID, ConfigKey, ConfigOutcome, DesiredCondition,
     NodeInfo, RenderOutput, render,
@@ -104,7 +104,11 @@ pub fn plan(snapshot: &Snapshot, now: &Time) -> Plan {
             message: w.message,
         });
 
+    // Over the object limit the API server refuses the write, every time: writing nothing keeps
+    // the last stored version for every node (and no retry loop), the condition says why.
+    let over_limit = rendered.data_bytes() > CONFIGMAP_LIMIT_BYTES;
     let configmap = match &snapshot.configmap_data {
+        _ if over_limit => ConfigMapAction::Keep,
         None => ConfigMapAction::Create(rendered.data.clone()),
         Some(current) if *current != rendered.data => ConfigMapAction::Update(rendered.data.clone()),
         Some(_) => ConfigMapAction::Keep,

@@ -27,6 +27,7 @@ use super::leader::{LeaderElector, LeaseTiming};
 use super::metrics::OperatorMetrics;
 use super::plan::{Snapshot, plan};
 use super::selector::LabelSelector;
+use super::size::CONFIGMAP_LIMIT_BYTES;
 use crate::render::{ConfigKey, NodeInfo};
 
 /// Settings of `ptp-operator run`.
@@ -389,6 +390,7 @@ async fn run_loop(
         metrics.reconcile_duration.observe(started.elapsed().as_secs_f64());
         metrics.nodes.set(snapshot.nodes.len() as i64);
         metrics.configmap_bytes.set(planned.render.data_bytes() as i64);
+        metrics.configmap_within_limit.set(i64::from(planned.render.data_bytes() <= CONFIGMAP_LIMIT_BYTES));
         if planned.writes() > 0 {
             tracing::debug!(writes = planned.writes(), elapsed_ms = started.elapsed().as_millis() as u64, "reconciled");
         }

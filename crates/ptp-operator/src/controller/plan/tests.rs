@@ -166,6 +166,11 @@ fn oversize_configmap_sets_a_condition_and_event_and_clears_them() {
     assert!(c.message.contains("for 1,003 nodes, over the 1 MiB (1,048,576 bytes) object limit"), "{}", c.message);
     let event = p.events.iter().find(|e| e.warning && e.reason == "OverSizeLimit").expect("event");
     assert_eq!(event.note, c.message);
+    // The server would refuse it: nothing is written (the stored version stays for every node).
+    assert_eq!(p.configmap, ConfigMapAction::Keep);
+    let mut first = s.clone();
+    first.configmap_data = None;
+    assert_eq!(plan(&first, &now(1)).configmap, ConfigMapAction::Keep, "not created either");
 
     // Between the threshold and the limit: near, not over.
     let mut near = s.clone();
