@@ -82,6 +82,7 @@ pub mod discovery;
 pub mod error;
 pub mod faults;
 pub mod http;
+pub mod https;
 pub mod jsonpath;
 pub mod kubeconfig;
 pub mod meta;
