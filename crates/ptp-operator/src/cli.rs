@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the controller against the cluster (in-cluster config or KUBECONFIG).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the ptp-configmap the operator would write for the given PtpConfigs and Nodes.
     Render(RenderArgs),
 }

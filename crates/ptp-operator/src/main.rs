@@ -17,7 +17,7 @@ fn main() -> ExitCode {
         Command::Render(args) => {
             ExitCode::from(run_render(&args, &mut std::io::stdout().lock(), &mut std::io::stderr().lock()))
         }
-        Command::Run(args) => run(args),
+        Command::Run(args) => run(*args),
     }
 }
 
