@@ -70,7 +70,7 @@ async fn metrics_over_https_behind_the_token_guard() {
 }
 
 #[test]
-fn metrics_flags_that_do_not_fit_exit_2_naming_them() {
+fn metrics_flags_that_do_not_fit_exit_as_usage_errors_naming_them() {
     for (args, message) in [
         (&["--metrics-tls", "files"][..], "--metrics-tls files needs --metrics-tls-cert and --metrics-tls-key"),
         (&["--metrics-tls", "self-signed", "--metrics-tls-key", "/k"], "only with --metrics-tls files"),
@@ -85,7 +85,7 @@ fn metrics_flags_that_do_not_fit_exit_2_naming_them() {
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(i32::from(ptp_operator::cli::EXIT_USAGE)), "{args:?}: {stderr}");
         assert!(stderr.contains(message), "{args:?}: {stderr}");
     }
 }

@@ -39,6 +39,7 @@ fn settings(env: &TestEnv) -> Settings {
         resync: Duration::from_secs(30),
         metrics_addr: None,
         health_addr: None,
+        metrics_security: Default::default(),
     }
 }
 
