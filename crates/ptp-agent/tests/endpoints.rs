@@ -3,7 +3,7 @@
 //! together (or an address that is not IP:PORT) failing the start with their names. The
 //! bearer-token check is tested in ptp-serve (a fake reviewer, and the real reviewer against a
 //! stub of the review APIs: the API server double serves neither tokenreviews nor
-//! subjectaccessreviews).
+//! subjectaccessreviews) and against the real kube-apiserver in real_server_auth.rs.
 
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};

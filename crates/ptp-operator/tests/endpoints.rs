@@ -1,10 +1,11 @@
 //! `ptp-operator run` with its metrics endpoint secured: HTTPS with a self-signed certificate and
 //! the bearer-token guard in front of /metrics, the probes plain HTTP; metrics flags that do not
-//! fit together exit 2 naming them.
+//! fit together exit 64 (a usage error) naming them.
 //!
 //! The API server double serves neither tokenreviews nor subjectaccessreviews, so a token gets
 //! 503 here (the reviews could not be made); 200 and 403 with real reviews are tested in
-//! ptp-serve against a stub of the two APIs, and are left to the real kube-apiserver harness.
+//! ptp-serve against a stub of the two APIs, and against the real kube-apiserver in
+//! real_server.rs (`operator_metrics_need_a_token_the_api_server_accepts_and_allows`).
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

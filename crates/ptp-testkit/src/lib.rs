@@ -86,6 +86,7 @@ pub mod https;
 pub mod jsonpath;
 pub mod kubeconfig;
 pub mod meta;
+pub mod metrics_guard;
 pub mod netns;
 pub mod patch;
 pub mod probe;
