@@ -101,9 +101,14 @@ def env(obj: dict) -> dict:
 
 
 def rule_set(rules: list[dict]) -> set:
-    """Rules as a set of (apiGroup, resource, verb, resourceName or '') atoms."""
+    """Rules as a set of (apiGroup, resource, verb, resourceName or '') atoms; a non-resource URL
+    rule as ("nonResourceURL", url, verb, '')."""
     atoms = set()
     for r in rules:
+        if "nonResourceURLs" in r:
+            assert set(r) == {"nonResourceURLs", "verbs"}, r
+            atoms |= {("nonResourceURL", u, v, "") for u in r["nonResourceURLs"] for v in r["verbs"]}
+            continue
         assert set(r) <= {"apiGroups", "resources", "verbs", "resourceNames"}, r
         for g in r["apiGroups"]:
             for res in r["resources"]:
@@ -209,6 +214,10 @@ def custom_resources_are_well_formed():
         ports = {p["name"]: p for p in picked[0]["spec"]["ports"]}
         (ep,) = spec["endpoints"]
         assert ep["port"] in ports and ep["path"] == "/metrics", ep
+        # metrics.secure (default): HTTPS with Prometheus' ServiceAccount token
+        assert ep["scheme"] == "https", ep
+        assert ep["bearerTokenFile"] == "/var/run/secrets/kubernetes.io/serviceaccount/token", ep
+        assert ep["tlsConfig"] == {"insecureSkipVerify": True}, ep
         assert re.fullmatch(r"\d+[smh]", ep["interval"]) and re.fullmatch(r"\d+[smh]", ep["scrapeTimeout"]), ep
         # the Service selects the pods of the same component
         component = sm["metadata"]["labels"]["app.kubernetes.io/component"]
@@ -244,6 +253,8 @@ def custom_resources_are_well_formed():
 
 @test
 def optional_objects_are_off_by_default():
+    # The admission policy is `auto`: an offline render does not know the cluster's API versions
+    # (see admission_policy_auto_follows_the_cluster).
     kinds = sorted({o["kind"] for o in render(None)})
     assert kinds == sorted(
         ["ClusterRole", "ClusterRoleBinding", "DaemonSet", "Deployment", "Role", "RoleBinding", "ServiceAccount"]
@@ -274,6 +285,11 @@ OPERATOR_NAMESPACE_RULES = (
     | atoms("", "configmaps", "get list watch update patch", "ptp-configmap")
     | atoms("coordination.k8s.io", "leases", "get create update")
 )
+METRICS_AUTH_RULES = atoms("authentication.k8s.io", "tokenreviews", "create") | atoms(
+    "authorization.k8s.io", "subjectaccessreviews", "create"
+)
+METRICS_READER_RULES = {("nonResourceURL", "/metrics", "get", "")}
+READER = f"{OPERATOR}-metrics-reader"
 AGENT_RULES = (
     atoms("", "configmaps", "get", "ptp-configmap")
     | atoms("", "configmaps", "list watch")
@@ -290,6 +306,8 @@ def check_bindings(objs: list[dict]) -> None:
         ref = b["roleRef"]
         ns = b["metadata"].get("namespace") if ref["kind"] == "Role" else None
         assert (ref["kind"], ns, ref["name"]) in roles, b
+        if ref["name"] == READER:
+            continue  # metrics.readers: Prometheus' ServiceAccounts, checked in metrics_readers
         (subject,) = b["subjects"]
         sa = OPERATOR if b["metadata"]["labels"]["app.kubernetes.io/component"] == "operator" else AGENT
         assert subject == {"kind": "ServiceAccount", "name": sa, "namespace": NAMESPACE}, subject
@@ -303,9 +321,16 @@ def check_bindings(objs: list[dict]) -> None:
 def rbac_rules_are_exactly_the_listed_ones():
     objs = render(None)
     check_bindings(objs)
-    cluster = [o for o in objs if o["kind"] == "ClusterRole"]
-    assert [c["metadata"]["name"] for c in cluster] == [OPERATOR], "the agent has no ClusterRole"
-    assert rule_set(cluster[0]["rules"]) == atoms("", "nodes", "get list watch") | OPERATOR_PTPCONFIG_RULES
+    cluster = {o["metadata"]["name"]: o for o in objs if o["kind"] == "ClusterRole"}
+    assert set(cluster) == {OPERATOR, AGENT, READER}, cluster
+    assert rule_set(cluster[OPERATOR]["rules"]) == (
+        atoms("", "nodes", "get list watch") | OPERATOR_PTPCONFIG_RULES | METRICS_AUTH_RULES
+    )
+    # the agent's only cluster-wide rights: the reviews of who reads its /metrics
+    assert rule_set(cluster[AGENT]["rules"]) == METRICS_AUTH_RULES
+    assert rule_set(cluster[READER]["rules"]) == METRICS_READER_RULES
+    bindings = {o["metadata"]["name"]: o for o in objs if o["kind"] == "ClusterRoleBinding"}
+    assert set(bindings) == {OPERATOR, AGENT}, "no reader binding without metrics.readers"
     roles = {o["metadata"]["name"]: o for o in objs if o["kind"] == "Role"}
     assert set(roles) == {OPERATOR, AGENT}, roles
     assert rule_set(roles[OPERATOR]["rules"]) == OPERATOR_NAMESPACE_RULES
@@ -314,16 +339,46 @@ def rbac_rules_are_exactly_the_listed_ones():
     for rel, sa in (("config/rbac/operator.yaml", OPERATOR), ("config/rbac/agent.yaml", AGENT)):
         docs = list(yaml.safe_load_all((chartlib.ROOT / rel).read_text()))
         got = set().union(*(rule_set(d["rules"]) for d in docs if d["kind"] in ("Role", "ClusterRole")))
-        want = AGENT_RULES if sa == AGENT else OPERATOR_NAMESPACE_RULES | OPERATOR_PTPCONFIG_RULES | atoms("", "nodes", "get list watch")
+        if sa == AGENT:
+            want = AGENT_RULES | METRICS_AUTH_RULES
+        else:
+            want = (
+                OPERATOR_NAMESPACE_RULES
+                | OPERATOR_PTPCONFIG_RULES
+                | atoms("", "nodes", "get list watch")
+                | METRICS_AUTH_RULES
+                | METRICS_READER_RULES
+            )
         assert got == want, rel
+
+
+@test
+def rbac_without_secure_metrics():
+    objs = render({"metrics": {"secure": False}})
+    check_bindings(objs)
+    cluster = {o["metadata"]["name"]: o for o in objs if o["kind"] == "ClusterRole"}
+    assert set(cluster) == {OPERATOR}, "the agent has no ClusterRole, and there is no reader role"
+    assert rule_set(cluster[OPERATOR]["rules"]) == atoms("", "nodes", "get list watch") | OPERATOR_PTPCONFIG_RULES
+    assert [o["metadata"]["name"] for o in objs if o["kind"] == "ClusterRoleBinding"] == [OPERATOR]
+
+
+@test
+def metrics_readers():
+    readers = [{"name": "prometheus-k8s", "namespace": "monitoring"}, {"name": "vmagent", "namespace": "vm"}]
+    objs = render({"metrics": {"readers": readers}})
+    check_bindings(objs)
+    binding = find(objs, "ClusterRoleBinding", READER)
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": READER}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", **r} for r in readers]
+    assert not [o for o in render({"metrics": {"readers": readers}, "rbac": {"create": False}}) if "Role" in o["kind"]]
 
 
 @test
 def rbac_with_watch_namespaces_uses_roles():
     objs = render({"operator": {"watchNamespaces": ["ptp-a", "ptp-b"]}})
     check_bindings(objs)
-    cluster = find(objs, "ClusterRole")
-    assert rule_set(cluster["rules"]) == atoms("", "nodes", "get list watch")
+    cluster = find(objs, "ClusterRole", OPERATOR)
+    assert rule_set(cluster["rules"]) == atoms("", "nodes", "get list watch") | METRICS_AUTH_RULES
     for ns in ("ptp-a", "ptp-b"):
         role = find(objs, "Role", f"{OPERATOR}-ptpconfigs", ns)
         assert rule_set(role["rules"]) == OPERATOR_PTPCONFIG_RULES
@@ -370,6 +425,8 @@ def deployment_is_locked_down():
     assert e["WATCH_NAMESPACES"] == ""
     assert e["LOG_FORMAT"] == "text"
     assert "RUST_LOG" not in e
+    assert (e["METRICS_AUTH"], e["METRICS_TLS"]) == ("tokenreview", "self-signed")
+    assert "volumes" not in pod and "volumeMounts" not in c
     assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
     sel = dep["spec"]["selector"]["matchLabels"]
     assert sel.items() <= dep["spec"]["template"]["metadata"]["labels"].items()
@@ -416,6 +473,8 @@ def daemonset_has_what_linuxptp_needs():
     e = env(ds)
     assert e["NODE_NAME"] == {"fieldRef": {"fieldPath": "spec.nodeName"}}
     assert e["POD_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    assert (e["METRICS_AUTH"], e["METRICS_TLS"]) == ("tokenreview", "self-signed")
+    assert "METRICS_TLS_CERT" not in e and "METRICS_TLS_KEY" not in e
     assert c["securityContext"]["privileged"] is True
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
     assert ports == {"metrics": 9091, "health": 8081}
@@ -480,6 +539,35 @@ def network_policy():
 
 
 @test
+def metrics_endpoints_follow_metrics_values():
+    # a Secret's certificate instead of self-signed ones, mounted into both pods
+    objs = render({"metrics": {"tlsSecretName": "ptp-metrics-tls"}})
+    for workload in (find(objs, "Deployment"), find(objs, "DaemonSet")):
+        e, c, pod = env(workload), container(workload), workload["spec"]["template"]["spec"]
+        assert (e["METRICS_AUTH"], e["METRICS_TLS"]) == ("tokenreview", "files"), e
+        assert (e["METRICS_TLS_CERT"], e["METRICS_TLS_KEY"]) == ("/etc/ptp-metrics-tls/tls.crt", "/etc/ptp-metrics-tls/tls.key")
+        assert {"name": "metrics-tls", "mountPath": "/etc/ptp-metrics-tls", "readOnly": True} in c["volumeMounts"]
+        assert {"name": "metrics-tls", "secret": {"secretName": "ptp-metrics-tls"}} in pod["volumes"]
+    # plain HTTP, open: the former behaviour
+    objs = render(merge(ALL_ON, {"metrics": {"secure": False, "tlsSecretName": "ignored"}}))
+    for workload in (find(objs, "Deployment"), find(objs, "DaemonSet")):
+        e = env(workload)
+        assert (e["METRICS_AUTH"], e["METRICS_TLS"]) == ("none", "off"), e
+        assert "METRICS_TLS_CERT" not in e
+        assert all(v["name"] != "metrics-tls" for v in workload["spec"]["template"]["spec"].get("volumes", []))
+    for sm in (o for o in objs if o["kind"] == "ServiceMonitor"):
+        (ep,) = sm["spec"]["endpoints"]
+        assert ep["scheme"] == "http" and "bearerTokenFile" not in ep and "tlsConfig" not in ep, ep
+    # a verified certificate for Prometheus
+    tls = {"ca": {"secret": {"name": "ptp-ca", "key": "ca.crt"}}, "serverName": "ptp-operator-metrics.openshift-ptp.svc"}
+    objs = render(merge(ALL_ON, {"metrics": {"serviceMonitor": {"tlsConfig": tls}}}))
+    for sm in (o for o in objs if o["kind"] == "ServiceMonitor"):
+        assert sm["spec"]["endpoints"][0]["tlsConfig"] == {"insecureSkipVerify": True, **tls}
+    notes = render_raw(None)["ptp-operator/templates/NOTES.txt"]
+    assert f"--clusterrole={READER}" in notes, notes
+
+
+@test
 def notes_tell_what_to_do_next():
     notes = render_raw(None)["ptp-operator/templates/NOTES.txt"]
     for needle in ("kubectl get ptpcfg", "get npd", "PtpConfig", "config/samples/", "pod-security.kubernetes.io/enforce=privileged"):
@@ -522,6 +610,13 @@ BAD_VALUES = {
     "Deny with Warn": {"admissionPolicy": {"validationActions": ["Deny", "Warn"]}},
     "bad failurePolicy": {"admissionPolicy": {"failurePolicy": "Retry"}},
     "bad configMapName": {"configMapName": "Ptp_ConfigMap"},
+    "admissionPolicy.enabled yes": {"admissionPolicy": {"enabled": "yes"}},
+    "metrics.secure as string": {"metrics": {"secure": "true"}},
+    "bad tlsSecretName": {"metrics": {"tlsSecretName": "TLS_Secret"}},
+    "reader without namespace": {"metrics": {"readers": [{"name": "prometheus"}]}},
+    "reader with a bad name": {"metrics": {"readers": [{"name": "Prometheus", "namespace": "monitoring"}]}},
+    "unknown reader key": {"metrics": {"readers": [{"name": "p", "namespace": "m", "kind": "User"}]}},
+    "tlsConfig not a map": {"metrics": {"serviceMonitor": {"tlsConfig": "insecure"}}},
 }
 
 
@@ -576,7 +671,7 @@ def values_yaml_documents_the_privileges():
     assert "helm install ptp-operator charts/ptp-operator -n openshift-ptp --create-namespace" in readme
     # every value is in the README's table (free-form maps as a whole)
     free_form = {"resources", "nodeSelector", "tolerations", "affinity", "annotations", "labels", "podAnnotations",
-                 "podLabels", "commonLabels", "image", "serviceAccount", "cidrs", "ports"}
+                 "podLabels", "commonLabels", "image", "serviceAccount", "cidrs", "ports", "tlsConfig"}
     missing = []
 
     def walk(prefix: str, node: dict) -> None:
@@ -638,6 +733,53 @@ def admission_policy_shape():
     assert f"system:serviceaccount:{NAMESPACE}:{AGENT}" in cond["expression"]
     (validation,) = spec["validations"]
     assert validation["reason"] == "Forbidden"
+
+
+@test
+def admission_policy_auto_follows_the_cluster():
+    """`auto` (the default) renders the policy when the cluster serves
+    admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy. The Helm SDK renders offline
+    without the cluster's API versions, so the check is replaced by `true` in a copy of the
+    chart to see the `auto` branch taken; true and false force it."""
+    import shutil
+
+    has = '.Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy"'
+    helpers = (chartlib.CHART_DIR / "templates" / "_helpers.tpl").read_text()
+    assert helpers.count(has) == 1, "the auto check asks for the kind, not only the group/version"
+    values = yaml.safe_load((chartlib.CHART_DIR / "values.yaml").read_text())
+    assert values["admissionPolicy"]["enabled"] == "auto"
+
+    def kinds(objs):
+        return {o["kind"] for o in objs} & {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+
+    assert kinds(render(None)) == set(), "offline, the cluster's API versions are unknown"
+    assert kinds(render({"admissionPolicy": {"enabled": "auto"}})) == set()
+    assert kinds(render({"admissionPolicy": {"enabled": False}})) == set()
+    assert len(kinds(render({"admissionPolicy": {"enabled": True}}))) == 2
+    with tempfile.TemporaryDirectory() as tmp:
+        copy_dir = Path(tmp) / "ptp-operator"
+        shutil.copytree(chartlib.CHART_DIR, copy_dir)
+        (copy_dir / "templates" / "_helpers.tpl").write_text(helpers.replace(has, "true"))
+        served = helm.Chart.load(str(copy_dir))
+
+        def render_served(v):
+            out = served.render(values=v, name=chartlib.RELEASE, namespace=NAMESPACE)
+            return [d for path, text in out.items() if not path.endswith("NOTES.txt") for d in yaml.safe_load_all(text) if d]
+
+        assert len(kinds(render_served(None))) == 2, "auto with the API served"
+        assert kinds(render_served({"admissionPolicy": {"enabled": False}})) == set(), "false forces it off"
+        notes = served.render(values=None, name=chartlib.RELEASE, namespace=NAMESPACE)["ptp-operator/templates/NOTES.txt"]
+        assert "ValidatingAdmissionPolicy" not in notes
+    notes = render_raw(None)["ptp-operator/templates/NOTES.txt"]
+    assert "any agent may update every NodePtpDevice" in notes, notes
+
+
+@test
+def config_manifests_include_the_admission_policy():
+    docs = list(yaml.safe_load_all((chartlib.ROOT / "config/admission/agent-own-node.yaml").read_text()))
+    assert [d["kind"] for d in docs if d] == ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
+    header = (chartlib.ROOT / "config/admission/agent-own-node.yaml").read_text()
+    assert "-f config/admission" in header
 
 
 @test

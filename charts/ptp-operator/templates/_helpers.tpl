@@ -100,3 +100,61 @@ app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 {{- define "ptp-operator.ownNodeExpression" -}}
 has(request.userInfo.extra) && 'authentication.kubernetes.io/node-name' in request.userInfo.extra && size(request.userInfo.extra['authentication.kubernetes.io/node-name']) == 1 && object.metadata.name == request.userInfo.extra['authentication.kubernetes.io/node-name'][0]
 {{- end }}
+
+{{/* Whether the own-node ValidatingAdmissionPolicy is rendered ("true" or empty): `auto` asks
+the cluster's API versions (helm install/upgrade; `helm template --api-versions ...`). */}}
+{{- define "ptp-operator.admissionPolicyEnabled" -}}
+{{- $enabled := .Values.admissionPolicy.enabled }}
+{{- if eq (toString $enabled) "auto" }}
+{{- if .Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy" }}true{{ end }}
+{{- else if $enabled }}true{{ end }}
+{{- end }}
+
+{{/* Where a metrics.tlsSecretName Secret is mounted. */}}
+{{- define "ptp-operator.metricsTlsDir" -}}
+/etc/ptp-metrics-tls
+{{- end }}
+
+{{/* METRICS_AUTH, METRICS_TLS (and the certificate files) of both containers. */}}
+{{- define "ptp-operator.metricsEnv" -}}
+{{- $m := .Values.metrics }}
+- name: METRICS_AUTH
+  value: {{ ternary "tokenreview" "none" $m.secure | quote }}
+- name: METRICS_TLS
+  value: {{ if not $m.secure }}"off"{{ else if $m.tlsSecretName }}"files"{{ else }}"self-signed"{{ end }}
+{{- if and $m.secure $m.tlsSecretName }}
+- name: METRICS_TLS_CERT
+  value: {{ printf "%s/tls.crt" (include "ptp-operator.metricsTlsDir" .) | quote }}
+- name: METRICS_TLS_KEY
+  value: {{ printf "%s/tls.key" (include "ptp-operator.metricsTlsDir" .) | quote }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret volume of metrics.tlsSecretName (a list item), when used. */}}
+{{- define "ptp-operator.metricsTlsVolume" -}}
+{{- if and .Values.metrics.secure .Values.metrics.tlsSecretName }}
+- name: metrics-tls
+  secret:
+    secretName: {{ .Values.metrics.tlsSecretName }}
+{{- end }}
+{{- end }}
+
+{{/* Its mount (a list item), when used. */}}
+{{- define "ptp-operator.metricsTlsMount" -}}
+{{- if and .Values.metrics.secure .Values.metrics.tlsSecretName }}
+- name: metrics-tls
+  mountPath: {{ include "ptp-operator.metricsTlsDir" . }}
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{/* With metrics.secure, both ServiceAccounts ask the API server who calls /metrics and whether
+they may (as kube-rbac-proxy's ServiceAccount does). */}}
+{{- define "ptp-operator.metricsAuthRules" }}
+  - apiGroups: ["authentication.k8s.io"]
+    resources: ["tokenreviews"]
+    verbs: ["create"]
+  - apiGroups: ["authorization.k8s.io"]
+    resources: ["subjectaccessreviews"]
+    verbs: ["create"]
+{{- end }}

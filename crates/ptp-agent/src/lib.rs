@@ -13,5 +13,6 @@ pub use error::Error;
 pub mod cluster;
 pub mod metrics;
 pub mod runtime;
+pub mod serve;
 pub mod standalone;
 pub mod update;

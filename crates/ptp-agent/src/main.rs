@@ -74,12 +74,14 @@ enum Command {
         /// Directory of ptp4l, phc2sys and ts2phc (default: PATH).
         #[arg(long)]
         bin_dir: Option<PathBuf>,
-        /// Address of /metrics (`none` to disable).
-        #[arg(long, default_value = "0.0.0.0:9091")]
+        /// Address of /metrics: IP:PORT (e.g. 127.0.0.1:9091 for this host only), or `none`.
+        #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:9091")]
         metrics_addr: String,
-        /// Address of /healthz and /readyz (`none` to disable).
-        #[arg(long, default_value = "0.0.0.0:8081")]
+        /// Address of /healthz and /readyz (plain HTTP for the kubelet's probes), or `none`.
+        #[arg(long, env = "HEALTH_ADDR", default_value = "0.0.0.0:8081")]
         health_addr: String,
+        #[command(flatten)]
+        metrics: ptp_serve::MetricsArgs,
     },
 }
 
@@ -125,14 +127,13 @@ fn main() -> ExitCode {
             bin_dir,
             metrics_addr,
             health_addr,
+            metrics,
         } => run_agent(
             (profile, report_status),
             (namespace, configmap_name),
             node_name,
-            run_dir,
-            bin_dir,
-            &metrics_addr,
-            &health_addr,
+            (run_dir, bin_dir),
+            (&metrics_addr, &health_addr, metrics),
         ),
         Command::Report { node_name, namespace, resync_seconds, select } => {
             report_forever(node_name, namespace, resync_seconds, select)
@@ -210,23 +211,18 @@ fn run_agent(
     (profile, report_status): (Option<PathBuf>, bool),
     (namespace, configmap): (String, String),
     node_name: Option<String>,
-    run_dir: PathBuf,
-    bin_dir: Option<PathBuf>,
-    metrics_addr: &str,
-    health_addr: &str,
+    (run_dir, bin_dir): (PathBuf, Option<PathBuf>),
+    (metrics_addr, health_addr, metrics): (&str, &str, ptp_serve::MetricsArgs),
 ) -> Result<(), String> {
-    let addr = |flag: &str, value: &str| -> Result<Option<std::net::SocketAddr>, String> {
-        if value == "none" || value.is_empty() {
-            return Ok(None);
-        }
-        value.parse().map(Some).map_err(|e| format!("--{flag} {value:?}: {e}"))
-    };
+    use ptp_serve::parse_addr;
     let node = node_or_hostname(node_name)?;
+    // Flags that do not fit together fail before anything starts.
+    metrics.tls_source(Vec::new()).map_err(|e| e.to_string())?;
     // One agent per run directory, held until this function returns (or the process dies).
     let lock = rundir::lock(&run_dir).map_err(|e| e.to_string())?;
     // What a previous agent on this directory left running (it logs what it kills).
     rundir::kill_leftovers(&run_dir);
-    let run = ptp_agent::standalone::Settings {
+    let mut run = ptp_agent::standalone::Settings {
         profile,
         runtime: ptp_agent::runtime::Settings {
             node: node.clone(),
@@ -234,8 +230,11 @@ fn run_agent(
             bin_dir,
             supervisor: ptp_agent::supervise::Settings::default(),
         },
-        metrics_addr: addr("metrics-addr", metrics_addr)?,
-        health_addr: addr("health-addr", health_addr)?,
+        endpoints: ptp_agent::serve::Endpoints {
+            metrics: parse_addr("metrics-addr", metrics_addr)?,
+            health: parse_addr("health-addr", health_addr)?,
+            metrics_security: ptp_serve::Security::default(),
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -246,10 +245,17 @@ fn run_agent(
         let terminated = ptp_agent::supervise::terminated().map_err(|e| format!("signal handlers: {e}"))?;
         // Descendants whose parent exits become the agent's: reaped, and killed at the end.
         reaper::adopt_orphans().map_err(|e| e.to_string())?;
-        if run.profile.is_some() && !report_status {
+        let standalone = run.profile.is_some() && !report_status;
+        let client = if standalone && !metrics.needs_client() {
+            None
+        } else {
+            Some(kube::Client::try_default().await.map_err(|e| format!("kubernetes client: {e}"))?)
+        };
+        let names = ptp_serve::tls::self_signed_names(&[node.as_str()]);
+        run.endpoints.metrics_security = metrics.security(names, client.clone()).map_err(|e| e.to_string())?;
+        let Some(client) = client.filter(|_| !standalone) else {
             return ptp_agent::standalone::run(run, terminated).await.map_err(|e| e.to_string());
-        }
-        let client = kube::Client::try_default().await.map_err(|e| format!("kubernetes client: {e}"))?;
+        };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             terminated.await;

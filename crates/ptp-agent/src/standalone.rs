@@ -3,18 +3,12 @@
 //! key holds (a JSON array of profiles, or the legacy single object). One code path after the
 //! source: decode, plan, apply. A file is re-read when inotify reports a change in its directory
 //! (kubelet's atomic `..data` symlink swap of a mounted ConfigMap included) and waited for while it
-//! does not exist. Metrics and health are served in both modes.
+//! does not exist. Metrics and health are served in both modes (`crate::serve`).
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::State as AxumState;
-use axum::http::StatusCode;
-use axum::routing::get;
 use prometheus_client::registry::Registry;
 use ptp_api::decode_node_profiles;
 use tokio::sync::mpsc;
@@ -23,6 +17,7 @@ use tracing::{info, warn};
 use crate::Error;
 use crate::metrics::AgentMetrics;
 use crate::runtime::{Runtime, Settings as RuntimeSettings, TICK};
+use crate::serve::{self, Endpoints, Health};
 use crate::supervise::State;
 
 /// Settings of `run`.
@@ -31,14 +26,8 @@ pub struct Settings {
     /// The profile file; `None` when the API feeds the profiles.
     pub profile: Option<PathBuf>,
     pub runtime: RuntimeSettings,
-    pub metrics_addr: Option<SocketAddr>,
-    pub health_addr: Option<SocketAddr>,
-}
-
-/// Readiness: profiles applied and no process crash-looping.
-#[derive(Default)]
-struct Health {
-    ready: AtomicBool,
+    /// `/metrics`, `/healthz` and `/readyz`.
+    pub endpoints: Endpoints,
 }
 
 /// Restarts after which a process in backoff counts as crash-looping.
@@ -71,12 +60,7 @@ pub async fn run_fed(
     let metrics = AgentMetrics::register(&mut registry, &settings.runtime.node);
     let registry = Arc::new(registry);
     let health = Arc::new(Health::default());
-    if let Some(addr) = settings.metrics_addr {
-        serve(addr, metrics_router(registry.clone())).await?;
-    }
-    if let Some(addr) = settings.health_addr {
-        serve(addr, health_router(health.clone())).await?;
-    }
+    serve::start(&settings.endpoints, registry.clone(), health.clone()).await?;
     let (mut runtime, lines) = Runtime::new(settings.runtime.clone(), metrics);
     let consumer = runtime.consume_logs(lines);
     let mut applied_once = false;
@@ -105,7 +89,7 @@ pub async fn run_fed(
             .snapshot()
             .values()
             .any(|s| matches!(s.state, State::Backoff { .. }) && s.restarts >= CRASH_LOOP_RESTARTS);
-        health.ready.store(applied_once && !crash_looping, Ordering::Relaxed);
+        health.set_ready(applied_once && !crash_looping);
     }
     info!("stopping every process");
     runtime.shutdown().await;
@@ -160,45 +144,4 @@ pub(crate) async fn poll_file(path: PathBuf, texts: mpsc::Sender<String>) {
             _ = tokio::time::sleep(wait) => {}
         }
     }
-}
-
-async fn serve(addr: SocketAddr, router: Router) -> Result<(), Error> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| Error::Listen { addr: addr.to_string(), message: e.to_string() })?;
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
-            warn!(error = %e, "HTTP server stopped");
-        }
-    });
-    Ok(())
-}
-
-fn metrics_router(registry: Arc<Registry>) -> Router {
-    Router::new()
-        .route(
-            "/metrics",
-            get(|AxumState(r): AxumState<Arc<Registry>>| async move {
-                let mut out = String::new();
-                let _ = prometheus_client::encoding::text::encode(&mut out, &r);
-                ([("content-type", "application/openmetrics-text; version=1.0.0; charset=utf-8")], out)
-            }),
-        )
-        .with_state(registry)
-}
-
-fn health_router(health: Arc<Health>) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/readyz",
-            get(|AxumState(h): AxumState<Arc<Health>>| async move {
-                if h.ready.load(Ordering::Relaxed) {
-                    (StatusCode::OK, "ready")
-                } else {
-                    (StatusCode::SERVICE_UNAVAILABLE, "profiles not applied or a process is crash-looping")
-                }
-            }),
-        )
-        .with_state(health)
 }

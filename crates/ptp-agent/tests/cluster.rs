@@ -75,8 +75,7 @@ fn settings(dir: &Path, bin_dir: Option<std::path::PathBuf>, profile: Option<std
                 bin_dir,
                 supervisor: ptp_agent::supervise::Settings::default(),
             },
-            metrics_addr: None,
-            health_addr: None,
+            endpoints: Default::default(),
         },
         namespace: NS.into(),
         configmap: "ptp-configmap".into(),
@@ -199,7 +198,7 @@ async fn a_taken_port_ends_the_agent_with_an_error_naming_it() {
     let addr = taken.local_addr().unwrap();
     let dir = std::env::temp_dir().join(format!("ptp-cluster-port-{}", std::process::id()));
     let mut settings = settings(&dir, None, None);
-    settings.run.health_addr = Some(addr);
+    settings.run.endpoints.health = Some(addr);
     settings.report = Some(ptp_agent::report::Settings::new(NODE, NS));
     let (_stop, stop_rx) = watch::channel(false);
     let result = tokio::time::timeout(Duration::from_secs(10), run(server.client().unwrap(), settings, stop_rx))

@@ -57,6 +57,7 @@ async fn main() {
         resync: Duration::from_secs(300),
         metrics_addr: None,
         health_addr: None,
+        metrics_security: Default::default(),
     };
     let (stop, shutdown) = watch::channel(false);
     let controller = tokio::spawn(Controller::new(client.clone(), settings).run(shutdown));

@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the controller against the cluster (in-cluster config or KUBECONFIG).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the ptp-configmap the operator would write for the given PtpConfigs and Nodes.
     Render(RenderArgs),
 }
@@ -65,12 +65,14 @@ pub struct RunArgs {
     /// Full reconcile at least this often even without events, in seconds.
     #[arg(long, default_value_t = 300)]
     pub resync_seconds: u64,
-    /// Address of /metrics (`none` to disable).
+    /// Address of /metrics: IP:PORT (e.g. 127.0.0.1:8080 for this host only), or `none`.
     #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: String,
-    /// Address of /healthz and /readyz (`none` to disable).
+    /// Address of /healthz and /readyz (plain HTTP for the kubelet's probes), or `none`.
     #[arg(long, env = "HEALTH_ADDR", default_value = "0.0.0.0:8081")]
     pub health_addr: String,
+    #[command(flatten)]
+    pub metrics: ptp_serve::MetricsArgs,
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -83,15 +85,13 @@ pub enum LogFormat {
 }
 
 impl RunArgs {
-    /// The controller settings these flags describe; errors name the bad flag.
+    /// The controller settings these flags describe; errors name the bad flag. The metrics
+    /// endpoint's TLS and authorization are checked here but built with a client
+    /// ([`ptp_serve::MetricsArgs::security`]) into `metrics_security`.
     pub fn settings(&self) -> Result<crate::controller::run::Settings, String> {
+        use ptp_serve::parse_addr as addr;
         use std::time::Duration;
-        let addr = |flag: &str, value: &str| -> Result<Option<std::net::SocketAddr>, String> {
-            if value == "none" || value.is_empty() {
-                return Ok(None);
-            }
-            value.parse().map(Some).map_err(|e| format!("--{flag} {value:?}: {e}"))
-        };
+        self.metrics.tls_source(Vec::new()).map_err(|e| e.to_string())?;
         Ok(crate::controller::run::Settings {
             namespace: self.namespace.clone(),
             watch_namespaces: self.watch_namespaces.iter().filter(|n| !n.is_empty()).cloned().collect(),
@@ -114,6 +114,7 @@ impl RunArgs {
             resync: Duration::from_secs(self.resync_seconds.max(1)),
             metrics_addr: addr("metrics-addr", &self.metrics_addr)?,
             health_addr: addr("health-addr", &self.health_addr)?,
+            metrics_security: ptp_serve::Security::default(),
         })
     }
 }

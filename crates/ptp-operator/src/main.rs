@@ -17,13 +17,13 @@ fn main() -> ExitCode {
         Command::Render(args) => {
             ExitCode::from(run_render(&args, &mut std::io::stdout().lock(), &mut std::io::stderr().lock()))
         }
-        Command::Run(args) => run(args),
+        Command::Run(args) => run(*args),
     }
 }
 
 fn run(args: RunArgs) -> ExitCode {
     init_logging(args.log_format);
-    let settings = match args.settings() {
+    let mut settings = match args.settings() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("ptp-operator run: {e}");
@@ -42,6 +42,14 @@ fn run(args: RunArgs) -> ExitCode {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "cannot build a Kubernetes client (in-cluster config or KUBECONFIG)");
+                return ExitCode::FAILURE;
+            }
+        };
+        let names = ptp_serve::tls::self_signed_names(&[settings.identity.as_str()]);
+        settings.metrics_security = match args.metrics.security(names, Some(client.clone())) {
+            Ok(security) => security,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot set up the metrics endpoint");
                 return ExitCode::FAILURE;
             }
         };

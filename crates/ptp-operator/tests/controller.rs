@@ -42,6 +42,7 @@ fn settings(identity: &str, leader_election: bool) -> Settings {
         resync: Duration::from_millis(500),
         metrics_addr: None,
         health_addr: None,
+        metrics_security: Default::default(),
     }
 }
 

@@ -27,7 +27,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::authentication::v1::{BoundObjectReference, TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -218,6 +218,8 @@ pub struct Identity {
     pub kubeconfig: PathBuf,
     /// `system:serviceaccount:<ns>:<name>`.
     pub username: String,
+    /// The bearer token itself (e.g. for `Authorization: Bearer` on a metrics endpoint).
+    pub token: String,
 }
 
 impl TestEnv {
@@ -229,6 +231,19 @@ impl TestEnv {
     /// Creates the ServiceAccount `name` in the test namespace (if missing) and returns a client
     /// authenticated with a bound token for it (TokenRequest, one hour).
     pub async fn service_account(&self, name: &str) -> Result<Identity> {
+        self.token_identity(name, None).await
+    }
+
+    /// [`TestEnv::service_account`] with a token bound to an object, as the kubelet asks for a
+    /// Pod's projected token: bound to a Pod (`kind: Pod`, its name and uid), the API server
+    /// adds the Pod's node to the token and to the authenticated user's extra
+    /// `authentication.kubernetes.io/node-name` (ServiceAccountTokenPodNodeInfo); the token is
+    /// valid only as long as the object exists.
+    pub async fn bound_service_account(&self, name: &str, bound: BoundObjectReference) -> Result<Identity> {
+        self.token_identity(name, Some(bound)).await
+    }
+
+    async fn token_identity(&self, name: &str, bound: Option<BoundObjectReference>) -> Result<Identity> {
         let sas: Api<ServiceAccount> = Api::namespaced(self.admin.clone(), &self.ns);
         let sa: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": name}}))?;
         match sas.create(&PostParams::default(), &sa).await {
@@ -236,15 +251,28 @@ impl TestEnv {
             Err(kube::Error::Api(e)) if e.code == 409 => {}
             Err(e) => return Err(client_error(e)),
         }
+        let file = match &bound {
+            Some(b) => format!(
+                "sa-{}-{name}-{}-{}.kubeconfig",
+                self.ns,
+                b.kind.as_deref().unwrap_or("object"),
+                b.name.as_deref().unwrap_or("")
+            ),
+            None => format!("sa-{}-{name}.kubeconfig", self.ns),
+        };
         let request = TokenRequest {
-            spec: Some(TokenRequestSpec { expiration_seconds: Some(3600), ..Default::default() }),
+            spec: Some(TokenRequestSpec {
+                expiration_seconds: Some(3600),
+                bound_object_ref: bound,
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let token: TokenRequest =
             sas.create_subresource("token", name, &PostParams::default(), &request).await.map_err(client_error)?;
         let token =
             token.status.and_then(|s| s.token).ok_or_else(|| Error::Client("TokenRequest without a token".into()))?;
-        let path = self.cp.dir.join(format!("sa-{}-{name}.kubeconfig", self.ns));
+        let path = self.cp.dir.join(file.to_lowercase());
         let text = format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: ptp-test\n  cluster:\n    server: {}\n    certificate-authority: {}\nusers:\n- name: {name}\n  user:\n    token: {token}\ncontexts:\n- name: ptp-test\n  context: {{cluster: ptp-test, user: {name}, namespace: {}}}\ncurrent-context: ptp-test\n",
             self.cp.server,
@@ -256,6 +284,7 @@ impl TestEnv {
             client: client_from_kubeconfig(&path).await?,
             kubeconfig: path,
             username: format!("system:serviceaccount:{}:{name}", self.ns),
+            token,
         })
     }
 

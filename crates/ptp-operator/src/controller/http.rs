@@ -1,4 +1,5 @@
-//! `/metrics` and `/healthz` + `/readyz`, each on its own address.
+//! `/metrics` and `/healthz` + `/readyz`, each on its own address; `/metrics` over plain HTTP or
+//! TLS, guarded by a bearer-token check when configured (`ptp_serve`), the probes plain HTTP.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -55,12 +56,18 @@ pub fn health_router(health: Arc<Health>) -> Router {
         .with_state(health)
 }
 
-/// Binds `addr` and serves `router` until `shutdown` turns true.
-pub async fn serve(addr: SocketAddr, router: Router, mut shutdown: watch::Receiver<bool>) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
+/// Binds `addr` and serves `router` (over TLS with `tls`) until `shutdown` turns true.
+pub async fn serve(
+    addr: SocketAddr,
+    router: Router,
+    tls: Option<Arc<ptp_serve::ServerConfig>>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), String> {
+    let bound = ptp_serve::bind(addr, tls).await.map_err(|e| e.to_string())?;
+    bound
+        .serve(router, async move {
             let _ = shutdown.wait_for(|stop| *stop).await;
         })
         .await
+        .map_err(|e| e.to_string())
 }

@@ -47,6 +47,8 @@ pub struct Settings {
     pub resync: Duration,
     pub metrics_addr: Option<SocketAddr>,
     pub health_addr: Option<SocketAddr>,
+    /// TLS and authorization of `/metrics` (none by default); `/healthz` stays plain HTTP.
+    pub metrics_security: ptp_serve::Security,
 }
 
 /// The reflector caches the reconcile reads. PtpConfigs are cached undecoded
@@ -247,10 +249,13 @@ impl Controller {
     pub async fn run(self, shutdown: watch::Receiver<bool>) -> Result<(), crate::OperatorError> {
         let Controller { client, settings, registry, metrics, health, leader_tx, mut leader_rx } = self;
         if let Some(addr) = settings.metrics_addr {
-            spawn_server("metrics", addr, metrics_router(registry), shutdown.clone());
+            let security = &settings.metrics_security;
+            tracing::info!(%addr, serving = security.describe(), "serving /metrics");
+            let router = security.guard(metrics_router(registry));
+            spawn_server("metrics", addr, router, security.tls.clone(), shutdown.clone());
         }
         if let Some(addr) = settings.health_addr {
-            spawn_server("health", addr, health_router(health.clone()), shutdown.clone());
+            spawn_server("health", addr, health_router(health.clone()), None, shutdown.clone());
         }
         run_loop(client, settings, metrics, health, leader_tx, &mut leader_rx, shutdown).await
     }
@@ -265,9 +270,15 @@ pub async fn run(
     Controller::new(client, settings).run(shutdown).await
 }
 
-fn spawn_server(what: &'static str, addr: SocketAddr, router: axum::Router, stop: watch::Receiver<bool>) {
+fn spawn_server(
+    what: &'static str,
+    addr: SocketAddr,
+    router: axum::Router,
+    tls: Option<Arc<ptp_serve::ServerConfig>>,
+    stop: watch::Receiver<bool>,
+) {
     tokio::spawn(async move {
-        if let Err(e) = serve(addr, router, stop).await {
+        if let Err(e) = serve(addr, router, tls, stop).await {
             tracing::error!(error = %e, %addr, "{what} server failed");
         }
     });
