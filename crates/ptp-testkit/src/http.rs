@@ -100,6 +100,15 @@ fn parse_route(path: &str) -> Option<Route> {
     }
 }
 
+/// The verb and the resource (`plural`, or `plural/sub` for a subresource) of a request, as
+/// [`RequestCounter`] counts them; `None` for discovery and for verbs it does not count.
+pub fn classify(method: &str, path: &str, query: &str) -> Option<(Verb, String)> {
+    let Route::Resource(p) = parse_route(path)? else { return None };
+    let watch = query.split('&').any(|kv| kv == "watch=true" || kv == "watch=1");
+    let verb = verb_of(&Method::from_bytes(method.as_bytes()).ok()?, &p, watch).ok()?;
+    Some((verb, p.sub.map_or_else(|| p.plural.clone(), |sub| format!("{}/{sub}", p.plural))))
+}
+
 fn json_response(code: u16, body: Vec<u8>) -> Response {
     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
@@ -441,5 +450,18 @@ mod tests {
         assert_eq!(parse_route("/apis/ptp.openshift.io"), Some(Route::Group("ptp.openshift.io".into())));
         assert_eq!(parse_route("/version"), Some(Route::Version));
         assert_eq!(parse_route("/nope"), None);
+    }
+
+    #[test]
+    fn requests_are_classified_as_the_counter_counts_them() {
+        let c = |m: &str, p: &str, q: &str| classify(m, p, q);
+        let ns = "/apis/ptp.openshift.io/v1/namespaces/x/nodeptpdevices";
+        assert_eq!(c("PATCH", &format!("{ns}/n/status"), ""), Some((Verb::Patch, "nodeptpdevices/status".into())));
+        assert_eq!(c("GET", &format!("{ns}/n"), ""), Some((Verb::Get, "nodeptpdevices".into())));
+        assert_eq!(c("GET", ns, "limit=500"), Some((Verb::List, "nodeptpdevices".into())));
+        assert_eq!(c("GET", ns, "watch=true&timeoutSeconds=290"), Some((Verb::Watch, "nodeptpdevices".into())));
+        assert_eq!(c("POST", "/api/v1/namespaces/x/configmaps", ""), Some((Verb::Create, "configmaps".into())));
+        assert_eq!(c("DELETE", "/api/v1/nodes/n", ""), Some((Verb::Delete, "nodes".into())));
+        assert_eq!(c("GET", "/apis", ""), None);
     }
 }
