@@ -19,8 +19,7 @@ use crate::faults::{Faults, RequestCounter, Verb};
 use crate::patch::{self, PatchKind};
 use crate::resource::ResourceType;
 use crate::selector::{FieldSelector, LabelSelector};
-use crate::store::{DeleteOptions, ListOptions, Propagation, Store, WatchOptions, WriteOptions};
-use crate::table;
+use crate::store::{DeleteOptions, ListOptions, Store, WatchOptions, WriteOptions};
 use crate::watch::{WatchItem, render};
 
 /// State shared by the HTTP layer, the server handle and the tests.
@@ -182,18 +181,9 @@ fn write_options(q: &HashMap<String, String>) -> WriteOptions {
 
 fn delete_options(q: &HashMap<String, String>, body: &[u8]) -> Result<DeleteOptions> {
     let body: Value = if body.is_empty() { json!({}) } else { serde_json::from_slice(body)? };
-    let policy =
-        body.get("propagationPolicy").and_then(Value::as_str).or(q.get("propagationPolicy").map(String::as_str));
-    let propagation = match policy {
-        Some("Orphan") => Propagation::Orphan,
-        Some("Foreground") => Propagation::Foreground,
-        _ if body.get("orphanDependents").and_then(Value::as_bool) == Some(true) => Propagation::Orphan,
-        _ => Propagation::Background,
-    };
     let dry_run = q.get("dryRun").is_some_and(|v| v == "All")
         || body.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v == "All"));
     Ok(DeleteOptions {
-        propagation,
         precondition_uid: body.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_string),
         precondition_resource_version: body
             .pointer("/preconditions/resourceVersion")
@@ -231,10 +221,6 @@ fn list_body(
     }
     out.extend_from_slice(b"]}");
     out
-}
-
-fn now_seconds() -> i64 {
-    k8s_openapi::jiff::Timestamp::now().as_second()
 }
 
 fn verb_of(method: &Method, p: &ResourcePath, watch: bool) -> Result<Verb> {
@@ -286,26 +272,8 @@ async fn resource(
         return Err(Error::UnknownResource);
     }
     let ns_filter = p.namespace.as_deref();
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let as_table = t.custom && table::wants_table(accept);
-    let include = table::IncludeObject::from_query(q.get("includeObject").map(String::as_str));
     match verb {
-        Verb::Get if as_table => {
-            let object = s.lock().get(&t, &ns, &name)?;
-            let rv = object.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or_default();
-            Ok(value_response(200, &table::to_table(&t.printer_columns, &[&object], rv, include, now_seconds())))
-        }
         Verb::Get => Ok(value_response(200, &s.lock().get(&t, &ns, &name)?)),
-        Verb::List if as_table => {
-            let r = s.lock().list(&t, ns_filter, &list_options(&q)?)?;
-            let items: Vec<&Value> = r.items.iter().map(AsRef::as_ref).collect();
-            let mut body =
-                table::to_table(&t.printer_columns, &items, &r.resource_version.to_string(), include, now_seconds());
-            if let Some(c) = r.continue_token {
-                body["metadata"]["continue"] = json!(c);
-            }
-            Ok(value_response(200, &body))
-        }
         Verb::List => {
             let r = s.lock().list(&t, ns_filter, &list_options(&q)?)?;
             Ok(json_response(
