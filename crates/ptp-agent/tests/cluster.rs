@@ -1,21 +1,24 @@
-//! `ptp-agent run` in API mode against the API-server double, with fake linuxptp programs (shell
+//! `ptp-agent run` in API mode against the real kube-apiserver, authenticated as the chart's agent
+//! ServiceAccount (a TokenRequest token, the chart's RBAC), with fake linuxptp programs (shell
 //! scripts that print ptp4l's lines), so it needs no root: profiles come from the ConfigMap key of
-//! the node, the runtime state lands in the NodePtpDevice status, only on change.
+//! the node, the runtime state lands in the NodePtpDevice status, only on change. Each test has
+//! its own namespace (ConfigMap, NodePtpDevice, Events) on the shared control plane.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::events::v1::Event;
 use kube::Api;
-use kube::api::{Patch, PatchParams};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use ptp_agent::cluster::{Settings, run};
 use ptp_api::{ClockState, NodePtpDevice, NodePtpDeviceSpec};
-use ptp_testkit::{ApiServer, Verb};
+use ptp_testkit::Verb;
+use ptp_testkit::cluster::{ControlPlane, Identity, TestEnv, eventually, wait_until};
 use tokio::sync::watch;
 
-const NS: &str = "openshift-ptp";
 const NODE: &str = "node-1";
 
 const FAKE_PTP4L: &str = r#"#!/bin/sh
@@ -47,25 +50,37 @@ fn fake_ptp4l_pids(bin_dir: &Path) -> usize {
         .count()
 }
 
-/// The API double with the namespace, the node's NodePtpDevice and `ptp-configmap` holding `data`.
-async fn cluster(data: &[(&str, String)]) -> ApiServer {
-    let server = ApiServer::start().await.unwrap();
-    let mut ns = Namespace::default();
-    ns.metadata.name = Some(NS.into());
-    server.seed(&ns).unwrap();
-    let mut device = NodePtpDevice::new(NODE, NodePtpDeviceSpec {});
-    device.metadata.namespace = Some(NS.into());
-    server.seed(&device).unwrap();
+/// A test namespace with the chart's RBAC, the node's NodePtpDevice (as the operator creates it)
+/// and `ptp-configmap` holding `data`; the agent's identity. `None` without a control plane.
+async fn cluster(test: &str, data: &[(&str, String)]) -> Option<(TestEnv, Identity)> {
+    let cp = ControlPlane::for_test(test)?;
+    let env = cp.env(test).await.unwrap();
+    env.install_chart_rbac().await.unwrap();
+    let agent = env.service_account("ptp-operator-agent").await.unwrap();
+    let device = NodePtpDevice::new(NODE, NodePtpDeviceSpec {});
+    devices(&env).create(&PostParams::default(), &device).await.unwrap();
     let mut cm = ConfigMap::default();
     cm.metadata.name = Some("ptp-configmap".into());
-    cm.metadata.namespace = Some(NS.into());
     cm.data = Some(data.iter().map(|(k, v)| (k.to_string(), v.clone())).collect::<BTreeMap<_, _>>());
-    server.seed(&cm).unwrap();
-    server
+    configmaps(&env).create(&PostParams::default(), &cm).await.unwrap();
+    Some((env, agent))
+}
+
+fn devices(env: &TestEnv) -> Api<NodePtpDevice> {
+    Api::namespaced(env.admin.clone(), &env.ns)
+}
+
+fn configmaps(env: &TestEnv) -> Api<ConfigMap> {
+    Api::namespaced(env.admin.clone(), &env.ns)
 }
 
 /// API-mode settings (or file mode with `profile`) without HTTP endpoints or NIC report.
-fn settings(dir: &Path, bin_dir: Option<std::path::PathBuf>, profile: Option<std::path::PathBuf>) -> Settings {
+fn settings(
+    ns: &str,
+    dir: &Path,
+    bin_dir: Option<std::path::PathBuf>,
+    profile: Option<std::path::PathBuf>,
+) -> Settings {
     Settings {
         run: ptp_agent::standalone::Settings {
             profile,
@@ -77,7 +92,7 @@ fn settings(dir: &Path, bin_dir: Option<std::path::PathBuf>, profile: Option<std
             },
             endpoints: Default::default(),
         },
-        namespace: NS.into(),
+        namespace: ns.into(),
         configmap: "ptp-configmap".into(),
         status_interval: Duration::from_millis(300),
         report: None,
@@ -92,22 +107,25 @@ async fn profiles_from_the_configmap_and_runtime_status_in_the_node_ptp_device()
     std::fs::write(bin.join("ptp4l"), FAKE_PTP4L).unwrap();
     std::fs::set_permissions(bin.join("ptp4l"), std::fs::Permissions::from_mode(0o755)).unwrap();
 
-    let server = cluster(&[(NODE, profiles(&["cfg_a"])), ("other", "[]".into())]).await;
-    let settings = settings(&dir, Some(bin.clone()), None);
+    let test = "agent-cluster-profiles";
+    let Some((env, agent)) = cluster(test, &[(NODE, profiles(&["cfg_a"])), ("other", "[]".into())]).await else {
+        return;
+    };
+    let settings = settings(&env.ns, &dir, Some(bin.clone()), None);
     let (stop, stop_rx) = watch::channel(false);
-    let agent = tokio::spawn(run(server.client().unwrap(), settings, stop_rx));
+    let requests = agent.requests.clone();
+    let agent = tokio::spawn(run(agent.client, settings, stop_rx));
 
     let wait = Duration::from_secs(15);
-    let npd: NodePtpDevice = server
-        .wait_until(NS, NODE, wait, |d: &NodePtpDevice| {
-            d.status.as_ref().is_some_and(|s| {
-                s.applied_profiles.as_deref() == Some(&["cfg_a".to_string()][..])
-                    && s.clock_state == Some(ClockState::Locked)
-                    && s.processes.as_ref().is_some_and(|p| p.len() == 1 && p[0].state == "Running")
-            })
+    let npd = wait_until(&devices(&env), NODE, wait, |d| {
+        d.status.as_ref().is_some_and(|s| {
+            s.applied_profiles.as_deref() == Some(&["cfg_a".to_string()][..])
+                && s.clock_state == Some(ClockState::Locked)
+                && s.processes.as_ref().is_some_and(|p| p.len() == 1 && p[0].state == "Running")
         })
-        .await
-        .unwrap();
+    })
+    .await
+    .unwrap();
     let status = npd.status.unwrap();
     assert_eq!(status.offset_ns, Some(5));
     let process = &status.processes.unwrap()[0];
@@ -121,23 +139,22 @@ async fn profiles_from_the_configmap_and_runtime_status_in_the_node_ptp_device()
 
     // Unchanged state: no more status writes.
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let writes = server.requests().count(Verb::Patch, "nodeptpdevices/status");
+    let writes = requests.count(Verb::Patch, "nodeptpdevices/status");
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(server.requests().count(Verb::Patch, "nodeptpdevices/status"), writes, "no write without a change");
+    assert_eq!(requests.count(Verb::Patch, "nodeptpdevices/status"), writes, "no write without a change");
 
     // A new profile in the ConfigMap starts; a malformed value changes nothing.
-    let cms: Api<ConfigMap> = Api::namespaced(server.client().unwrap(), NS);
+    let cms = configmaps(&env);
     let patch = serde_json::json!({"data": {NODE: profiles(&["cfg_a", "cfg_b"])}});
     cms.patch("ptp-configmap", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
-    server
-        .wait_until(NS, NODE, wait, |d: &NodePtpDevice| {
-            d.status.as_ref().is_some_and(|s| {
-                s.applied_profiles.as_ref().is_some_and(|p| p.len() == 2)
-                    && s.processes.as_ref().is_some_and(|p| p.iter().filter(|p| p.state == "Running").count() == 2)
-            })
+    wait_until(&devices(&env), NODE, wait, |d| {
+        d.status.as_ref().is_some_and(|s| {
+            s.applied_profiles.as_ref().is_some_and(|p| p.len() == 2)
+                && s.processes.as_ref().is_some_and(|p| p.iter().filter(|p| p.state == "Running").count() == 2)
         })
-        .await
-        .unwrap();
+    })
+    .await
+    .unwrap();
     assert_eq!(fake_ptp4l_pids(&bin), 2);
     let patch = serde_json::json!({"data": {NODE: "[{\"name\":"}});
     cms.patch("ptp-configmap", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
@@ -150,35 +167,34 @@ async fn profiles_from_the_configmap_and_runtime_status_in_the_node_ptp_device()
     let value = format!("[{},{}]", &good_a[1..good_a.len() - 1], bad);
     let patch = serde_json::json!({"data": {NODE: value}});
     cms.patch("ptp-configmap", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
-    let npd: NodePtpDevice = server
-        .wait_until(NS, NODE, wait, |d: &NodePtpDevice| {
-            d.status.as_ref().is_some_and(|s| {
-                s.conditions
-                    .iter()
-                    .any(|c| c.type_ == "ProfilesValid" && c.status == "False" && c.message.contains("cfg_b"))
-            })
+    let npd = wait_until(&devices(&env), NODE, wait, |d| {
+        d.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == "ProfilesValid" && c.status == "False" && c.message.contains("cfg_b"))
         })
-        .await
-        .unwrap();
+    })
+    .await
+    .unwrap();
     assert_eq!(npd.status.unwrap().applied_profiles.map(|p| p.len()), Some(2), "cfg_b's running version stays");
     assert_eq!(fake_ptp4l_pids(&bin), 2);
-    let deadline = Instant::now() + wait;
-    while !server.list::<k8s_openapi::api::events::v1::Event>(Some(NS)).iter().any(|e| {
-        e.reason.as_deref() == Some("ProfileRefused") && e.note.as_deref().is_some_and(|n| n.contains("cfg_b"))
-    }) {
-        assert!(Instant::now() < deadline, "ProfileRefused event");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let events: Api<Event> = Api::namespaced(env.admin.clone(), &env.ns);
+    eventually("ProfileRefused event", wait, || async {
+        events.list(&ListParams::default()).await.is_ok_and(|l| {
+            l.items.iter().any(|e| {
+                e.reason.as_deref() == Some("ProfileRefused") && e.note.as_deref().is_some_and(|n| n.contains("cfg_b"))
+            })
+        })
+    })
+    .await
+    .unwrap();
     let patch = serde_json::json!({"data": {NODE: profiles(&["cfg_a", "cfg_b"])}});
     cms.patch("ptp-configmap", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
-    server
-        .wait_until(NS, NODE, wait, |d: &NodePtpDevice| {
-            d.status
-                .as_ref()
-                .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "ProfilesValid" && c.status == "True"))
-        })
-        .await
-        .unwrap();
+    wait_until(&devices(&env), NODE, wait, |d| {
+        d.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "ProfilesValid" && c.status == "True"))
+    })
+    .await
+    .unwrap();
 
     // Shutdown stops every child.
     let _ = stop.send(true);
@@ -193,15 +209,16 @@ async fn profiles_from_the_configmap_and_runtime_status_in_the_node_ptp_device()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_taken_port_ends_the_agent_with_an_error_naming_it() {
-    let server = ApiServer::start().await.unwrap();
+    let test = "agent-cluster-taken-port";
+    let Some((env, agent)) = cluster(test, &[]).await else { return };
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
     let dir = std::env::temp_dir().join(format!("ptp-cluster-port-{}", std::process::id()));
-    let mut settings = settings(&dir, None, None);
+    let mut settings = settings(&env.ns, &dir, None, None);
     settings.run.endpoints.health = Some(addr);
-    settings.report = Some(ptp_agent::report::Settings::new(NODE, NS));
+    settings.report = Some(ptp_agent::report::Settings::new(NODE, &env.ns));
     let (_stop, stop_rx) = watch::channel(false);
-    let result = tokio::time::timeout(Duration::from_secs(10), run(server.client().unwrap(), settings, stop_rx))
+    let result = tokio::time::timeout(Duration::from_secs(10), run(agent.client, settings, stop_rx))
         .await
         .expect("the agent ends instead of reporting devices while running nothing");
     let message = result.unwrap_err().to_string();
@@ -220,10 +237,11 @@ async fn file_mode_with_status_reads_the_mounted_file_and_still_writes_the_statu
     std::fs::write(&profile, profiles(&["from_file"])).unwrap();
 
     // The ConfigMap says something else: the file wins.
-    let server = cluster(&[(NODE, profiles(&["from_api"]))]).await;
-    let settings = settings(&dir, Some(bin.clone()), Some(profile.clone()));
+    let test = "agent-cluster-file-mode";
+    let Some((env, agent)) = cluster(test, &[(NODE, profiles(&["from_api"]))]).await else { return };
+    let settings = settings(&env.ns, &dir, Some(bin.clone()), Some(profile.clone()));
     let (stop, stop_rx) = watch::channel(false);
-    let agent = tokio::spawn(run(server.client().unwrap(), settings, stop_rx));
+    let agent = tokio::spawn(run(agent.client, settings, stop_rx));
     let applied = |name: &'static str| {
         move |d: &NodePtpDevice| {
             d.status.as_ref().is_some_and(|s| {
@@ -232,9 +250,9 @@ async fn file_mode_with_status_reads_the_mounted_file_and_still_writes_the_statu
             })
         }
     };
-    server.wait_until(NS, NODE, Duration::from_secs(15), applied("from_file")).await.unwrap();
+    wait_until(&devices(&env), NODE, Duration::from_secs(15), applied("from_file")).await.unwrap();
     std::fs::write(&profile, profiles(&["edited"])).unwrap();
-    server.wait_until(NS, NODE, Duration::from_secs(15), applied("edited")).await.unwrap();
+    wait_until(&devices(&env), NODE, Duration::from_secs(15), applied("edited")).await.unwrap();
     let _ = stop.send(true);
     tokio::time::timeout(Duration::from_secs(10), agent).await.expect("stops in time").unwrap().unwrap();
     let _ = std::fs::remove_dir_all(dir);

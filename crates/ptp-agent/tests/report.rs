@@ -1,22 +1,25 @@
-//! The reporting loop against the in-process API server double, with a scripted probe (no root
-//! needed) and, as root, with real discovery in a network namespace.
+//! The reporting loop against the real kube-apiserver, authenticated as the chart's agent
+//! ServiceAccount (the chart's RBAC: it may read its NodePtpDevice and patch its status, never
+//! create it), with a scripted probe (no root needed) and, as root, with real discovery in a
+//! network namespace. Each test has its own namespace on the shared control plane; the agent's
+//! client counts the requests it sends. Failures injected into the API (on demand) still need the
+//! API double: `survives_api_errors_and_discovery_failures`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, Patch, PatchParams};
-use kube::core::ObjectMeta;
+use kube::Client;
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use ptp_agent::Error;
 use ptp_agent::nic::{Nic, Selection};
 use ptp_agent::report::{Probe, Settings, run, run_with};
 use ptp_api::{ClockState, NodePtpDevice, NodePtpDeviceSpec};
+use ptp_testkit::cluster::{ControlPlane, Identity, TestEnv, wait_until};
 use ptp_testkit::{ApiServer, Verb};
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
-const NS: &str = "openshift-ptp";
 const NODE: &str = "worker-0";
 const STATUS: &str = "nodeptpdevices/status";
 
@@ -62,25 +65,29 @@ fn ptp_nic(name: &str, ifindex: u32) -> Nic {
     }
 }
 
-async fn server(with_object: bool) -> ApiServer {
-    let server = ApiServer::start().await.unwrap();
-    server
-        .seed(&Namespace { metadata: ObjectMeta { name: Some(NS.into()), ..Default::default() }, ..Default::default() })
-        .unwrap();
+/// A test namespace with the chart's RBAC (and the node's NodePtpDevice, as the operator
+/// creates it, `with_object`), and the agent's identity. `None` without a control plane.
+async fn cluster(test: &str, with_object: bool) -> Option<(TestEnv, Identity)> {
+    let cp = ControlPlane::for_test(test)?;
+    let env = cp.env(test).await.unwrap();
+    env.install_chart_rbac().await.unwrap();
+    let agent = env.service_account("ptp-operator-agent").await.unwrap();
     if with_object {
-        seed_object(&server);
+        create_object(&env).await;
     }
-    server
+    Some((env, agent))
 }
 
-fn seed_object(server: &ApiServer) {
-    let mut npd = NodePtpDevice::new(NODE, NodePtpDeviceSpec {});
-    npd.metadata.namespace = Some(NS.into());
-    server.seed(&npd).unwrap();
+async fn create_object(env: &TestEnv) {
+    devices(env).create(&PostParams::default(), &NodePtpDevice::new(NODE, NodePtpDeviceSpec {})).await.unwrap();
 }
 
-fn settings() -> Settings {
-    let mut s = Settings::new(NODE, NS);
+fn devices(env: &TestEnv) -> Api<NodePtpDevice> {
+    Api::namespaced(env.admin.clone(), &env.ns)
+}
+
+fn settings(ns: &str) -> Settings {
+    let mut s = Settings::new(NODE, ns);
     s.resync = Duration::from_millis(100);
     s.debounce = Duration::from_millis(20);
     s.retry_initial = Duration::from_millis(20);
@@ -102,8 +109,7 @@ impl Running {
     }
 }
 
-fn start(server: &ApiServer, settings: Settings, probe: Arc<Scripted>) -> Running {
-    let client = server.client().unwrap();
+fn start(client: Client, settings: Settings, probe: Arc<Scripted>) -> Running {
     let (stop, stop_rx) = watch::channel(false);
     let (links, links_rx) = mpsc::channel(1);
     let task = tokio::spawn(async move { run_with(client, &settings, probe, links_rx, stop_rx).await });
@@ -114,20 +120,20 @@ fn names(npd: &NodePtpDevice) -> Vec<String> {
     npd.status.as_ref().map(|s| s.devices.iter().map(|d| d.name.clone()).collect()).unwrap_or_default()
 }
 
-async fn wait_names(server: &ApiServer, want: &[&str]) -> NodePtpDevice {
+async fn wait_names(api: &Api<NodePtpDevice>, want: &[&str]) -> NodePtpDevice {
     let want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
-    server.wait_until::<NodePtpDevice>(NS, NODE, Duration::from_secs(10), |o| names(o) == want).await.unwrap_or_else(
-        |e| panic!("status devices never became {want:?}: {e}; now {:?}", server.get::<NodePtpDevice>(NS, NODE)),
-    )
+    wait_until(api, NODE, Duration::from_secs(10), |o| names(o) == want)
+        .await
+        .unwrap_or_else(|e| panic!("status devices never became {want:?}: {e}"))
 }
 
 #[tokio::test]
 async fn status_is_written_once_and_not_rewritten_when_unchanged() {
-    let server = server(true).await;
+    let Some((env, agent)) = cluster("report-written-once", true).await else { return };
     let probe = Arc::new(Scripted::default());
     *probe.nics.lock().unwrap() = vec![soft("veth1", 5), ptp_nic("ens1f0", 3), Nic { loopback: true, ..soft("lo", 1) }];
-    let running = start(&server, settings(), probe.clone());
-    let npd = wait_names(&server, &["ens1f0", "veth1"]).await;
+    let running = start(agent.client.clone(), settings(&env.ns), probe.clone());
+    let npd = wait_names(&devices(&env), &["ens1f0", "veth1"]).await;
     let status = npd.status.unwrap();
     assert_eq!(status.device_count, Some(2));
     assert_eq!(status.devices[0].phc_index, Some(0));
@@ -138,59 +144,68 @@ async fn status_is_written_once_and_not_rewritten_when_unchanged() {
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
     assert!(probe.calls.load(Ordering::SeqCst) >= 4, "discovery ran {} times", probe.calls.load(Ordering::SeqCst));
-    assert_eq!(server.requests().count(Verb::Patch, STATUS), 1);
-    assert_eq!(server.requests().writes("nodeptpdevices"), 1);
+    assert_eq!(agent.requests.count(Verb::Patch, STATUS), 1);
+    assert_eq!(agent.requests.writes("nodeptpdevices"), 1);
     running.stop().await;
 }
 
 #[tokio::test]
 async fn status_follows_devices_that_appear_and_disappear() {
-    let server = server(true).await;
+    let Some((env, agent)) = cluster("report-follows", true).await else { return };
     let probe = Arc::new(Scripted::default());
     *probe.nics.lock().unwrap() = vec![soft("veth1", 5)];
-    let mut s = settings();
+    let mut s = settings(&env.ns);
     s.resync = Duration::from_secs(3600); // only link notifications trigger discovery
-    let running = start(&server, s, probe.clone());
-    wait_names(&server, &["veth1"]).await;
+    let running = start(agent.client.clone(), s, probe.clone());
+    let api = devices(&env);
+    wait_names(&api, &["veth1"]).await;
     probe.nics.lock().unwrap().push(soft("veth0", 6));
     running.links.send(()).await.unwrap();
-    wait_names(&server, &["veth0", "veth1"]).await;
+    wait_names(&api, &["veth0", "veth1"]).await;
     probe.nics.lock().unwrap().retain(|n| n.name != "veth1");
     running.links.send(()).await.unwrap();
-    let npd = wait_names(&server, &["veth0"]).await;
+    let npd = wait_names(&api, &["veth0"]).await;
     assert_eq!(npd.status.unwrap().device_count, Some(1));
-    assert_eq!(server.requests().count(Verb::Patch, STATUS), 3);
+    assert_eq!(agent.requests.count(Verb::Patch, STATUS), 3);
     running.stop().await;
 }
 
 #[tokio::test]
 async fn waits_for_the_operator_to_create_the_object_and_never_creates_it() {
-    let server = server(false).await;
+    let Some((env, agent)) = cluster("report-waits", false).await else { return };
     let probe = Arc::new(Scripted::default());
     *probe.nics.lock().unwrap() = vec![soft("veth1", 5)];
-    let running = start(&server, settings(), probe.clone());
+    let running = start(agent.client.clone(), settings(&env.ns), probe.clone());
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert!(server.get::<NodePtpDevice>(NS, NODE).is_none());
-    assert_eq!(server.requests().writes("nodeptpdevices"), 0, "the agent must not create the object");
-    let gets = server.requests().count(Verb::Get, "nodeptpdevices");
+    assert!(devices(&env).get_opt(NODE).await.unwrap().is_none());
+    assert_eq!(agent.requests.writes("nodeptpdevices"), 0, "the agent must not create the object");
+    let gets = agent.requests.count(Verb::Get, "nodeptpdevices");
     assert!(gets >= 3, "retried {gets} times");
     assert!(gets <= 30, "backoff bounds the retries: {gets}");
-    seed_object(&server);
-    wait_names(&server, &["veth1"]).await;
-    assert_eq!(server.requests().count(Verb::Create, "nodeptpdevices"), 0);
+    create_object(&env).await;
+    wait_names(&devices(&env), &["veth1"]).await;
+    assert_eq!(agent.requests.count(Verb::Create, "nodeptpdevices"), 0);
     running.stop().await;
 }
 
 #[tokio::test]
 async fn survives_api_errors_and_discovery_failures() {
-    let server = server(true).await;
+    // Double: failure statuses injected on demand.
+    let server = ApiServer::start().await.unwrap();
+    let ns: k8s_openapi::api::core::v1::Namespace =
+        serde_json::from_value(json!({"metadata": {"name": "openshift-ptp"}})).unwrap();
+    server.seed(&ns).unwrap();
+    let mut npd = NodePtpDevice::new(NODE, NodePtpDeviceSpec {});
+    npd.metadata.namespace = Some("openshift-ptp".into());
+    server.seed(&npd).unwrap();
     let probe = Arc::new(Scripted::default());
     *probe.nics.lock().unwrap() = vec![soft("veth1", 5)];
     *probe.fail.lock().unwrap() = 2;
     server.faults().fail_next(3, STATUS, 500);
     server.faults().fail_next_verb(2, Verb::Get, "nodeptpdevices", 503);
-    let running = start(&server, settings(), probe.clone());
-    wait_names(&server, &["veth1"]).await;
+    let running = start(server.client().unwrap(), settings("openshift-ptp"), probe.clone());
+    let api = Api::namespaced(server.client().unwrap(), "openshift-ptp");
+    wait_names(&api, &["veth1"]).await;
     assert!(probe.calls.load(Ordering::SeqCst) >= 3);
     assert_eq!(server.faults().pending(), 0, "every injected failure was hit");
     running.stop().await;
@@ -198,8 +213,8 @@ async fn survives_api_errors_and_discovery_failures() {
 
 #[tokio::test]
 async fn keeps_status_fields_it_does_not_own() {
-    let server = server(true).await;
-    let api: Api<NodePtpDevice> = Api::namespaced(server.client().unwrap(), NS);
+    let Some((env, agent)) = cluster("report-keeps", true).await else { return };
+    let api = devices(&env);
     api.patch_status(
         NODE,
         &PatchParams::default(),
@@ -209,8 +224,8 @@ async fn keeps_status_fields_it_does_not_own() {
     .unwrap();
     let probe = Arc::new(Scripted::default());
     *probe.nics.lock().unwrap() = vec![soft("veth1", 5)];
-    let running = start(&server, settings(), probe);
-    let status = wait_names(&server, &["veth1"]).await.status.unwrap();
+    let running = start(agent.client.clone(), settings(&env.ns), probe);
+    let status = wait_names(&api, &["veth1"]).await.status.unwrap();
     assert_eq!((status.clock_state, status.offset_ns), (Some(ClockState::Locked), Some(-3)));
     running.stop().await;
 }
@@ -222,33 +237,33 @@ async fn a_veth_added_in_a_namespace_is_reported() {
     }
     let ns = ptp_testkit::netns::NetNs::new("ptprep").unwrap();
     ns.add_veth_pair("rep0a", "rep0b").unwrap();
-    let server = server(true).await;
-    let mut s = settings();
+    let Some((env, agent)) = cluster("report-veth", true).await else { return };
+    let mut s = settings(&env.ns);
     s.resync = Duration::from_secs(3600); // only link notifications can explain the update
     s.debounce = Duration::from_millis(200);
     s.netns = Some(ns.path());
     let (stop, stop_rx) = watch::channel(false);
-    let client = server.client().unwrap();
-    let task = tokio::spawn(run(client, s, stop_rx));
-    let npd = wait_names(&server, &["rep0a", "rep0b"]).await;
+    let task = tokio::spawn(run(agent.client.clone(), s, stop_rx));
+    let api = devices(&env);
+    let npd = wait_names(&api, &["rep0a", "rep0b"]).await;
     let first = &npd.status.unwrap().devices[0];
     assert_eq!(
         first.timestamping.as_deref().unwrap(),
         ["software-transmit", "software-receive", "software-system-clock"]
     );
     assert_eq!(first.hardware_info.as_ref().unwrap().driver, "veth");
-    assert_eq!(server.requests().count(Verb::Patch, STATUS), 1);
+    assert_eq!(agent.requests.count(Verb::Patch, STATUS), 1);
     ns.add_veth_pair("rep1a", "rep1b").unwrap();
-    wait_names(&server, &["rep0a", "rep0b", "rep1a", "rep1b"]).await;
+    wait_names(&api, &["rep0a", "rep0b", "rep1a", "rep1b"]).await;
     ns.del_link("rep0a").unwrap();
-    wait_names(&server, &["rep1a", "rep1b"]).await;
+    wait_names(&api, &["rep1a", "rep1b"]).await;
     // Once the links are quiet the status is not written again. (Each change is at least one
     // write; an `ip` command that lands after the debounce can add one, e.g. a link going up.)
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let writes = server.requests().count(Verb::Patch, STATUS);
+    let writes = agent.requests.count(Verb::Patch, STATUS);
     assert!(writes >= 3, "{writes} writes");
     tokio::time::sleep(Duration::from_millis(700)).await;
-    assert_eq!(server.requests().count(Verb::Patch, STATUS), writes, "nothing changed, nothing written");
+    assert_eq!(agent.requests.count(Verb::Patch, STATUS), writes, "nothing changed, nothing written");
     stop.send(true).unwrap();
     tokio::time::timeout(Duration::from_secs(5), task).await.unwrap().unwrap().unwrap();
 }

@@ -1,35 +1,51 @@
-//! The controller against the API-server double: PtpConfigs and Nodes in, the ConfigMap,
-//! statuses, NodePtpDevices and Events out; re-render on label changes; isolation of invalid
-//! PtpConfigs and of PtpConfigs this operator cannot decode; no writes on an unchanged resync;
-//! leader election between two instances.
+//! The controller against the real kube-apiserver, authenticated as the chart's operator
+//! ServiceAccount (a TokenRequest token, the chart's RBAC): PtpConfigs and Nodes in, the
+//! ConfigMap, statuses, NodePtpDevices (owned by their Node) and Events out; re-render on label
+//! changes; a deleted Node's NodePtpDevice removed by the real garbage collector; no writes on an
+//! unchanged resync and drift repaired; leader election between two instances.
+//!
+//! Tests share one control plane: each works in its own namespace (ConfigMap, Lease, Events,
+//! PtpConfigs) and gives its Nodes names of its own, a label only its operator selects and a
+//! worker label of its own that its PtpConfig matches.
+//! What still runs against the API double, and why, is in `controller_faults.rs`.
+//!
+//! Where the real server disagreed with the double:
+//! * the garbage collector is asynchronous (kube-controller-manager): a deleted Node's
+//!   NodePtpDevice goes some time after the Node, so the test waits for it;
+//! * a ServiceAccount token only gets what the chart's RBAC grants: the operator must watch
+//!   PtpConfigs only in its namespaces here (a shared cluster holds other tests' PtpConfigs);
+//! * a shared cluster holds other tests' Nodes: a PtpConfig's `status.matchList` lists every
+//!   Node its rules match (not only those the agent selector picks), so each test's PtpConfig
+//!   matches a worker label only its own Nodes carry.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node};
+use k8s_openapi::api::core::v1::{ConfigMap, Node};
 use k8s_openapi::api::events::v1::Event as K8sEvent;
-use kube::api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use ptp_api::{MatchRule, NodePtpDevice, PtpConfig, PtpConfigSpec, PtpProfile, PtpRecommend};
 use ptp_operator::controller::leader::LeaseTiming;
 use ptp_operator::controller::metrics::encode;
 use ptp_operator::controller::run::{Controller, Settings};
 use ptp_operator::controller::selector::LabelSelector;
-use ptp_testkit::{ApiServer, Verb};
+use ptp_testkit::cluster::{ControlPlane, Identity, TestEnv, eventually, wait_until};
+use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-const NS: &str = "openshift-ptp";
 const CM: &str = "ptp-configmap";
-const WAIT: Duration = Duration::from_secs(10);
+const WAIT: Duration = Duration::from_secs(30);
+/// The label that puts a Node in front of this test's operator only.
+const TEST_LABEL: &str = "ptp-test.example/env";
 
-fn settings(identity: &str, leader_election: bool) -> Settings {
+fn settings(env: &TestEnv, identity: &str, leader_election: bool) -> Settings {
     Settings {
-        namespace: NS.into(),
-        watch_namespaces: vec![],
+        namespace: env.ns.clone(),
+        watch_namespaces: vec![env.ns.clone()],
         configmap_name: CM.into(),
-        agent_selector: LabelSelector::parse("kubernetes.io/os=linux").unwrap(),
+        agent_selector: LabelSelector::parse(&format!("{TEST_LABEL}={}", env.ns)).unwrap(),
         leader_election,
         lease_name: "ptp-operator-leader".into(),
         identity: identity.into(),
@@ -81,26 +97,68 @@ impl Running {
     }
 }
 
-/// Polls `condition` (which may read the server) until it holds, failing after [`WAIT`].
-async fn eventually(what: &str, condition: impl Fn() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+/// This test's world: its namespace, the chart's RBAC, the operator's identity, a worker and a
+/// master Node (deleted with the env) and the sample PtpConfig matching this test's worker label.
+struct World {
+    env: TestEnv,
+    operator: Identity,
+    worker_label: String,
+    worker: String,
+    master: String,
+}
+
+impl World {
+    async fn new(prefix: &str) -> Option<World> {
+        let cp = ControlPlane::for_test(prefix)?;
+        let env = cp.env(prefix).await.unwrap();
+        env.install_chart_rbac().await.unwrap();
+        let operator = env.service_account("ptp-operator").await.unwrap();
+        let worker_label = format!("{}.example/worker", env.ns);
+        let worker = env.node("worker-0", json!({(TEST_LABEL): env.ns, (worker_label.clone()): ""})).await.unwrap();
+        let master =
+            env.node("master-0", json!({(TEST_LABEL): env.ns, "node-role.kubernetes.io/master": ""})).await.unwrap();
+        let world = World { env, operator, worker_label, worker, master };
+        world.configs().create(&PostParams::default(), &ordinary_clock(&world.worker_label)).await.unwrap();
+        Some(world)
+    }
+
+    fn admin(&self) -> Client {
+        self.env.admin.clone()
+    }
+
+    fn configs(&self) -> Api<PtpConfig> {
+        Api::namespaced(self.admin(), &self.env.ns)
+    }
+
+    fn devices(&self) -> Api<NodePtpDevice> {
+        Api::namespaced(self.admin(), &self.env.ns)
+    }
+
+    fn nodes(&self) -> Api<Node> {
+        Api::all(self.admin())
+    }
+
+    fn start(&self, identity: &str, leader_election: bool) -> Running {
+        Running::start(self.operator.client.clone(), settings(&self.env, identity, leader_election))
+    }
+
+    /// The node's key once `predicate` holds for it.
+    async fn key(&self, node: &str, predicate: impl Fn(&str) -> bool) -> String {
+        let cms: Api<ConfigMap> = Api::namespaced(self.admin(), &self.env.ns);
+        let cm =
+            wait_until(&cms, CM, WAIT, |cm| cm.data.as_ref().and_then(|d| d.get(node)).is_some_and(|v| predicate(v)))
+                .await
+                .unwrap_or_else(|e| panic!("ConfigMap key {node}: {e}"));
+        cm.data.unwrap()[node].clone()
+    }
+
+    async fn events(&self) -> Vec<K8sEvent> {
+        Api::<K8sEvent>::namespaced(self.admin(), &self.env.ns).list(&ListParams::default()).await.unwrap().items
     }
 }
 
-fn node(name: &str, labels: &[(&str, &str)]) -> Node {
-    let mut n = Node::default();
-    n.metadata.name = Some(name.into());
-    let mut l: BTreeMap<String, String> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    l.insert("kubernetes.io/os".into(), "linux".into());
-    n.metadata.labels = Some(l);
-    n
-}
-
-fn ordinary_clock() -> PtpConfig {
-    let mut c = PtpConfig::new(
+fn ordinary_clock(worker_label: &str) -> PtpConfig {
+    PtpConfig::new(
         "ordinary-clock-ptpconfig",
         PtpConfigSpec {
             profile: vec![PtpProfile {
@@ -112,372 +170,134 @@ fn ordinary_clock() -> PtpConfig {
             recommend: vec![PtpRecommend {
                 profile: "profile1".into(),
                 priority: 4,
-                r#match: Some(vec![MatchRule::node_label("node-role.kubernetes.io/worker")]),
+                r#match: Some(vec![MatchRule::node_label(worker_label)]),
             }],
         },
-    );
-    c.metadata.namespace = Some(NS.into());
-    c
-}
-
-async fn cluster(server: &ApiServer) -> Client {
-    let mut ns = Namespace::default();
-    ns.metadata.name = Some(NS.into());
-    server.seed(&ns).unwrap();
-    server.seed(&node("worker-0", &[("node-role.kubernetes.io/worker", "")])).unwrap();
-    server.seed(&node("master-0", &[("node-role.kubernetes.io/master", "")])).unwrap();
-    server.client().unwrap()
-}
-
-async fn configmap_value(server: &ApiServer, node: &str, predicate: impl Fn(&str) -> bool) -> String {
-    let cm: ConfigMap = server
-        .wait_until(NS, CM, WAIT, |cm: &ConfigMap| {
-            cm.data.as_ref().and_then(|d| d.get(node)).is_some_and(|v| predicate(v))
-        })
-        .await
-        .unwrap_or_else(|e| panic!("ConfigMap key {node}: {e}"));
-    cm.data.unwrap()[node].clone()
+    )
 }
 
 const WORKER_VALUE: &str = r#"[{"name":"ordinary-clock-ptpconfig_profile1","interface":"enp134s0f0","ptp4lOpts":"-s -2","phc2sysOpts":"-a -r"}]"#;
 
 #[tokio::test]
 async fn renders_configmap_statuses_devices_and_events() {
-    let server = ApiServer::start().await.unwrap();
-    let client = cluster(&server).await;
-    Api::<PtpConfig>::namespaced(client.clone(), NS).create(&PostParams::default(), &ordinary_clock()).await.unwrap();
-    let op = Running::start(client.clone(), settings("op-a", false));
+    let Some(w) = World::new("ctl-render").await else { return };
+    let op = w.start("op-a", false);
 
-    assert_eq!(configmap_value(&server, "worker-0", |v| v != "[]").await, WORKER_VALUE);
-    assert_eq!(configmap_value(&server, "master-0", |_| true).await, "[]");
+    assert_eq!(w.key(&w.worker, |v| v != "[]").await, WORKER_VALUE);
+    assert_eq!(w.key(&w.master, |_| true).await, "[]");
 
-    let config: PtpConfig = server
-        .wait_until(NS, "ordinary-clock-ptpconfig", WAIT, |c: &PtpConfig| {
-            c.status.as_ref().is_some_and(|s| s.node_count == Some(1))
-        })
-        .await
-        .unwrap();
+    let config = wait_until(&w.configs(), "ordinary-clock-ptpconfig", WAIT, |c| {
+        c.status.as_ref().is_some_and(|s| s.node_count == Some(1))
+    })
+    .await
+    .unwrap();
     let status = config.status.unwrap();
     assert_eq!(status.match_list.len(), 1);
     assert_eq!(
         (status.match_list[0].node_name.as_str(), status.match_list[0].profile.as_str()),
-        ("worker-0", "profile1")
+        (w.worker.as_str(), "profile1")
     );
     assert_eq!(status.observed_generation, config.metadata.generation);
     let types: Vec<(&str, &str)> = status.conditions.iter().map(|c| (c.type_.as_str(), c.status.as_str())).collect();
     assert_eq!(types, [("Valid", "True"), ("ProfileReferenceValid", "True"), ("Applied", "True")]);
 
-    for name in ["worker-0", "master-0"] {
-        let device: NodePtpDevice = server.wait_until(NS, name, WAIT, |_: &NodePtpDevice| true).await.unwrap();
+    for name in [&w.worker, &w.master] {
+        let device = wait_until(&w.devices(), name, WAIT, |_| true).await.unwrap();
         let owner = &device.metadata.owner_references.unwrap()[0];
-        let node: Node = server.get("", name).unwrap();
-        assert_eq!((owner.kind.as_str(), owner.name.as_str()), ("Node", name));
+        let node = w.nodes().get(name).await.unwrap();
+        assert_eq!((owner.kind.as_str(), owner.name.as_str()), ("Node", name.as_str()));
         assert_eq!(Some(owner.uid.clone()), node.metadata.uid);
     }
-    eventually("NodesChanged event", || {
-        server.list::<K8sEvent>(Some(NS)).iter().any(|e| e.reason.as_deref() == Some("NodesChanged"))
+    eventually("NodesChanged event", WAIT, || async {
+        w.events().await.iter().any(|e| e.reason.as_deref() == Some("NodesChanged"))
     })
-    .await;
+    .await
+    .unwrap();
     op.shutdown().await;
 }
 
 #[tokio::test]
 async fn label_change_rerenders_and_node_delete_cleans_up() {
-    let server = ApiServer::start().await.unwrap();
-    let client = cluster(&server).await;
-    Api::<PtpConfig>::namespaced(client.clone(), NS).create(&PostParams::default(), &ordinary_clock()).await.unwrap();
-    let op = Running::start(client.clone(), settings("op-a", false));
-    configmap_value(&server, "worker-0", |v| v != "[]").await;
-    server.wait_until(NS, "master-0", WAIT, |_: &NodePtpDevice| true).await.unwrap();
+    let Some(w) = World::new("ctl-label").await else { return };
+    let op = w.start("op-a", false);
+    w.key(&w.worker, |v| v != "[]").await;
+    wait_until(&w.devices(), &w.master, WAIT, |_| true).await.unwrap();
 
-    let nodes: Api<Node> = Api::all(client.clone());
     let started = Instant::now();
-    let patch = serde_json::json!({"metadata": {"labels": {"node-role.kubernetes.io/worker": ""}}});
-    nodes.patch("master-0", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
-    let value = configmap_value(&server, "master-0", |v| v != "[]").await;
+    let patch = json!({"metadata": {"labels": {(w.worker_label.clone()): ""}}});
+    w.nodes().patch(&w.master, &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    let value = w.key(&w.master, |v| v != "[]").await;
     eprintln!("node label change -> ConfigMap updated in {} ms", started.elapsed().as_millis());
     assert!(value.contains("ordinary-clock-ptpconfig_profile1"));
 
-    nodes.delete("worker-0", &Default::default()).await.unwrap();
-    server
-        .wait_until(NS, CM, WAIT, |cm: &ConfigMap| !cm.data.as_ref().is_some_and(|d| d.contains_key("worker-0")))
-        .await
-        .unwrap();
-    eventually("NodePtpDevice worker-0 removed", || server.get::<NodePtpDevice>(NS, "worker-0").is_none()).await;
-    let config: PtpConfig = server
-        .wait_until(NS, "ordinary-clock-ptpconfig", WAIT, |c: &PtpConfig| {
-            c.status.as_ref().is_some_and(|s| s.match_list.iter().map(|m| m.node_name.as_str()).eq(["master-0"]))
-        })
-        .await
-        .unwrap();
+    // The operator drops the key at once; the garbage collector removes the NodePtpDevice later.
+    w.nodes().delete(&w.worker, &Default::default()).await.unwrap();
+    let cms: Api<ConfigMap> = Api::namespaced(w.admin(), &w.env.ns);
+    wait_until(&cms, CM, WAIT, |cm| !cm.data.as_ref().is_some_and(|d| d.contains_key(&w.worker))).await.unwrap();
+    eventually("NodePtpDevice of the deleted Node collected", Duration::from_secs(60), || async {
+        w.devices().get_opt(&w.worker).await.is_ok_and(|d| d.is_none())
+    })
+    .await
+    .unwrap();
+    let config = wait_until(&w.configs(), "ordinary-clock-ptpconfig", WAIT, |c| {
+        c.status.as_ref().is_some_and(|s| s.match_list.iter().map(|m| m.node_name.as_str()).eq([w.master.as_str()]))
+    })
+    .await
+    .unwrap();
     assert_eq!(config.status.unwrap().node_count, Some(1));
     op.shutdown().await;
 }
 
 #[tokio::test]
-async fn invalid_ptpconfig_is_flagged_while_others_keep_rendering() {
-    // A CRD without the CEL rules stands in for objects admitted before the rules existed.
-    let mut crds = ptp_api::crd::crds();
-    let mut crd_json = serde_json::to_value(&crds[0]).unwrap();
-    strip_cel(&mut crd_json);
-    crds[0] = serde_json::from_value(crd_json).unwrap();
-    let server =
-        ApiServer::builder().without_ptp_crds().crd(crds[0].clone()).crd(crds[1].clone()).start().await.unwrap();
-    let client = cluster(&server).await;
-    let api = Api::<PtpConfig>::namespaced(client.clone(), NS);
-    api.create(&PostParams::default(), &ordinary_clock()).await.unwrap();
-
-    let mut typo = ordinary_clock();
-    typo.metadata.name = Some("typo".into());
-    typo.spec.profile[0].name = "p".into();
-    typo.spec.recommend[0].profile = "missing".into();
-    typo.spec.recommend[0].priority = 0;
-    api.create(&PostParams::default(), &typo).await.unwrap();
-
-    let mut bad_conf = ordinary_clock();
-    bad_conf.metadata.name = Some("bad-conf".into());
-    bad_conf.spec.profile[0].name = "q".into();
-    bad_conf.spec.profile[0].ptp4l_conf = Some("[global]\nslaveOnly\n".into());
-    bad_conf.spec.recommend[0].profile = "q".into();
-    api.create(&PostParams::default(), &bad_conf).await.unwrap();
-
-    let op = Running::start(client.clone(), settings("op-a", false));
-    let value = configmap_value(&server, "worker-0", |v| v.contains("bad-conf_q")).await;
-    assert!(value.contains("ordinary-clock-ptpconfig_profile1"), "the valid PtpConfig still renders: {value}");
-    assert!(!value.contains("typo_"), "the rule naming a missing profile is ignored");
-
-    for (name, reason) in [("typo", "UnknownProfile"), ("bad-conf", "InvalidPtp4lConf")] {
-        let config: PtpConfig = server
-            .wait_until(NS, name, WAIT, |c: &PtpConfig| {
-                c.status
-                    .as_ref()
-                    .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Valid" && c.status == "False"))
-            })
-            .await
-            .unwrap();
-        let valid = config.status.unwrap().conditions.into_iter().find(|c| c.type_ == "Valid").unwrap();
-        assert_eq!(valid.reason, reason);
-        eventually("warning event", || {
-            server.list::<K8sEvent>(Some(NS)).iter().any(|e| {
-                e.type_.as_deref() == Some("Warning")
-                    && e.reason.as_deref() == Some(reason)
-                    && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
-            })
-        })
-        .await;
-    }
-    let good: PtpConfig = server.get(NS, "ordinary-clock-ptpconfig").unwrap();
-    assert!(good.status.unwrap().conditions.iter().any(|c| c.type_ == "Valid" && c.status == "True"));
-    op.shutdown().await;
-}
-
-/// The PtpConfig CRD of a newer operator whose enum also allows `SCHED_RR`.
-fn crd_allowing_sched_rr()
--> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition {
-    fn widen(value: &mut serde_json::Value) {
-        match value {
-            serde_json::Value::Object(map) => {
-                if let Some(serde_json::Value::Array(values)) =
-                    map.get_mut("ptpSchedulingPolicy").and_then(|p| p.get_mut("enum"))
-                {
-                    values.push("SCHED_RR".into());
-                }
-                map.values_mut().for_each(widen);
-            }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(widen),
-            _ => {}
-        }
-    }
-    let mut crd = serde_json::to_value(&ptp_api::crd::crds()[0]).unwrap();
-    widen(&mut crd);
-    assert!(crd.to_string().contains("SCHED_RR"), "enum widened");
-    serde_json::from_value(crd).unwrap()
-}
-
-/// The stored object as JSON (readable whatever its spec holds).
-async fn raw_config(
-    api: &Api<DynamicObject>,
-    name: &str,
-    predicate: impl Fn(&serde_json::Value) -> bool,
-) -> serde_json::Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Ok(object) = api.get(name).await {
-            let value = serde_json::to_value(&object).unwrap();
-            if predicate(&value) {
-                return value;
-            }
-            assert!(Instant::now() < deadline, "timed out waiting for PtpConfig {name}: {value:#}");
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for PtpConfig {name}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn condition<'a>(object: &'a serde_json::Value, type_: &str) -> Option<&'a serde_json::Value> {
-    object.pointer("/status/conditions")?.as_array()?.iter().find(|c| c["type"] == type_)
-}
-
-#[tokio::test]
-async fn undecodable_ptpconfig_is_isolated_while_others_keep_rendering() {
-    let mut crds = ptp_api::crd::crds();
-    crds[0] = crd_allowing_sched_rr();
-    let server =
-        ApiServer::builder().without_ptp_crds().crd(crds[0].clone()).crd(crds[1].clone()).start().await.unwrap();
-    let client = cluster(&server).await;
-    let api = Api::<PtpConfig>::namespaced(client.clone(), NS);
-    let raw: Api<DynamicObject> = Api::namespaced_with(client.clone(), NS, &ApiResource::erase::<PtpConfig>(&()));
-    api.create(&PostParams::default(), &ordinary_clock()).await.unwrap();
-    // Decodes at first; turns SCHED_RR while the operator runs.
-    let mut rr = ordinary_clock();
-    rr.metadata.name = Some("rr".into());
-    rr.spec.profile[0].name = "q".into();
-    rr.spec.recommend[0].profile = "q".into();
-    api.create(&PostParams::default(), &rr).await.unwrap();
-    // Never decodable during the operator's life.
-    let mut from_start = serde_json::to_value(ordinary_clock()).unwrap();
-    from_start["metadata"]["name"] = "rr-from-start".into();
-    from_start["spec"]["profile"][0]["name"] = "s".into();
-    from_start["spec"]["profile"][0]["ptpSchedulingPolicy"] = "SCHED_RR".into();
-    from_start["spec"]["recommend"][0]["profile"] = "s".into();
-    raw.create(&PostParams::default(), &serde_json::from_value(from_start).unwrap()).await.unwrap();
-
-    let op = Running::start(client.clone(), settings("op-a", false));
-    let value = configmap_value(&server, "worker-0", |v| v.contains("rr_q")).await;
-    assert!(value.contains("ordinary-clock-ptpconfig_profile1"), "{value}");
-    assert!(!value.contains("rr-from-start_"), "never decoded, so left out: {value}");
-    let from_start = raw_config(&raw, "rr-from-start", |o| condition(o, "Valid").is_some()).await;
-    let valid = condition(&from_start, "Valid").unwrap();
-    assert_eq!((valid["status"].as_str(), valid["reason"].as_str()), (Some("False"), Some("DecodeError")));
-    let message = valid["message"].as_str().unwrap();
-    assert!(message.contains("spec.profile[0].ptpSchedulingPolicy: unknown variant `SCHED_RR`"), "{message}");
-    assert!(message.contains("left out of the ConfigMap"), "{message}");
-    assert_eq!(condition(&from_start, "Applied").unwrap()["reason"], "DecodeError");
-
-    // rr turns undecodable: its nodes keep its last decoded profile.
-    let patch = serde_json::json!({"spec": {"profile": [{"name": "q", "interface": "enp134s0f0", "ptp4lOpts": "-s -2",
-        "phc2sysOpts": "-a -r", "ptpSchedulingPolicy": "SCHED_RR"}]}});
-    raw.patch("rr", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
-    let rr_now = raw_config(&raw, "rr", |o| condition(o, "Valid").is_some_and(|c| c["status"] == "False")).await;
-    let valid = condition(&rr_now, "Valid").unwrap();
-    assert_eq!(valid["reason"], "DecodeError");
-    let message = valid["message"].as_str().unwrap();
-    assert!(message.contains("spec.profile[0].ptpSchedulingPolicy: unknown variant `SCHED_RR`"), "{message}");
-    assert!(message.contains("keep the profiles of generation 1"), "{message}");
-    assert_eq!(rr_now["status"]["observedGeneration"], 2);
-    for name in ["rr", "rr-from-start"] {
-        eventually("DecodeError warning event", || {
-            server.list::<K8sEvent>(Some(NS)).iter().any(|e| {
-                e.type_.as_deref() == Some("Warning")
-                    && e.reason.as_deref() == Some("DecodeError")
-                    && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
-                    && e.note.as_deref().is_some_and(|n| n.contains("spec.profile[0].ptpSchedulingPolicy"))
-            })
-        })
-        .await;
-    }
-    eventually("undecodable metric", || op.metric("ptp_operator_undecodable_ptpconfigs") == 2.0).await;
-
-    // Edits of the other PtpConfigs still render.
-    let patch = serde_json::json!({"spec": {"profile": [{"name": "profile1", "interface": "enp134s0f0",
-        "ptp4lOpts": "-s -2", "phc2sysOpts": "-a -r -n 24"}]}});
-    api.patch("ordinary-clock-ptpconfig", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
-    let value = configmap_value(&server, "worker-0", |v| v.contains("-a -r -n 24")).await;
-    assert!(value.contains("rr_q"), "the undecodable PtpConfig's last good profile stays: {value}");
-    assert!(!value.contains("SCHED_RR"), "{value}");
-    assert_eq!(op.metric("ptp_operator_reconcile_errors_total"), 0.0);
-
-    // Fixed: valid again, and its new spec renders.
-    let patch = serde_json::json!({"spec": {"profile": [{"name": "q", "interface": "enp134s0f0", "ptp4lOpts": "-s -2",
-        "phc2sysOpts": "-a -r -m"}]}});
-    raw.patch("rr", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
-    configmap_value(&server, "worker-0", |v| v.contains("-a -r -m")).await;
-    raw_config(&raw, "rr", |o| condition(o, "Valid").is_some_and(|c| c["status"] == "True")).await;
-    eventually("undecodable metric back to 1", || op.metric("ptp_operator_undecodable_ptpconfigs") == 1.0).await;
-    op.shutdown().await;
-}
-
-fn strip_cel(value: &mut serde_json::Value) {
-    match value {
-        serde_json::Value::Object(map) => {
-            map.remove("x-kubernetes-validations");
-            map.values_mut().for_each(strip_cel);
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_cel),
-        _ => {}
-    }
-}
-
-#[tokio::test]
 async fn resync_without_change_writes_nothing_and_drift_is_repaired() {
-    let server = ApiServer::start().await.unwrap();
-    let client = cluster(&server).await;
-    Api::<PtpConfig>::namespaced(client.clone(), NS).create(&PostParams::default(), &ordinary_clock()).await.unwrap();
-    let op = Running::start(client.clone(), settings("op-a", false));
-    configmap_value(&server, "worker-0", |v| v == WORKER_VALUE).await;
-    server
-        .wait_until(NS, "ordinary-clock-ptpconfig", WAIT, |c: &PtpConfig| {
-            c.status.as_ref().is_some_and(|s| s.node_count == Some(1))
-        })
-        .await
-        .unwrap();
-    server.wait_until(NS, "master-0", WAIT, |_: &NodePtpDevice| true).await.unwrap();
-    // Let the first reconciles' own watch events settle, then count.
+    let Some(w) = World::new("ctl-resync").await else { return };
+    let op = w.start("op-a", false);
+    w.key(&w.worker, |v| v == WORKER_VALUE).await;
+    wait_until(&w.configs(), "ordinary-clock-ptpconfig", WAIT, |c| {
+        c.status.as_ref().is_some_and(|s| s.node_count == Some(1))
+    })
+    .await
+    .unwrap();
+    wait_until(&w.devices(), &w.master, WAIT, |_| true).await.unwrap();
+    // Let the first reconciles' own watch events settle, then count the operator's writes over
+    // several resyncs (its client counts what it sends; other tests share the server).
     tokio::time::sleep(Duration::from_millis(600)).await;
-    server.requests().reset();
+    let requests = &w.operator.requests;
+    requests.reset();
     let reconciles_before = op.metric("ptp_operator_reconciles_total");
     tokio::time::sleep(Duration::from_millis(1600)).await;
     assert!(op.metric("ptp_operator_reconciles_total") >= reconciles_before + 2.0, "resyncs ran");
-    assert_eq!(
-        server.requests().total_writes(),
-        0,
-        "writes on an unchanged resync: {:?}",
-        server.requests().snapshot()
-    );
+    assert_eq!(requests.total_writes(), 0, "writes on an unchanged resync: {:?}", requests.snapshot());
 
     // Someone edits the ConfigMap and deletes a NodePtpDevice: both are repaired.
-    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), NS);
-    let patch = serde_json::json!({"data": {"worker-0": "[]", "stray": "x"}});
+    let cms: Api<ConfigMap> = Api::namespaced(w.admin(), &w.env.ns);
+    let patch = json!({"data": {(w.worker.clone()): "[]", "stray": "x"}});
     cms.patch(CM, &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
-    Api::<NodePtpDevice>::namespaced(client.clone(), NS).delete("master-0", &Default::default()).await.unwrap();
-    server
-        .wait_until(NS, CM, WAIT, |cm: &ConfigMap| {
-            cm.data.as_ref().is_some_and(|d| {
-                d.get("worker-0").map(String::as_str) == Some(WORKER_VALUE) && !d.contains_key("stray")
-            })
-        })
-        .await
-        .unwrap();
-    server.wait_until(NS, "master-0", WAIT, |_: &NodePtpDevice| true).await.unwrap();
-    op.shutdown().await;
-}
-
-#[tokio::test]
-async fn api_errors_are_retried_until_the_configmap_is_written() {
-    let server = ApiServer::start().await.unwrap();
-    let client = cluster(&server).await;
-    Api::<PtpConfig>::namespaced(client.clone(), NS).create(&PostParams::default(), &ordinary_clock()).await.unwrap();
-    server.faults().fail_next_verb(2, Verb::Create, "configmaps", 500);
-    let op = Running::start(client.clone(), settings("op-a", false));
-    assert_eq!(configmap_value(&server, "worker-0", |v| v != "[]").await, WORKER_VALUE);
-    assert_eq!(server.faults().pending(), 0, "both injected failures were hit");
-    eventually("errors counted", || op.metric("ptp_operator_reconcile_errors_total") >= 2.0).await;
+    let uid = w.devices().get(&w.master).await.unwrap().metadata.uid;
+    w.devices().delete(&w.master, &Default::default()).await.unwrap();
+    wait_until(&cms, CM, WAIT, |cm| {
+        cm.data
+            .as_ref()
+            .is_some_and(|d| d.get(&w.worker).map(String::as_str) == Some(WORKER_VALUE) && !d.contains_key("stray"))
+    })
+    .await
+    .unwrap();
+    wait_until(&w.devices(), &w.master, WAIT, |d| d.metadata.uid != uid).await.unwrap();
     op.shutdown().await;
 }
 
 #[tokio::test]
 async fn only_the_leader_writes_and_the_standby_takes_over() {
-    let server = ApiServer::start().await.unwrap();
-    let client = cluster(&server).await;
-    Api::<PtpConfig>::namespaced(client.clone(), NS).create(&PostParams::default(), &ordinary_clock()).await.unwrap();
-    let a = Running::start(client.clone(), settings("op-a", true));
+    let Some(w) = World::new("ctl-leader").await else { return };
+    let a = w.start("op-a", true);
     let mut a_leader = a.leader.clone();
     tokio::time::timeout(WAIT, a_leader.wait_for(|l| *l)).await.expect("a leads").unwrap();
-    let b = Running::start(client.clone(), settings("op-b", true));
-    configmap_value(&server, "worker-0", |v| v == WORKER_VALUE).await;
+    let b = w.start("op-b", true);
+    w.key(&w.worker, |v| v == WORKER_VALUE).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(!*b.leader.borrow(), "the standby does not lead");
-    let lease: Lease = server.get(NS, "ptp-operator-leader").unwrap();
+    let leases: Api<Lease> = Api::namespaced(w.admin(), &w.env.ns);
+    let lease = leases.get("ptp-operator-leader").await.unwrap();
     assert_eq!(lease.spec.unwrap().holder_identity.as_deref(), Some("op-a"));
     assert!(a.metric("ptp_operator_reconciles_total") >= 1.0);
     assert_eq!(b.metric("ptp_operator_reconciles_total"), 0.0, "the standby never reconciles");
@@ -487,12 +307,16 @@ async fn only_the_leader_writes_and_the_standby_takes_over() {
     let mut b_leader = b.leader.clone();
     tokio::time::timeout(WAIT, b_leader.wait_for(|l| *l)).await.expect("b takes over").unwrap();
     eprintln!("standby took over {} ms after the leader stopped", stopped.elapsed().as_millis());
-    let lease: Lease = server.get(NS, "ptp-operator-leader").unwrap();
+    let lease = leases.get("ptp-operator-leader").await.unwrap();
     assert_eq!(lease.spec.unwrap().holder_identity.as_deref(), Some("op-b"));
 
-    let patch = serde_json::json!({"metadata": {"labels": {"node-role.kubernetes.io/worker": ""}}});
-    Api::<Node>::all(client.clone()).patch("master-0", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
-    configmap_value(&server, "master-0", |v| v != "[]").await;
-    eventually("the new leader counts its reconciles", || b.metric("ptp_operator_reconciles_total") >= 1.0).await;
+    let patch = json!({"metadata": {"labels": {(w.worker_label.clone()): ""}}});
+    w.nodes().patch(&w.master, &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    w.key(&w.master, |v| v != "[]").await;
+    eventually("the new leader counts its reconciles", WAIT, || async {
+        b.metric("ptp_operator_reconciles_total") >= 1.0
+    })
+    .await
+    .unwrap();
     b.shutdown().await;
 }

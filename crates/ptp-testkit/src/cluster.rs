@@ -23,19 +23,22 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use k8s_openapi::api::authentication::v1::{BoundObjectReference, TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::core::v1::{Namespace, Node, ServiceAccount};
 use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
+use kube::client::{Body, ClientBuilder};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::discovery::{ApiResource, Scope};
 use kube::{Api, Client, Config};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
+use crate::faults::RequestCounter;
 
 /// The environment variable that turns a skip for want of a control plane into a failure.
 pub const REQUIRE_ENV: &str = "PTP_REQUIRE_CONTROL_PLANE";
@@ -190,7 +193,7 @@ impl ControlPlane {
             .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": ns}}))?)
             .await
             .map_err(client_error)?;
-        Ok(TestEnv { cp: self, ns, admin })
+        Ok(TestEnv { cp: self, ns, admin, cluster_scoped: Mutex::default() })
     }
 }
 
@@ -203,18 +206,46 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{}-{}-{n}", prefix.trim_matches('-'), std::process::id())
 }
 
-/// One test's slice of the shared control plane: its namespace and clients.
+/// One test's slice of the shared control plane: its namespace and clients. Dropping it deletes
+/// the namespace and the cluster-scoped objects it made ([`TestEnv::node`], the chart's
+/// ClusterRoleBindings), also when the test panics, so a shared control plane does not collect
+/// other tests' Nodes (which an operator watching every Node would see).
 pub struct TestEnv {
     pub cp: &'static ControlPlane,
     /// The test's namespace.
     pub ns: String,
     /// A `system:masters` client.
     pub admin: Client,
+    /// `kind/name` of the cluster-scoped objects to delete on drop.
+    cluster_scoped: Mutex<Vec<String>>,
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        let mut objects = std::mem::take(&mut *self.cluster_scoped.lock().unwrap_or_else(PoisonError::into_inner));
+        objects.push(format!("namespace/{}", self.ns));
+        // `--wait=false`: the namespace's contents go in the background (namespace controller).
+        let out = self.cp.kubectl().args(["delete", "--wait=false", "--ignore-not-found"]).args(&objects).output();
+        match out {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => {
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                let _ = writeln!(std::io::stderr().lock(), "cleanup of {objects:?}: {stderr}");
+            }
+            Err(e) => {
+                let _ = writeln!(std::io::stderr().lock(), "cleanup of {objects:?}: {e}");
+            }
+        }
+    }
 }
 
 /// A ServiceAccount's credentials: a client and a kubeconfig file for child processes.
 pub struct Identity {
+    /// Counts its requests in [`Identity::requests`].
     pub client: Client,
+    /// The requests `client` sent, per verb and resource (`nodeptpdevices/status`): what a test
+    /// asserts about the load a component puts on the server (other clients share the server).
+    pub requests: Arc<RequestCounter>,
     pub kubeconfig: PathBuf,
     /// `system:serviceaccount:<ns>:<name>`.
     pub username: String,
@@ -226,6 +257,21 @@ impl TestEnv {
     /// A unique name for a cluster-scoped object of this test.
     pub fn name(&self, what: &str) -> String {
         format!("{}-{what}", self.ns)
+    }
+
+    /// Creates the Node [`TestEnv::name`]`(suffix)` with `labels` (deleted when the env drops) and
+    /// returns its name.
+    pub async fn node(&self, suffix: &str, labels: Value) -> Result<String> {
+        let name = self.name(suffix);
+        let node: Node = serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}}))?;
+        self.cleanup_on_drop(&format!("node/{name}"));
+        Api::<Node>::all(self.admin.clone()).create(&PostParams::default(), &node).await.map_err(client_error)?;
+        Ok(name)
+    }
+
+    /// Deletes the cluster-scoped object `kind/name` when the env drops.
+    pub fn cleanup_on_drop(&self, object: &str) {
+        self.cluster_scoped.lock().unwrap_or_else(PoisonError::into_inner).push(object.to_string());
     }
 
     /// Creates the ServiceAccount `name` in the test namespace (if missing) and returns a client
@@ -280,8 +326,10 @@ impl TestEnv {
             self.ns
         );
         std::fs::write(&path, text)?;
+        let requests = Arc::new(RequestCounter::default());
         Ok(Identity {
-            client: client_from_kubeconfig(&path).await?,
+            client: counting_client(&path, requests.clone()).await?,
+            requests,
             kubeconfig: path,
             username: format!("system:serviceaccount:{}:{name}", self.ns),
             token,
@@ -309,7 +357,9 @@ impl TestEnv {
         }
         if kind == "ClusterRoleBinding" {
             let name = doc["metadata"]["name"].as_str().unwrap_or_default().to_string();
-            doc["metadata"]["name"] = json!(format!("{name}-{}", self.ns));
+            let name = format!("{name}-{}", self.ns);
+            self.cleanup_on_drop(&format!("clusterrolebinding/{name}"));
+            doc["metadata"]["name"] = json!(name);
         }
         if let Some(subjects) = doc.get_mut("subjects").and_then(Value::as_array_mut) {
             for s in subjects {
@@ -358,12 +408,30 @@ pub fn documents(text: &str) -> Result<Vec<Value>> {
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
 
-async fn client_from_kubeconfig(path: &Path) -> Result<Client> {
+async fn config_from_kubeconfig(path: &Path) -> Result<Config> {
     let kubeconfig = Kubeconfig::read_from(path).map_err(|e| Error::Client(e.to_string()))?;
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+    Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
-        .map_err(|e| Error::Client(e.to_string()))?;
-    Client::try_from(config).map_err(client_error)
+        .map_err(|e| Error::Client(e.to_string()))
+}
+
+async fn client_from_kubeconfig(path: &Path) -> Result<Client> {
+    Client::try_from(config_from_kubeconfig(path).await?).map_err(client_error)
+}
+
+/// A client that records each request it sends in `requests`.
+async fn counting_client(path: &Path, requests: Arc<RequestCounter>) -> Result<Client> {
+    let config = config_from_kubeconfig(path).await?;
+    let count = tower::util::MapRequestLayer::new(move |request: axum::http::Request<Body>| {
+        let uri = request.uri();
+        if let Some((verb, resource)) =
+            crate::http::classify(request.method().as_str(), uri.path(), uri.query().unwrap_or_default())
+        {
+            requests.record(verb, &resource);
+        }
+        request
+    });
+    Ok(ClientBuilder::try_from(config).map_err(client_error)?.with_layer(&count).build())
 }
 
 fn client_error(e: kube::Error) -> Error {
@@ -383,6 +451,27 @@ where
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(Error::Timeout(timeout, what.to_string()));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Polls `api.get(name)` every 50 ms until the object exists and `predicate` holds, and returns
+/// it; after `timeout` an error naming the object and what it last was.
+pub async fn wait_until<K>(api: &Api<K>, name: &str, timeout: Duration, predicate: impl Fn(&K) -> bool) -> Result<K>
+where
+    K: Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let last = match api.get_opt(name).await {
+            Ok(Some(object)) if predicate(&object) => return Ok(object),
+            Ok(Some(object)) => format!("{object:?}"),
+            Ok(None) => String::from("absent"),
+            Err(e) => format!("error: {e}"),
+        };
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Error::Timeout(timeout, format!("{name}; last seen: {last}")));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

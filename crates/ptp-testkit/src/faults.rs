@@ -41,7 +41,6 @@ fn matches_resource(pattern: Option<&str>, resource: &str) -> bool {
 #[derive(Debug, Default)]
 struct State {
     rules: Vec<Rule>,
-    latency: Duration,
     latency_for: HashMap<String, Duration>,
 }
 
@@ -84,16 +83,6 @@ impl Faults {
         self.lock().rules.push(Rule { verb: Some(verb), resource: Some(resource.into()), remaining: n, code });
     }
 
-    /// The next `n` requests of any kind fail with `code`.
-    pub fn fail_next_any(&self, n: u32, code: u16) {
-        self.lock().rules.push(Rule { verb: None, resource: None, remaining: n, code });
-    }
-
-    /// Delays every request.
-    pub fn set_latency(&self, latency: Duration) {
-        self.lock().latency = latency;
-    }
-
     /// Delays requests on one resource (and its subresources).
     pub fn set_latency_for(&self, resource: &str, latency: Duration) {
         self.lock().latency_for.insert(resource.into(), latency);
@@ -118,8 +107,7 @@ impl Faults {
             .filter(|(p, _)| matches_resource(Some(p), resource))
             .map(|(_, d)| *d)
             .max()
-            .unwrap_or_default()
-            .max(state.latency);
+            .unwrap_or_default();
         let mut error = None;
         if let Some(rule) = state.rules.iter_mut().find(|r| {
             r.remaining > 0 && r.verb.is_none_or(|v| v == verb) && matches_resource(r.resource.as_deref(), resource)

@@ -19,8 +19,7 @@ use crate::faults::{Faults, RequestCounter, Verb};
 use crate::patch::{self, PatchKind};
 use crate::resource::ResourceType;
 use crate::selector::{FieldSelector, LabelSelector};
-use crate::store::{DeleteOptions, ListOptions, Propagation, Store, WatchOptions, WriteOptions};
-use crate::table;
+use crate::store::{DeleteOptions, ListOptions, Store, WatchOptions, WriteOptions};
 use crate::watch::{WatchItem, render};
 
 /// State shared by the HTTP layer, the server handle and the tests.
@@ -100,6 +99,15 @@ fn parse_route(path: &str) -> Option<Route> {
     }
 }
 
+/// The verb and the resource (`plural`, or `plural/sub` for a subresource) of a request, as
+/// [`RequestCounter`] counts them; `None` for discovery and for verbs it does not count.
+pub fn classify(method: &str, path: &str, query: &str) -> Option<(Verb, String)> {
+    let Route::Resource(p) = parse_route(path)? else { return None };
+    let watch = query.split('&').any(|kv| kv == "watch=true" || kv == "watch=1");
+    let verb = verb_of(&Method::from_bytes(method.as_bytes()).ok()?, &p, watch).ok()?;
+    Some((verb, p.sub.map_or_else(|| p.plural.clone(), |sub| format!("{}/{sub}", p.plural))))
+}
+
 fn json_response(code: u16, body: Vec<u8>) -> Response {
     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
@@ -173,18 +181,9 @@ fn write_options(q: &HashMap<String, String>) -> WriteOptions {
 
 fn delete_options(q: &HashMap<String, String>, body: &[u8]) -> Result<DeleteOptions> {
     let body: Value = if body.is_empty() { json!({}) } else { serde_json::from_slice(body)? };
-    let policy =
-        body.get("propagationPolicy").and_then(Value::as_str).or(q.get("propagationPolicy").map(String::as_str));
-    let propagation = match policy {
-        Some("Orphan") => Propagation::Orphan,
-        Some("Foreground") => Propagation::Foreground,
-        _ if body.get("orphanDependents").and_then(Value::as_bool) == Some(true) => Propagation::Orphan,
-        _ => Propagation::Background,
-    };
     let dry_run = q.get("dryRun").is_some_and(|v| v == "All")
         || body.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v == "All"));
     Ok(DeleteOptions {
-        propagation,
         precondition_uid: body.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_string),
         precondition_resource_version: body
             .pointer("/preconditions/resourceVersion")
@@ -222,10 +221,6 @@ fn list_body(
     }
     out.extend_from_slice(b"]}");
     out
-}
-
-fn now_seconds() -> i64 {
-    k8s_openapi::jiff::Timestamp::now().as_second()
 }
 
 fn verb_of(method: &Method, p: &ResourcePath, watch: bool) -> Result<Verb> {
@@ -277,26 +272,8 @@ async fn resource(
         return Err(Error::UnknownResource);
     }
     let ns_filter = p.namespace.as_deref();
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let as_table = t.custom && table::wants_table(accept);
-    let include = table::IncludeObject::from_query(q.get("includeObject").map(String::as_str));
     match verb {
-        Verb::Get if as_table => {
-            let object = s.lock().get(&t, &ns, &name)?;
-            let rv = object.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or_default();
-            Ok(value_response(200, &table::to_table(&t.printer_columns, &[&object], rv, include, now_seconds())))
-        }
         Verb::Get => Ok(value_response(200, &s.lock().get(&t, &ns, &name)?)),
-        Verb::List if as_table => {
-            let r = s.lock().list(&t, ns_filter, &list_options(&q)?)?;
-            let items: Vec<&Value> = r.items.iter().map(AsRef::as_ref).collect();
-            let mut body =
-                table::to_table(&t.printer_columns, &items, &r.resource_version.to_string(), include, now_seconds());
-            if let Some(c) = r.continue_token {
-                body["metadata"]["continue"] = json!(c);
-            }
-            Ok(value_response(200, &body))
-        }
         Verb::List => {
             let r = s.lock().list(&t, ns_filter, &list_options(&q)?)?;
             Ok(json_response(
@@ -441,5 +418,18 @@ mod tests {
         assert_eq!(parse_route("/apis/ptp.openshift.io"), Some(Route::Group("ptp.openshift.io".into())));
         assert_eq!(parse_route("/version"), Some(Route::Version));
         assert_eq!(parse_route("/nope"), None);
+    }
+
+    #[test]
+    fn requests_are_classified_as_the_counter_counts_them() {
+        let c = |m: &str, p: &str, q: &str| classify(m, p, q);
+        let ns = "/apis/ptp.openshift.io/v1/namespaces/x/nodeptpdevices";
+        assert_eq!(c("PATCH", &format!("{ns}/n/status"), ""), Some((Verb::Patch, "nodeptpdevices/status".into())));
+        assert_eq!(c("GET", &format!("{ns}/n"), ""), Some((Verb::Get, "nodeptpdevices".into())));
+        assert_eq!(c("GET", ns, "limit=500"), Some((Verb::List, "nodeptpdevices".into())));
+        assert_eq!(c("GET", ns, "watch=true&timeoutSeconds=290"), Some((Verb::Watch, "nodeptpdevices".into())));
+        assert_eq!(c("POST", "/api/v1/namespaces/x/configmaps", ""), Some((Verb::Create, "configmaps".into())));
+        assert_eq!(c("DELETE", "/api/v1/nodes/n", ""), Some((Verb::Delete, "nodes".into())));
+        assert_eq!(c("GET", "/apis", ""), None);
     }
 }

@@ -199,15 +199,6 @@ pub fn is_noop(old: &Value, new: &Value) -> bool {
     strip(old) == strip(new)
 }
 
-/// Owner uids of an object.
-pub fn owner_uids(object: &Value) -> Vec<&str> {
-    object
-        .pointer("/metadata/ownerReferences")
-        .and_then(Value::as_array)
-        .map(|refs| refs.iter().filter_map(|r| r.get("uid").and_then(Value::as_str)).collect())
-        .unwrap_or_default()
-}
-
 pub fn has_finalizers(object: &Value) -> bool {
     object.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty())
 }

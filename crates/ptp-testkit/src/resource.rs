@@ -4,14 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
-    CustomResourceColumnDefinition, CustomResourceDefinition,
-};
-use serde_json::Value;
-
-use crate::jsonpath::JsonPath;
-use crate::schema::CrdSchema;
-use crate::table::PrinterColumn;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 
 /// One resource type at one version.
 #[derive(Debug)]
@@ -26,15 +19,13 @@ pub struct ResourceType {
     pub namespaced: bool,
     /// Whether `/status` is a subresource (status writes and spec writes are separated).
     pub status_subresource: bool,
-    /// Whether the kind is a custom resource (generation tracking, schema admission).
+    /// Whether the kind is a custom resource (generation tracking; custom resources are admitted
+    /// without validation).
     pub custom: bool,
     pub short_names: Vec<String>,
     pub categories: Vec<String>,
     /// Allows `PUT` to create a missing object.
     pub create_on_update: bool,
-    pub schema: Option<CrdSchema>,
-    /// `additionalPrinterColumns` of a custom resource (an `Age` column when the CRD names none).
-    pub printer_columns: Vec<PrinterColumn>,
 }
 
 impl ResourceType {
@@ -61,8 +52,6 @@ impl ResourceType {
             short_names: vec![],
             categories: vec![],
             create_on_update: matches!(plural, "leases" | "events"),
-            schema: None,
-            printer_columns: vec![],
         }
     }
 
@@ -72,60 +61,21 @@ impl ResourceType {
         spec.versions
             .iter()
             .filter(|v| v.served)
-            .map(|v| {
-                let schema = v
-                    .schema
-                    .as_ref()
-                    .and_then(|s| s.open_api_v3_schema.as_ref())
-                    .and_then(|s| serde_json::to_value(s).ok())
-                    .filter(|s: &Value| !s.is_null())
-                    .map(CrdSchema::new);
-                ResourceType {
-                    group: spec.group.clone(),
-                    version: v.name.clone(),
-                    plural: spec.names.plural.clone(),
-                    singular: spec.names.singular.clone().unwrap_or_else(|| spec.names.kind.to_lowercase()),
-                    kind: spec.names.kind.clone(),
-                    namespaced: spec.scope == "Namespaced",
-                    status_subresource: v.subresources.as_ref().is_some_and(|s| s.status.is_some()),
-                    custom: true,
-                    short_names: spec.names.short_names.clone().unwrap_or_default(),
-                    categories: spec.names.categories.clone().unwrap_or_default(),
-                    create_on_update: false,
-                    schema,
-                    printer_columns: printer_columns(v.additional_printer_columns.as_deref().unwrap_or_default()),
-                }
+            .map(|v| ResourceType {
+                group: spec.group.clone(),
+                version: v.name.clone(),
+                plural: spec.names.plural.clone(),
+                singular: spec.names.singular.clone().unwrap_or_else(|| spec.names.kind.to_lowercase()),
+                kind: spec.names.kind.clone(),
+                namespaced: spec.scope == "Namespaced",
+                status_subresource: v.subresources.as_ref().is_some_and(|s| s.status.is_some()),
+                custom: true,
+                short_names: spec.names.short_names.clone().unwrap_or_default(),
+                categories: spec.names.categories.clone().unwrap_or_default(),
+                create_on_update: false,
             })
             .collect()
     }
-}
-
-fn printer_columns(columns: &[CustomResourceColumnDefinition]) -> Vec<PrinterColumn> {
-    let age = CustomResourceColumnDefinition {
-        name: "Age".into(),
-        type_: "date".into(),
-        json_path: ".metadata.creationTimestamp".into(),
-        ..Default::default()
-    };
-    let columns = if columns.is_empty() { std::slice::from_ref(&age) } else { columns };
-    columns
-        .iter()
-        .filter_map(|c| match JsonPath::parse(&c.json_path) {
-            Ok(path) => Some(PrinterColumn {
-                name: c.name.clone(),
-                type_: c.type_.clone(),
-                format: c.format.clone(),
-                description: c.description.clone(),
-                priority: c.priority.unwrap_or(0),
-                path,
-                json_path: c.json_path.clone(),
-            }),
-            Err(e) => {
-                tracing::warn!(error = %e, column = %c.name, "printer column skipped");
-                None
-            }
-        })
-        .collect()
 }
 
 /// Every known resource type, by (group, version, plural).
@@ -166,14 +116,9 @@ impl Registry {
         self.types.get(&(group.to_string(), version.to_string(), plural.to_string())).cloned()
     }
 
-    /// Any version of a group and plural (used by garbage collection and typed helpers).
+    /// Any version of a group and plural.
     pub fn any_version(&self, group: &str, plural: &str) -> Option<Arc<ResourceType>> {
         self.types.values().find(|t| t.group == group && t.plural == plural).cloned()
-    }
-
-    /// Finds a type by apiVersion and kind (owner references name kinds, not resources).
-    pub fn by_kind(&self, api_version: &str, kind: &str) -> Option<Arc<ResourceType>> {
-        self.types.values().find(|t| t.api_version() == api_version && t.kind == kind).cloned()
     }
 
     pub fn all(&self) -> impl Iterator<Item = &Arc<ResourceType>> {

@@ -2,7 +2,7 @@
 //! global monotonic resourceVersion, a bounded event history and the registered watches.
 //! The HTTP layer and the test helpers call it under one mutex.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -56,18 +56,9 @@ pub struct WriteOptions {
     pub force: bool,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Propagation {
-    #[default]
-    Background,
-    Foreground,
-    Orphan,
-}
-
 /// Parameters of delete.
 #[derive(Debug, Clone, Default)]
 pub struct DeleteOptions {
-    pub propagation: Propagation,
     pub precondition_uid: Option<String>,
     pub precondition_resource_version: Option<String>,
     pub dry_run: bool,
@@ -325,9 +316,6 @@ impl Store {
         if self.lookup(t, &ns, &name).is_some() {
             return Err(Error::AlreadyExists { resource: t.qualified_plural(), name });
         }
-        if let Some(schema) = &t.schema {
-            schema.prune_and_default(&mut object);
-        }
         meta::status_on_create(t, &mut object);
         let uid = self.ids.uid();
         let m = meta::metadata_mut(&mut object);
@@ -339,12 +327,6 @@ impl Store {
         }
         if meta::tracks_generation(t) {
             m.insert("generation".into(), json!(1));
-        }
-        if let Some(schema) = &t.schema {
-            let causes = schema.validate(&object, None);
-            if !causes.is_empty() {
-                return Err(invalid(t, &name, causes));
-            }
         }
         if opts.dry_run {
             return Ok(Self::output(t, &object));
@@ -392,20 +374,11 @@ impl Store {
         if !sent_rv.is_empty() && sent_rv != str_at(&current, "/metadata/resourceVersion") {
             return Err(Error::conflict_modified(&t.qualified_plural(), name));
         }
-        if let Some(schema) = &t.schema {
-            schema.prune_and_default(&mut sent);
-        }
         let mut new = meta::merge_for_update(t, &current, sent, status_write);
         new["apiVersion"] = json!(t.api_version());
         if meta::tracks_generation(t) && meta::spec_changed(t, &current, &new) {
             let generation = current.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
             meta::metadata_mut(&mut new).insert("generation".into(), json!(generation + 1));
-        }
-        if let Some(schema) = &t.schema {
-            let causes = schema.validate(&new, Some(&current));
-            if !causes.is_empty() {
-                return Err(invalid(t, name, causes));
-            }
         }
         if meta::is_noop(&current, &new) {
             return Ok((Self::output(t, &current), false));
@@ -419,7 +392,7 @@ impl Store {
             self.register_types_of(&stored);
         }
         if finish_delete {
-            let deleted = self.remove(t, ns, name, Propagation::Background).unwrap_or(stored);
+            let deleted = self.remove(t, ns, name).unwrap_or(stored);
             return Ok((Self::output(t, &deleted), false));
         }
         Ok((Self::output(t, &stored), false))
@@ -471,7 +444,7 @@ impl Store {
     }
 
     /// Deletes an object: with finalizers it only gets a deletionTimestamp; otherwise it is
-    /// removed and its dependents are garbage-collected.
+    /// removed (nothing is garbage-collected: dependents stay).
     pub fn delete(&mut self, t: &ResourceType, ns: &str, name: &str, opts: &DeleteOptions) -> Result<Value> {
         let current = self.lookup(t, ns, name).ok_or_else(|| Error::not_found(&t.qualified_plural(), name))?;
         if let Some(uid) = opts.precondition_uid.as_deref().filter(|u| !u.is_empty()) {
@@ -514,8 +487,7 @@ impl Store {
             let stored = self.commit_put(t, marked, EventType::Modified, Some(current));
             return Ok(Self::output(t, &stored));
         }
-        let deleted =
-            self.remove(t, ns, name, opts.propagation).ok_or_else(|| Error::not_found(&t.qualified_plural(), name))?;
+        let deleted = self.remove(t, ns, name).ok_or_else(|| Error::not_found(&t.qualified_plural(), name))?;
         Ok(Self::output(t, &deleted))
     }
 
@@ -541,12 +513,8 @@ impl Store {
         Ok(out)
     }
 
-    /// Removes an object now, records the DELETED event and collects its dependents (and, for
-    /// a namespace, its contents).
-    fn remove(&mut self, t: &ResourceType, ns: &str, name: &str, propagation: Propagation) -> Option<Arc<Value>> {
-        if !t.custom && t.group.is_empty() && t.plural == "namespaces" {
-            self.empty_namespace(name);
-        }
+    /// Removes an object now and records the DELETED event.
+    fn remove(&mut self, t: &ResourceType, ns: &str, name: &str) -> Option<Arc<Value>> {
         let key = (Self::ns_of(t, ns).to_string(), name.to_string());
         let removed = self.objects.get_mut(&(t.group.clone(), t.plural.clone()))?.remove(&key)?;
         self.rv += 1;
@@ -562,57 +530,7 @@ impl Store {
             object: object.clone(),
             old: None,
         });
-        let uid = str_at(&object, "/metadata/uid").to_string();
-        self.collect_garbage(&uid, propagation == Propagation::Orphan);
         Some(object)
-    }
-
-    fn empty_namespace(&mut self, ns: &str) {
-        let mut doomed = Vec::new();
-        for ((group, plural), bucket) in &self.objects {
-            for (ons, name) in bucket.keys() {
-                if ons == ns {
-                    doomed.push((group.clone(), plural.clone(), name.clone()));
-                }
-            }
-        }
-        for (group, plural, name) in doomed {
-            if let Some(t) = self.registry.any_version(&group, &plural) {
-                self.remove(&t, ns, &name, Propagation::Background);
-            }
-        }
-    }
-
-    /// What the garbage collector does when the owner with `owner_uid` is gone: dependents with
-    /// no other existing owner are deleted (background propagation); the others, and all of
-    /// them when orphaning, lose the reference.
-    fn collect_garbage(&mut self, owner_uid: &str, orphan: bool) {
-        if owner_uid.is_empty() {
-            return;
-        }
-        let mut existing: HashSet<String> = HashSet::new();
-        let mut dependents = Vec::new();
-        for ((group, plural), bucket) in &self.objects {
-            for ((ns, name), object) in bucket {
-                existing.insert(str_at(object, "/metadata/uid").to_string());
-                if meta::owner_uids(object).contains(&owner_uid) {
-                    dependents.push((group.clone(), plural.clone(), ns.clone(), name.clone(), object.clone()));
-                }
-            }
-        }
-        for (group, plural, ns, name, object) in dependents {
-            let Some(t) = self.registry.any_version(&group, &plural) else { continue };
-            let other_owner_alive = meta::owner_uids(&object).iter().any(|u| *u != owner_uid && existing.contains(*u));
-            if orphan || other_owner_alive {
-                let mut updated = object.as_ref().clone();
-                if let Some(refs) = updated.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
-                    refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(owner_uid));
-                }
-                self.commit_put(&t, updated, EventType::Modified, Some(object));
-            } else if let Err(e) = self.delete(&t, &ns, &name, &DeleteOptions::default()) {
-                tracing::debug!(error = %e, name, "garbage collection");
-            }
-        }
     }
 
     fn commit_put(
@@ -728,11 +646,6 @@ impl Store {
         self.watchers
             .retain(|w| !w.bookmarks || w.tx.send(WatchItem::Bookmark { rv, initial_events_end: false }).is_ok());
     }
-
-    /// Every stored object of every kind (for wait helpers and assertions).
-    pub fn all_objects(&self) -> impl Iterator<Item = &Arc<Value>> {
-        self.objects.values().flat_map(|b| b.values())
-    }
 }
 
 impl ResourceType {
@@ -751,8 +664,6 @@ impl ResourceType {
             short_names: vec!["crd".into()],
             categories: vec![],
             create_on_update: false,
-            schema: None,
-            printer_columns: vec![],
         }
     }
 }

@@ -57,20 +57,20 @@ impl Drop for Proc {
     }
 }
 
-/// Polls `condition` every 50 ms until it returns `Some`, or panics after `timeout`, naming
-/// `what` and the last observation `describe` gives.
-pub async fn eventually<T>(
-    what: &str,
-    timeout: Duration,
-    mut condition: impl FnMut() -> Option<T>,
-    describe: impl Fn() -> String,
-) -> T {
+/// Polls `condition` every 50 ms until it returns `Ok`, or panics after `timeout`, naming
+/// `what` and the last observation (the last `Err`).
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut condition: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
     let deadline = Instant::now() + timeout;
     loop {
-        if let Some(value) = condition() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}; last seen: {}", describe());
+        let last = match condition().await {
+            Ok(value) => return value,
+            Err(last) => last,
+        };
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}; last seen: {last}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -116,12 +116,4 @@ impl Timeline {
         }
         out
     }
-}
-
-/// `kubectl ARGS` with `kubeconfig`, when a kubectl is on PATH: its stdout, or its stderr on a
-/// failure. `None` without kubectl.
-pub fn kubectl(kubeconfig: &Path, args: &[&str]) -> Option<String> {
-    let output = std::process::Command::new("kubectl").arg("--kubeconfig").arg(kubeconfig).args(args).output().ok()?;
-    let text = if output.status.success() { output.stdout } else { output.stderr };
-    Some(String::from_utf8_lossy(&text).into_owned())
 }

@@ -1,13 +1,16 @@
-//! The whole product on one machine, without a cluster: the API-server double over HTTP, the
-//! real `ptp-operator` and `ptp-agent` binaries started as processes with a kubeconfig, and a
-//! software grandmaster (real ptp4l) in a network namespace, linked to the agent's host-side
-//! veth ends. A user's path, step by step and timed:
+//! The whole product on one machine: a real control plane (kube-apiserver, etcd,
+//! kube-controller-manager; `ptp_testkit::cluster`) with the CRDs and the chart's RBAC, the real
+//! `ptp-operator` and `ptp-agent` binaries started as processes, each with its ServiceAccount's
+//! kubeconfig as in the chart, and a software grandmaster (real ptp4l) in a network namespace,
+//! linked to the agent's host-side veth ends. The test has a namespace of its own, a Node with a
+//! name of its own and a label only its operator selects, so it can share the control plane.
+//! A user's path, step by step and timed:
 //!
 //! 1. the operator is ready and creates the node's NodePtpDevice; the agent reports the NICs;
 //! 2. two PtpConfigs whose rules match the node → the node's ConfigMap key holds both profiles;
 //! 3. the agent starts one ptp4l per profile; the NodePtpDevice status shows the applied
 //!    profiles, running processes, LOCKED and an offset (also through `kubectl get` when a
-//!    kubectl is installed); the PtpConfigs report their node;
+//!    kubectl of the control plane); the PtpConfigs report their node;
 //! 4. one PtpConfig changes → only its ptp4l restarts;
 //! 5. both are deleted → every ptp4l stops and the key becomes `[]`;
 //! 6. SIGTERM stops both binaries in time, nothing is left behind.
@@ -15,45 +18,45 @@
 //! Nothing may adjust this machine's clock: ptp4l runs without CAP_SYS_TIME (checked first), so
 //! every adjustment fails with EPERM, and the profiles never step. Needs root.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node};
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
-use kube::api::{DeleteParams, PostParams};
-use ptp_api::{ClockState, NodePtpDevice, PtpConfig};
-use ptp_e2e_local::{Proc, Timeline, binary, eventually, kubectl};
-use ptp_testkit::ApiServer;
+use kube::api::{DeleteParams, ListParams, PostParams};
+use ptp_api::{ClockState, NodePtpDevice, NodePtpDeviceStatus, PtpConfig};
+use ptp_e2e_local::{Proc, Timeline, binary, eventually};
+use ptp_testkit::cluster::{ControlPlane, TestEnv};
 use ptp_testkit::netns::{HostVeth, NetNs, unique_name};
 use ptp_testkit::probe::{free_port, http_get, pids_of};
 use ptp_testkit::root::require_root;
 use ptp_testkit::sys_time::{WITHOUT_SYS_TIME, check_without_sys_time};
 use serde_json::{Value, json};
 
-const NS: &str = "openshift-ptp";
-const NODE: &str = "e2e-node";
+/// The label that puts the test's Node in front of its operator only.
+const TEST_LABEL: &str = "ptp-test.example/env";
 const CONFIGMAP: &str = "ptp-configmap";
 const LOCK_TIMEOUT: Duration = Duration::from_secs(90);
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A PtpConfig as a user writes it: one profile `slave` on `iface`, recommended to the nodes
-/// labelled `ptp/e2e`. In the ConfigMap and the status it is `{name}_slave`, as with the Go
+/// labelled `<ns>.example/e2e` (a label of this test's own: a PtpConfig's status counts every
+/// Node its rules match, and a shared control plane may hold other Nodes). In the ConfigMap and the status it is `{name}_slave`, as with the Go
 /// operator.
-fn ptp_config(name: &str, iface: &str, ptp4l_opts: &str) -> PtpConfig {
+fn ptp_config(ns: &str, name: &str, iface: &str, ptp4l_opts: &str) -> PtpConfig {
     let conf = "[global]\nslaveOnly 1\ndomainNumber 0\nnetwork_transport L2\ntime_stamping software\n\
                 clock_servo linreg\nfirst_step_threshold 0.0\nstep_threshold 0.0\nlogSyncInterval 0\n\
                 summary_interval 0\n";
     serde_json::from_value(json!({
         "apiVersion": "ptp.openshift.io/v1",
         "kind": "PtpConfig",
-        "metadata": {"name": name, "namespace": NS},
+        "metadata": {"name": name, "namespace": ns},
         "spec": {
             "profile": [{"name": "slave", "interface": iface, "ptp4lOpts": ptp4l_opts, "ptp4lConf": conf,
                          "ptpClockThreshold": {"holdOverTimeout": 5, "maxOffsetThreshold": 1_000_000,
                                                "minOffsetThreshold": -1_000_000}}],
-            "recommend": [{"profile": "slave", "priority": 10, "match": [{"nodeLabel": "ptp/e2e"}]}]
+            "recommend": [{"profile": "slave", "priority": 10, "match": [{"nodeLabel": format!("{ns}.example/e2e")}]}]
         }
     }))
     .expect("a valid PtpConfig")
@@ -83,19 +86,51 @@ fn log_file(dir: &Path, name: &str) -> (std::fs::File, PathBuf) {
     (std::fs::File::create(&path).expect("log file"), path)
 }
 
-fn key_profiles(server: &ApiServer) -> Option<Vec<String>> {
-    let cm: ConfigMap = server.get(NS, CONFIGMAP)?;
-    let value = cm.data?.get(NODE)?.clone();
-    let items: Vec<Value> = serde_json::from_str(&value).ok()?;
-    Some(items.iter().filter_map(|p| p["name"].as_str().map(str::to_string)).collect())
+/// Reads of the test's objects through the admin client, for the waits.
+struct Cluster {
+    env: TestEnv,
+    node: String,
 }
 
-fn npd_status(server: &ApiServer) -> Option<ptp_api::NodePtpDeviceStatus> {
-    server.get::<NodePtpDevice>(NS, NODE)?.status
-}
+impl Cluster {
+    fn configmaps(&self) -> Api<ConfigMap> {
+        Api::namespaced(self.env.admin.clone(), &self.env.ns)
+    }
 
-fn describe_npd(server: &ApiServer) -> impl Fn() -> String + '_ {
-    move || format!("{:?}", npd_status(server))
+    fn configs(&self) -> Api<PtpConfig> {
+        Api::namespaced(self.env.admin.clone(), &self.env.ns)
+    }
+
+    fn devices(&self) -> Api<NodePtpDevice> {
+        Api::namespaced(self.env.admin.clone(), &self.env.ns)
+    }
+
+    /// The node's ConfigMap key, or what there is instead.
+    async fn key(&self) -> Result<String, String> {
+        let cm = self.configmaps().get_opt(CONFIGMAP).await.map_err(|e| e.to_string())?;
+        let data = cm.ok_or("no ConfigMap")?.data.unwrap_or_default();
+        data.get(&self.node).cloned().ok_or_else(|| format!("no key {}: {data:?}", self.node))
+    }
+
+    async fn key_profiles(&self) -> Result<Vec<String>, String> {
+        let value = self.key().await?;
+        let items: Vec<Value> = serde_json::from_str(&value).map_err(|e| format!("{e}: {value}"))?;
+        Ok(items.iter().filter_map(|p| p["name"].as_str().map(str::to_string)).collect())
+    }
+
+    async fn npd(&self) -> Result<NodePtpDevice, String> {
+        self.devices().get_opt(&self.node).await.map_err(|e| e.to_string())?.ok_or_else(|| "no NodePtpDevice".into())
+    }
+
+    async fn npd_status(&self) -> Result<NodePtpDeviceStatus, String> {
+        self.npd().await?.status.ok_or_else(|| "no status".into())
+    }
+
+    /// `kubectl ARGS -n NS` of the control plane, as the admin: its stdout (stderr on a failure).
+    fn kubectl(&self, args: &[&str]) -> String {
+        let out = self.env.cp.kubectl().args(args).args(["-n", &self.env.ns]).output().expect("kubectl runs");
+        String::from_utf8_lossy(if out.status.success() { &out.stdout } else { &out.stderr }).into_owned()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,6 +138,7 @@ async fn operator_and_agent_binaries_run_ptp4l_from_ptpconfigs() {
     if !require_root("operator_and_agent_binaries_run_ptp4l_from_ptpconfigs") {
         return;
     }
+    let Some(cp) = ControlPlane::for_test("operator_and_agent_binaries_run_ptp4l_from_ptpconfigs") else { return };
     check_without_sys_time().expect("setpriv must drop CAP_SYS_TIME");
     let (operator_bin, agent_bin) = (binary("ptp-operator"), binary("ptp-agent"));
     let dir = std::env::temp_dir().join(format!("ptp-e2e-local-{}", std::process::id()));
@@ -110,20 +146,17 @@ async fn operator_and_agent_binaries_run_ptp4l_from_ptpconfigs() {
     let run_dir = dir.join("run");
     let mut time = Timeline::new();
 
-    // The cluster: a namespace and one labelled node.
-    let server = ApiServer::start().await.unwrap();
-    let kubeconfig = server.kubeconfig_path().to_path_buf();
-    let mut ns = Namespace::default();
-    ns.metadata.name = Some(NS.into());
-    server.seed(&ns).unwrap();
-    let mut node = Node::default();
-    node.metadata.name = Some(NODE.into());
-    node.metadata.labels = Some(BTreeMap::from([
-        ("kubernetes.io/os".to_string(), "linux".to_string()),
-        ("kubernetes.io/hostname".to_string(), NODE.to_string()),
-        ("ptp/e2e".to_string(), String::new()),
-    ]));
-    server.seed(&node).unwrap();
+    // The cluster: the test's namespace with the chart's RBAC, both ServiceAccounts, one labelled node.
+    let env = cp.env("e2e-local").await.unwrap();
+    env.install_chart_rbac().await.unwrap();
+    let operator_sa = env.service_account("ptp-operator").await.unwrap();
+    let agent_sa = env.service_account("ptp-operator-agent").await.unwrap();
+    let ns = env.ns.clone();
+    let selector = format!("{TEST_LABEL}={ns}");
+    let node_name = env.name("node");
+    let labels = json!({"kubernetes.io/os": "linux", "kubernetes.io/hostname": node_name, (format!("{ns}.example/e2e")): "", (TEST_LABEL): ns});
+    env.node("node", labels).await.unwrap();
+    let c = Cluster { node: node_name.clone(), env };
 
     // The lab: a grandmaster in its namespace, two veth pairs whose node ends stay in this one.
     let gm = NetNs::new("e2g").unwrap();
@@ -157,14 +190,15 @@ async fn operator_and_agent_binaries_run_ptp4l_from_ptpconfigs() {
     let mut operator = Proc {
         name: "ptp-operator",
         child: Command::new(&operator_bin)
-            .args(["run", "--namespace", NS, "--debounce-ms", "100"])
+            .args(["run", "--namespace", &ns, "--watch-namespace", &ns, "--agent-node-selector", &selector])
+            .args(["--debounce-ms", "100"])
             .args([
                 "--metrics-addr",
                 &format!("127.0.0.1:{operator_metrics}"),
                 "--health-addr",
                 &format!("127.0.0.1:{operator_health}"),
             ])
-            .env("KUBECONFIG", &kubeconfig)
+            .env("KUBECONFIG", &operator_sa.kubeconfig)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(op_log)
@@ -178,7 +212,7 @@ async fn operator_and_agent_binaries_run_ptp4l_from_ptpconfigs() {
         child: Command::new(WITHOUT_SYS_TIME[0])
             .args(&WITHOUT_SYS_TIME[1..])
             .arg(&agent_bin)
-            .args(["run", "--namespace", NS, "--node-name", NODE, "--run-dir"])
+            .args(["run", "--namespace", &ns, "--node-name", &node_name, "--run-dir"])
             .arg(&run_dir)
             .args([
                 "--metrics-addr",
@@ -186,7 +220,7 @@ async fn operator_and_agent_binaries_run_ptp4l_from_ptpconfigs() {
                 "--health-addr",
                 &format!("127.0.0.1:{agent_health}"),
             ])
-            .env("KUBECONFIG", &kubeconfig)
+            .env("KUBECONFIG", &agent_sa.kubeconfig)
             .env("PTP_INCLUDE_SOFTWARE", "1")
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
@@ -196,78 +230,53 @@ async fn operator_and_agent_binaries_run_ptp4l_from_ptpconfigs() {
     };
     let _logs =
         Logs(vec![("ptp-operator", op_log_path), ("ptp-agent", agent_log_path), ("grandmaster ptp4l", gm_log_path)]);
-    time.mark("lab, API server, grandmaster and both binaries started");
+    time.mark("namespace, RBAC, lab, grandmaster and both binaries started");
 
     // 1. Ready; the operator creates the NodePtpDevice, the agent reports the veth ends.
-    eventually(
-        "the operator's /readyz",
-        STEP_TIMEOUT,
-        || http_get(operator_health, "/readyz").filter(|r| r.0 == 200),
-        || format!("{:?}", http_get(operator_health, "/readyz")),
-    )
-    .await;
-    eventually(
-        "the agent's /readyz",
-        STEP_TIMEOUT,
-        || http_get(agent_health, "/readyz").filter(|r| r.0 == 200),
-        || format!("{:?}", http_get(agent_health, "/readyz")),
-    )
-    .await;
+    let ready = |port: u16| {
+        move || async move {
+            let r = http_get(port, "/readyz");
+            r.as_ref().filter(|r| r.0 == 200).map(drop).ok_or_else(|| format!("{r:?}"))
+        }
+    };
+    eventually("the operator's /readyz", STEP_TIMEOUT, ready(operator_health)).await;
+    eventually("the agent's /readyz", STEP_TIMEOUT, ready(agent_health)).await;
     time.mark("operator and agent ready");
-    eventually(
-        "the operator creates the node's NodePtpDevice",
-        STEP_TIMEOUT,
-        || server.get::<NodePtpDevice>(NS, NODE),
-        || "no NodePtpDevice".into(),
-    )
-    .await;
+    eventually("the operator creates the node's NodePtpDevice", STEP_TIMEOUT, || c.npd()).await;
     time.mark("NodePtpDevice created by the operator");
     let node_ends: Vec<String> = pairs.iter().map(|p| p.a.clone()).collect();
-    eventually(
-        "the agent reports both veth ends in status.devices",
-        STEP_TIMEOUT,
-        || {
-            let devices = npd_status(&server)?.devices;
-            node_ends.iter().all(|n| devices.iter().any(|d| &d.name == n)).then_some(())
-        },
-        describe_npd(&server),
-    )
+    eventually("the agent reports both veth ends in status.devices", STEP_TIMEOUT, || async {
+        let s = c.npd_status().await?;
+        node_ends.iter().all(|n| s.devices.iter().any(|d| &d.name == n)).then_some(()).ok_or(format!("{s:?}"))
+    })
     .await;
     time.mark("devices reported by the agent");
 
     // 2. Two PtpConfigs → the node's key holds both profiles.
-    let client = server.client().unwrap();
-    let configs: Api<PtpConfig> = Api::namespaced(client.clone(), NS);
-    configs.create(&PostParams::default(), &ptp_config("e2e-a", &node_ends[0], "-S")).await.unwrap();
-    configs.create(&PostParams::default(), &ptp_config("e2e-b", &node_ends[1], "-S")).await.unwrap();
+    let configs = c.configs();
+    configs.create(&PostParams::default(), &ptp_config(&ns, "e2e-a", &node_ends[0], "-S")).await.unwrap();
+    configs.create(&PostParams::default(), &ptp_config(&ns, "e2e-b", &node_ends[1], "-S")).await.unwrap();
     time.skip();
-    eventually(
-        "both profiles in the node's ConfigMap key",
-        STEP_TIMEOUT,
-        || key_profiles(&server).filter(|p| p == &["e2e-a_slave", "e2e-b_slave"]),
-        || format!("{:?}", server.get::<ConfigMap>(NS, CONFIGMAP).and_then(|c| c.data)),
-    )
+    eventually("both profiles in the node's ConfigMap key", STEP_TIMEOUT, || async {
+        let p = c.key_profiles().await?;
+        (p == ["e2e-a_slave", "e2e-b_slave"]).then_some(()).ok_or(format!("{p:?}"))
+    })
     .await;
     time.mark("PtpConfigs applied → ConfigMap key written");
 
     // 3. One ptp4l per profile; the status shows them running, LOCKED, with an offset.
     let needle = run_dir.display().to_string();
-    let pids = eventually(
-        "one ptp4l per profile",
-        STEP_TIMEOUT,
-        || {
-            let pids = pids_of("ptp4l", &needle);
-            (pids.len() == 2).then_some(pids)
-        },
-        || format!("{:?}", pids_of("ptp4l", &needle)),
-    )
+    let pids = eventually("one ptp4l per profile", STEP_TIMEOUT, || async {
+        let pids = pids_of("ptp4l", &needle);
+        if pids.len() == 2 { Ok(pids) } else { Err(format!("{pids:?}")) }
+    })
     .await;
     time.mark("ptp4l started by the agent");
     let status = eventually(
         "applied profiles, running processes each LOCKED with an offset, in the NodePtpDevice status",
         LOCK_TIMEOUT,
-        || {
-            let s = npd_status(&server)?;
+        || async {
+            let s = c.npd_status().await?;
             let applied =
                 s.applied_profiles.as_deref() == Some(&["e2e-a_slave".to_string(), "e2e-b_slave".to_string()][..]);
             // Each ptp4l locked on its own slave port (the node's clockState is the worst of the
@@ -281,9 +290,12 @@ async fn operator_and_agent_binaries_run_ptp4l_from_ptpconfigs() {
                             && p.iface.as_ref().is_some_and(|i| node_ends.contains(i))
                     })
             });
-            (applied && running && s.clock_state == Some(ClockState::Locked) && s.offset_ns.is_some()).then_some(s)
+            if applied && running && s.clock_state == Some(ClockState::Locked) && s.offset_ns.is_some() {
+                Ok(s)
+            } else {
+                Err(format!("{s:?}"))
+            }
         },
-        describe_npd(&server),
     )
     .await;
     time.mark("NodePtpDevice status: profiles applied, LOCKED, offset");
@@ -292,33 +304,25 @@ async fn operator_and_agent_binaries_run_ptp4l_from_ptpconfigs() {
     assert_eq!(code, 200);
     assert!(
         metrics.contains(&format!(
-            "openshift_ptp_offset_ns{{from=\"master\",process=\"ptp4l\",node=\"{NODE}\",iface=\"{}\"}}",
+            "openshift_ptp_offset_ns{{from=\"master\",process=\"ptp4l\",node=\"{node_name}\",iface=\"{}\"}}",
             node_ends[0]
         )),
         "offset metric of the slave port:\n{metrics}"
     );
-    eventually(
-        "each PtpConfig reports its node",
-        STEP_TIMEOUT,
-        || {
-            let all = server.list::<PtpConfig>(Some(NS));
-            (all.len() == 2 && all.iter().all(|c| c.status.as_ref().and_then(|s| s.node_count) == Some(1)))
-                .then_some(())
-        },
-        || format!("{:?}", server.list::<PtpConfig>(Some(NS)).iter().map(|c| c.status.clone()).collect::<Vec<_>>()),
-    )
+    eventually("each PtpConfig reports its node", STEP_TIMEOUT, || async {
+        let all = configs.list(&ListParams::default()).await.map_err(|e| e.to_string())?.items;
+        (all.len() == 2 && all.iter().all(|c| c.status.as_ref().and_then(|s| s.node_count) == Some(1)))
+            .then_some(())
+            .ok_or_else(|| format!("{:?}", all.iter().map(|c| c.status.clone()).collect::<Vec<_>>()))
+    })
     .await;
-    if let Some(table) = kubectl(&kubeconfig, &["get", "nodeptpdevices", "-n", NS]) {
-        eprintln!("$ kubectl get nodeptpdevices -n {NS}\n{table}");
-        assert!(
-            table.contains(NODE) && table.contains("LOCKED") && table.contains("e2e-a_slave"),
-            "kubectl shows it:\n{table}"
-        );
-        let configs_table = kubectl(&kubeconfig, &["get", "ptpconfigs", "-n", NS]).unwrap_or_default();
-        eprintln!("$ kubectl get ptpconfigs -n {NS}\n{configs_table}");
-    } else {
-        eprintln!("e2e: no kubectl on PATH; the status above was read through the API");
-    }
+    let table = c.kubectl(&["get", "nodeptpdevices"]);
+    eprintln!("$ kubectl get nodeptpdevices -n {ns}\n{table}");
+    assert!(
+        table.contains(&node_name) && table.contains("LOCKED") && table.contains("e2e-a_slave"),
+        "kubectl shows it:\n{table}"
+    );
+    eprintln!("$ kubectl get ptpconfigs -n {ns}\n{}", c.kubectl(&["get", "ptpconfigs"]));
     time.skip();
 
     // 4. Changing e2e-b restarts only its ptp4l.
@@ -339,28 +343,17 @@ async fn operator_and_agent_binaries_run_ptp4l_from_ptpconfigs() {
     let mut b = configs.get("e2e-b").await.unwrap();
     b.spec.profile[0].ptp4l_opts = Some("-S -l 6".into());
     configs.replace("e2e-b", &PostParams::default(), &b).await.unwrap();
-    eventually(
-        "e2e-b_slave's ptp4l restarted",
-        STEP_TIMEOUT,
-        || {
-            let now = pid_of(&node_ends[1]);
-            (now.len() == 1 && now != pid_b).then_some(())
-        },
-        || format!("e2e-b_slave: {:?} (was {pid_b:?})", pid_of(&node_ends[1])),
-    )
+    eventually("e2e-b_slave's ptp4l restarted", STEP_TIMEOUT, || async {
+        let now = pid_of(&node_ends[1]);
+        (now.len() == 1 && now != pid_b).then_some(()).ok_or(format!("e2e-b_slave: {now:?} (was {pid_b:?})"))
+    })
     .await;
     time.mark("changed PtpConfig → only its ptp4l restarted");
     assert_eq!(pid_of(&node_ends[0]), pid_a, "the unchanged profile keeps its ptp4l");
-    let restarts = eventually(
-        "the restarted profile running again in the status",
-        STEP_TIMEOUT,
-        || {
-            let s = npd_status(&server)?;
-            let p = s.processes?;
-            (p.len() == 2 && p.iter().all(|p| p.state == "Running")).then_some(p)
-        },
-        describe_npd(&server),
-    )
+    let restarts = eventually("the restarted profile running again in the status", STEP_TIMEOUT, || async {
+        let p = c.npd_status().await?.processes.unwrap_or_default();
+        if p.len() == 2 && p.iter().all(|p| p.state == "Running") { Ok(p) } else { Err(format!("{p:?}")) }
+    })
     .await;
     assert!(restarts.iter().all(|p| p.restarts == 0), "a profile change is not a crash restart: {restarts:?}");
 
@@ -368,32 +361,24 @@ async fn operator_and_agent_binaries_run_ptp4l_from_ptpconfigs() {
     time.skip();
     configs.delete("e2e-a", &DeleteParams::default()).await.unwrap();
     configs.delete("e2e-b", &DeleteParams::default()).await.unwrap();
-    eventually(
-        "the node's key becomes []",
-        STEP_TIMEOUT,
-        || server.get::<ConfigMap>(NS, CONFIGMAP)?.data?.get(NODE).filter(|v| v.as_str() == "[]").map(drop),
-        || format!("{:?}", server.get::<ConfigMap>(NS, CONFIGMAP).and_then(|c| c.data)),
-    )
+    eventually("the node's key becomes []", STEP_TIMEOUT, || async {
+        let key = c.key().await?;
+        (key == "[]").then_some(()).ok_or(key)
+    })
     .await;
     time.mark("PtpConfigs deleted → key is []");
-    eventually(
-        "no ptp4l left",
-        STEP_TIMEOUT,
-        || pids_of("ptp4l", &needle).is_empty().then_some(()),
-        || format!("{:?}", pids_of("ptp4l", &needle)),
-    )
+    eventually("no ptp4l left", STEP_TIMEOUT, || async {
+        let pids = pids_of("ptp4l", &needle);
+        pids.is_empty().then_some(()).ok_or(format!("{pids:?}"))
+    })
     .await;
     time.mark("every ptp4l stopped");
-    eventually(
-        "an empty runtime status",
-        STEP_TIMEOUT,
-        || {
-            let s = npd_status(&server)?;
-            (s.applied_profiles.as_ref().is_none_or(Vec::is_empty) && s.processes.as_ref().is_none_or(Vec::is_empty))
-                .then_some(())
-        },
-        describe_npd(&server),
-    )
+    eventually("an empty runtime status", STEP_TIMEOUT, || async {
+        let s = c.npd_status().await?;
+        (s.applied_profiles.as_ref().is_none_or(Vec::is_empty) && s.processes.as_ref().is_none_or(Vec::is_empty))
+            .then_some(())
+            .ok_or(format!("{s:?}"))
+    })
     .await;
     time.mark("NodePtpDevice status emptied");
 
