@@ -25,6 +25,7 @@ use crate::Error;
 use crate::runtime::Runtime;
 use crate::standalone::{self, Observer};
 use crate::supervise::State;
+use crate::update::Refusal;
 
 /// Settings of the cluster mode.
 #[derive(Clone, Debug)]
@@ -46,7 +47,7 @@ pub async fn run(client: Client, settings: Settings, mut shutdown: watch::Receiv
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), &settings.namespace);
     // The profiles come from the mounted file when one is given, else from a watch of the key.
     let intake = match settings.run.profile.clone() {
-        Some(path) => tokio::spawn(standalone::poll_file(path, texts_tx)),
+        Some(path) => tokio::spawn(crate::profile_file::watch(path, texts_tx)),
         None => tokio::spawn(watch_configmap(api, settings.configmap.clone(), node.clone(), texts_tx)),
     };
     let report = settings.report.clone().map(|r| tokio::spawn(crate::report::run(client.clone(), r, shutdown.clone())));
@@ -57,8 +58,8 @@ pub async fn run(client: Client, settings: Settings, mut shutdown: watch::Receiv
         namespace: Some(settings.namespace.clone()),
         ..Default::default()
     };
-    let recorder =
-        Recorder::new(client.clone(), Reporter { controller: "ptp-agent".into(), instance: Some(node.clone()) });
+    let reporter = Reporter { controller: "ptp-agent".into(), instance: Some(node.clone()) };
+    let events_client = client.clone();
     let writer = StatusWriter {
         api: Api::namespaced(client, &settings.namespace),
         node,
@@ -68,7 +69,8 @@ pub async fn run(client: Client, settings: Settings, mut shutdown: watch::Receiv
         in_flight: Arc::new(AtomicBool::new(false)),
         valid_since: None,
         refusals: Vec::new(),
-        recorder,
+        events_client,
+        reporter,
         reference,
     };
     let stop = async move {
@@ -88,7 +90,12 @@ pub async fn run(client: Client, settings: Settings, mut shutdown: watch::Receiv
 }
 
 /// Sends this node's value of the ConfigMap each time it changes.
-async fn watch_configmap(api: Api<ConfigMap>, name: String, node: String, texts: mpsc::Sender<String>) {
+async fn watch_configmap(
+    api: Api<ConfigMap>,
+    name: String,
+    node: String,
+    texts: mpsc::Sender<standalone::SourceValue>,
+) {
     let config = WatchConfig::default().fields(&format!("metadata.name={name}"));
     let mut events = std::pin::pin!(watcher::watcher(api, config).default_backoff());
     let mut last: Option<String> = None;
@@ -106,7 +113,7 @@ async fn watch_configmap(api: Api<ConfigMap>, name: String, node: String, texts:
             Some(value) if last.as_deref() != Some(value.as_str()) => {
                 last = Some(value.clone());
                 missing_logged = false;
-                if texts.send(value.clone()).await.is_err() {
+                if texts.send(Ok(value.clone())).await.is_err() {
                     return;
                 }
             }
@@ -132,12 +139,44 @@ struct StatusWriter {
     valid_since: Option<(bool, Time)>,
     /// The refusals last reported with an Event.
     refusals: Vec<String>,
-    recorder: Recorder,
+    /// For the `ProfileRefused` Events: a new [`Recorder`] for each, since a Recorder folds
+    /// Events of the same reason into the first one's series and keeps its note, and each of
+    /// these reports a different set of problems.
+    events_client: Client,
+    reporter: Reporter,
     reference: ObjectReference,
 }
 
 /// Condition type telling whether every profile of the last update was applied.
 pub const CONDITION_PROFILES_VALID: &str = "ProfilesValid";
+
+/// The `ProfilesValid` condition's reason and message, and the problems behind them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfilesValidity {
+    /// One line per problem (empty: the condition is `True`); an Event reports them.
+    pub problems: Vec<String>,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+/// `ProfilesValid` from the last source value's error, the refusals of the last applied update
+/// and how many profiles run: `ProfileSourceInvalid` when the last value could not be used at all
+/// (the refusals of the update before it still listed), else `ProfileRefused` when a profile was
+/// refused, else `Applied`.
+pub fn profiles_validity(source_error: Option<&str>, refused: &[Refusal], applied: usize) -> ProfilesValidity {
+    let mut problems: Vec<String> =
+        source_error.map(|e| format!("{e} (nothing of it applied; what runs keeps running)")).into_iter().collect();
+    problems.extend(refused.iter().map(|r| match &r.profile {
+        Some(p) => format!("{p}: {}{}", r.reason, if r.kept_running { " (the running version stays)" } else { "" }),
+        None => r.reason.clone(),
+    }));
+    let (reason, message) = match (source_error, problems.is_empty()) {
+        (_, true) => ("Applied", format!("{applied} profile(s) applied")),
+        (Some(_), false) => ("ProfileSourceInvalid", truncate(&problems.join("; "), 2000)),
+        (None, false) => ("ProfileRefused", truncate(&problems.join("; "), 2000)),
+    };
+    ProfilesValidity { problems, reason, message }
+}
 
 /// The runtime fields of the status (everything but `lastUpdateTime`).
 pub fn runtime_status(runtime: &Runtime) -> Value {
@@ -182,18 +221,11 @@ pub fn runtime_status(runtime: &Runtime) -> Value {
 
 impl StatusWriter {
     /// `ProfilesValid`, with a transition time that moves only when its status does; a Warning
-    /// Event when the set of refused profiles changes (and is not empty).
+    /// Event when the set of problems (refused profiles, an unusable source value) changes and is
+    /// not empty.
     fn profiles_valid(&mut self, runtime: &Runtime) -> Value {
-        let refusals: Vec<String> = runtime
-            .refused()
-            .iter()
-            .map(|r| match &r.profile {
-                Some(p) => {
-                    format!("{p}: {}{}", r.reason, if r.kept_running { " (the running version stays)" } else { "" })
-                }
-                None => r.reason.clone(),
-            })
-            .collect();
+        let validity = profiles_validity(runtime.source_error(), runtime.refused(), runtime.applied().len());
+        let refusals = validity.problems;
         let valid = refusals.is_empty();
         let since = match &self.valid_since {
             Some((status, at)) if *status == valid => at.clone(),
@@ -213,7 +245,8 @@ impl StatusWriter {
                     action: "Apply".into(),
                     secondary: None,
                 };
-                let (recorder, reference) = (self.recorder.clone(), self.reference.clone());
+                let recorder = Recorder::new(self.events_client.clone(), self.reporter.clone());
+                let reference = self.reference.clone();
                 tokio::spawn(async move {
                     if let Err(e) = recorder.publish(&event, &reference).await {
                         warn!(error = %e, "event not recorded");
@@ -221,11 +254,8 @@ impl StatusWriter {
                 });
             }
         }
-        let (status, reason, message) = if valid {
-            ("True", "Applied", format!("{} profile(s) applied", runtime.applied().len()))
-        } else {
-            ("False", "ProfileRefused", truncate(&refusals.join("; "), 2000))
-        };
+        let status = if valid { "True" } else { "False" };
+        let (reason, message) = (validity.reason, validity.message);
         json!([{
             "type": CONDITION_PROFILES_VALID,
             "status": status,
@@ -316,5 +346,23 @@ mod tests {
         assert!(write_due(Some(&locked), &moved, Some(interval), interval));
         assert!(write_due(Some(&moved), &freerun, soon, interval), "a clock state change is written at once");
         assert!(write_due(Some(&freerun), &removed, soon, interval), "removed profiles are written at once");
+    }
+
+    #[test]
+    fn profiles_valid_names_an_unusable_source_before_the_refusals_that_stand() {
+        let refused = [Refusal { profile: Some("b".into()), reason: "bad".into(), kept_running: true }];
+        let ok = profiles_validity(None, &[], 2);
+        assert_eq!((ok.reason, ok.message.as_str(), ok.problems.len()), ("Applied", "2 profile(s) applied", 0));
+        let refusal = profiles_validity(None, &refused, 2);
+        assert_eq!(refusal.reason, "ProfileRefused");
+        assert_eq!(refusal.message, "b: bad (the running version stays)");
+        let source = "profile file /p: ptp-configmap value: item 0: no `name`";
+        let invalid = profiles_validity(Some(source), &[], 1);
+        assert_eq!(invalid.reason, "ProfileSourceInvalid");
+        assert_eq!(invalid.message, format!("{source} (nothing of it applied; what runs keeps running)"));
+        let both = profiles_validity(Some(source), &refused, 1);
+        assert_eq!(both.reason, "ProfileSourceInvalid");
+        assert_eq!(both.problems.len(), 2);
+        assert!(both.message.starts_with(source) && both.message.ends_with("b: bad (the running version stays)"));
     }
 }

@@ -237,11 +237,13 @@ fn run_agent(
         },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(1)
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let result = runtime.block_on(async move {
+    // The agent runs as a task on the one worker thread (not on this thread): an idle agent then
+    // wakes one thread, not two.
+    let agent = runtime.spawn(async move {
         let terminated = ptp_agent::supervise::terminated().map_err(|e| format!("signal handlers: {e}"))?;
         // Descendants whose parent exits become the agent's: reaped, and killed at the end.
         reaper::adopt_orphans().map_err(|e| e.to_string())?;
@@ -275,6 +277,7 @@ fn run_agent(
         };
         ptp_agent::cluster::run(client, settings, stop_rx).await.map_err(|e| e.to_string())
     });
+    let result = runtime.block_on(agent).map_err(|e| e.to_string()).and_then(|r| r);
     // Every child was stopped; what they left behind (adopted as orphans) goes too.
     reaper::kill_adopted();
     drop(lock);

@@ -86,6 +86,8 @@ pub struct Runtime {
     applied: BTreeMap<String, Applied>,
     /// Profiles of the last update that were not applied (retried when the content changes).
     refused: Vec<Refusal>,
+    /// Why the last value of the profile source was not applied at all, when it was not.
+    source_error: Option<String>,
     observed: Arc<Mutex<Observed>>,
 }
 
@@ -147,6 +149,7 @@ impl Runtime {
             ids: RunIds::new(),
             applied: BTreeMap::new(),
             refused: Vec::new(),
+            source_error: None,
             observed: Arc::new(Mutex::new(observed)),
         };
         (runtime, rx)
@@ -160,6 +163,19 @@ impl Runtime {
     /// Profiles of the last update that were not applied.
     pub fn refused(&self) -> &[Refusal] {
         &self.refused
+    }
+
+    /// Why the last value of the profile source (file or ConfigMap key) could not be used at all
+    /// (unreadable, not JSON, of another shape, an item without a name); `None` once a value applied.
+    pub fn source_error(&self) -> Option<&str> {
+        self.source_error.as_deref()
+    }
+
+    /// Records that the last value of the profile source could not be used: nothing changes
+    /// (what runs keeps running, the refusals of the last applied update stand).
+    pub fn source_invalid(&mut self, reason: String) {
+        self.source_error = Some(reason);
+        self.observed.lock().unwrap_or_else(PoisonError::into_inner).metrics.source_invalid();
     }
 
     pub fn supervisor(&self) -> &Supervisor {
@@ -187,7 +203,10 @@ impl Runtime {
         }
         self.applied = plan.next.clone();
         self.refused = plan.refused.clone();
-        self.observed.lock().unwrap_or_else(PoisonError::into_inner).metrics.refused(self.refused.len());
+        self.source_error = None;
+        let observed = self.observed.lock().unwrap_or_else(PoisonError::into_inner);
+        observed.metrics.refused(self.refused.len());
+        observed.metrics.source_valid();
         plan
     }
 

@@ -79,7 +79,7 @@ pub fn plan_update(
         }
     }
     for rejected in &incoming.rejected {
-        refuse(&mut plan, rejected.name.as_deref(), rejected.to_string());
+        refuse(&mut plan, Some(&rejected.name), rejected.to_string());
     }
 
     let names: Vec<&str> = valid.iter().map(|p| p.name.as_str()).chain(plan.next.keys().map(String::as_str)).collect();
@@ -112,7 +112,7 @@ pub fn plan_update(
 mod tests {
     use std::path::PathBuf;
 
-    use ptp_api::{RejectedProfile, decode_node_profiles};
+    use ptp_api::decode_node_profiles;
 
     use super::*;
 
@@ -201,13 +201,6 @@ mod tests {
         assert!(plan.stop.is_empty());
         assert_eq!(plan.next["b"], first.next["b"]);
         assert!(plan.refused[0].kept_running);
-        let nameless = NodeProfiles {
-            rejected: vec![RejectedProfile { index: 3, name: None, reason: "expected a profile object".into() }],
-            ..incoming(vec![profile("a", "-2")])
-        };
-        let plan = step(&first.next, &mut ids, nameless);
-        assert_eq!(plan.stop, ["b"], "an unnamed bad item cannot hold anything");
-        assert!(!plan.refused[0].kept_running);
     }
 
     #[test]

@@ -161,6 +161,35 @@ async fn profiles_from_the_configmap_and_runtime_status_in_the_node_ptp_device()
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(fake_ptp4l_pids(&bin), 2, "a malformed value leaves everything running");
 
+    // A value with a nameless item is unusable as a whole: everything keeps running, and the
+    // condition and a Warning Event name the problem.
+    let patch = serde_json::json!({"data": {NODE: r#"[{"nmae":"typo"}]"#}});
+    cms.patch("ptp-configmap", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    wait_until(&devices(&env), NODE, wait, |d| {
+        d.status.as_ref().is_some_and(|s| {
+            s.conditions.iter().any(|c| {
+                c.type_ == "ProfilesValid"
+                    && c.status == "False"
+                    && c.reason == "ProfileSourceInvalid"
+                    && c.message.contains("ptp-configmap key node-1: ptp-configmap value: item 0: no `name`")
+            })
+        })
+    })
+    .await
+    .unwrap();
+    assert_eq!(fake_ptp4l_pids(&bin), 2, "a nameless item stops nothing");
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(env.admin.clone(), &env.ns);
+    ptp_testkit::cluster::eventually("a ProfileRefused event for the nameless item", wait, || async {
+        events.list(&Default::default()).await.is_ok_and(|l| {
+            l.items.iter().any(|e| {
+                e.reason.as_deref() == Some("ProfileRefused")
+                    && e.note.as_deref().is_some_and(|n| n.contains("no `name`"))
+            })
+        })
+    })
+    .await
+    .unwrap();
+
     // A profile that fails validation is refused: condition, Event, and the running version stays.
     let bad = serde_json::json!({"name": "cfg_b", "interface": "eth9", "ptp4lOpts": "-S", "ptp4lConf": "[global]\nslaveOnly\n"});
     let good_a = profiles(&["cfg_a"]);

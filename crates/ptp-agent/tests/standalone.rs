@@ -1,10 +1,15 @@
 //! `ptp-agent run --profile FILE` waits for a missing file (in a cluster the ConfigMap key appears
-//! once the operator has rendered the node), becomes ready once it is applied, and stops on SIGTERM.
+//! once the operator has rendered the node), becomes ready once it is applied, and stops on SIGTERM;
+//! it reads the file only when it changes; a value it cannot use changes nothing that runs.
 
-use std::process::{Command, Stdio};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use ptp_testkit::probe::{free_port, http_get};
+use ptp_testkit::probe::{free_port, http_get, pids_of};
 
 fn readyz(port: u16) -> Option<u16> {
     http_get(port, "/readyz").map(|(code, _)| code)
@@ -97,6 +102,141 @@ fn a_kubelet_style_configmap_update_is_seen_through_inotify() {
         assert!(changed.elapsed() < Duration::from_secs(5), "inotify reported the ..data swap");
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = agent.kill();
+    let _ = agent.wait();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Waits until `ok` holds, for at most 10 s.
+fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `ptp-agent run --profile FILE` with metrics and health on free ports.
+fn start_agent(profile: &Path, run_dir: &Path, bin_dir: Option<&Path>) -> (Child, u16, u16) {
+    let (metrics_port, health_port) = (free_port(), free_port());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ptp-agent"));
+    command
+        .args(["run", "--node-name", "node-1"])
+        .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
+        .args(["--health-addr", &format!("127.0.0.1:{health_port}")])
+        .arg("--profile")
+        .arg(profile)
+        .arg("--run-dir")
+        .arg(run_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(bin) = bin_dir {
+        command.arg("--bin-dir").arg(bin);
+    }
+    (command.spawn().unwrap(), metrics_port, health_port)
+}
+
+/// Counts the opens of `file` that inotify reports on its directory.
+fn count_opens(file: &Path) -> (notify::RecommendedWatcher, Arc<AtomicUsize>) {
+    let opens = Arc::new(AtomicUsize::new(0));
+    let (counter, target) = (opens.clone(), file.to_path_buf());
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(e) = event
+            && matches!(e.kind, notify::EventKind::Access(notify::event::AccessKind::Open(_)))
+            && e.paths.iter().any(|p| *p == target)
+        {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    })
+    .unwrap();
+    notify::Watcher::watch(&mut watcher, file.parent().unwrap(), notify::RecursiveMode::NonRecursive).unwrap();
+    (watcher, opens)
+}
+
+/// Regression: the agent re-read its file on every inotify event of the directory, the open and
+/// close its own read causes included (~28,000 opens/s while nothing changed). Now it reads it
+/// when something may have changed it: the test's own reads of the file and writes of another
+/// file in the directory cause no read, a change of the file one.
+#[test]
+fn an_unchanged_profile_file_is_not_read_again() {
+    let dir = std::env::temp_dir().join(format!("ptp-idle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let profile = dir.join("node-1");
+    std::fs::write(&profile, "[]").unwrap();
+    let (watcher, opens) = count_opens(&profile);
+    let (mut agent, port, _) = start_agent(&profile, &dir.join("run"), None);
+    wait_until("the first value applied", || metrics(port).contains("ptp_agent_refused_profiles 0"));
+
+    let before = opens.load(Ordering::SeqCst);
+    let mut own_opens = 0;
+    for i in 0..50 {
+        assert_eq!(std::fs::read_to_string(&profile).unwrap(), "[]");
+        own_opens += 1;
+        std::fs::write(dir.join("other-node"), format!("[{i}]")).unwrap();
+    }
+    // A change is read (once): the interval ends when the agent has applied it.
+    std::fs::write(&profile, r#"[{"name":"bad","ptp4lConf":"[global]\nslaveOnly\n"}]"#).unwrap();
+    own_opens += 1;
+    wait_until("the change applied", || metrics(port).contains("ptp_agent_refused_profiles 1"));
+    let agent_opens = opens.load(Ordering::SeqCst) - before - own_opens;
+    assert!(agent_opens <= 2, "the agent opened its unchanged file {agent_opens} times");
+    let _ = agent.kill();
+    let _ = agent.wait();
+    drop(watcher);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+const FAKE_PTP4L: &str = r#"#!/bin/sh
+trap 'exit 0' TERM
+cfg=""; prev=""
+for a in "$@"; do [ "$prev" = "-f" ] && cfg=$(basename "$a"); prev="$a"; done
+echo "ptp4l[1.0]: [$cfg] port 1 (eth9): LISTENING to UNCALIBRATED on RS_SLAVE"
+echo "ptp4l[1.1]: [$cfg] port 1 (eth9): UNCALIBRATED to SLAVE on MASTER_CLOCK_SELECTED"
+while :; do echo "ptp4l[2.0]: [$cfg] master offset 5 s2 freq 1 path delay 10"; sleep 1; done
+"#;
+
+fn fake_bin(dir: &Path) -> PathBuf {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("ptp4l"), FAKE_PTP4L).unwrap();
+    std::fs::set_permissions(bin.join("ptp4l"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
+/// Regression: `{}` or `[{"nmae":"typo"}]` decoded to zero profiles and stopped every ptp4l,
+/// silently. A value the agent cannot use at all keeps what runs (same PID), shows in
+/// `ptp_agent_profile_source_valid`/`_errors_total` and leaves the pod ready; only `[]` stops.
+#[test]
+fn a_value_without_names_or_not_json_keeps_what_runs_and_only_an_empty_list_stops_it() {
+    let dir = std::env::temp_dir().join(format!("ptp-nameless-{}", std::process::id()));
+    let bin = fake_bin(&dir);
+    let profile = dir.join("node-1");
+    std::fs::write(&profile, r#"[{"name":"p","interface":"eth9","ptp4lOpts":"-S"}]"#).unwrap();
+    let (mut agent, port, health) = start_agent(&profile, &dir.join("run"), Some(&bin));
+    let fake = bin.join("ptp4l").display().to_string();
+    let ptp4l = || pids_of("sh", &fake);
+    wait_until("ptp4l runs", || ptp4l().len() == 1 && metrics(port).contains("openshift_ptp_process_status"));
+    let pid = ptp4l();
+
+    for (i, value) in ["{}", r#"[{"nmae":"typo"}]"#, "not json", r#"[{"name":null}]"#, r#"[{"name":"p"},7]"#]
+        .into_iter()
+        .enumerate()
+    {
+        std::fs::write(&profile, value).unwrap();
+        let errors = format!("ptp_agent_profile_source_errors_total {}", i + 1);
+        // Counted, or (the defect) ptp4l stopped: either ends the wait.
+        wait_until(&format!("{value} counted"), || metrics(port).contains(&errors) || ptp4l() != pid);
+        assert_eq!(ptp4l(), pid, "{value}: ptp4l keeps running with the same PID");
+        let text = metrics(port);
+        assert!(text.contains("ptp_agent_profile_source_valid 0"), "{value}: {text}");
+        assert!(text.contains(r#"openshift_ptp_process_status{process="ptp4l",node="node-1",config="ptp4l.0.config"} 1"#));
+        assert_eq!(readyz(health), Some(200), "{value}: the pod stays ready while what runs keeps running");
+    }
+
+    std::fs::write(&profile, "[]").unwrap();
+    wait_until("[] stops ptp4l", || ptp4l().is_empty());
+    let text = metrics(port);
+    assert!(text.contains("ptp_agent_profile_source_valid 1") && text.contains("ptp_agent_profile_source_errors_total 5"));
     let _ = agent.kill();
     let _ = agent.wait();
     let _ = std::fs::remove_dir_all(dir);

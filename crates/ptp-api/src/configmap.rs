@@ -146,68 +146,84 @@ fn write_downtime(out: &mut String, d: &ProcessDowntimeThresholds) {
 pub struct NodeProfiles {
     /// Profiles that decoded, in value order.
     pub profiles: Vec<PtpProfile>,
-    /// Items skipped because their `name` is null or absent (the Go daemon skips them too).
-    pub skipped: usize,
-    /// Items that are not valid profiles; the others are still returned.
+    /// Named items that are not valid profiles; the others are still returned.
     pub rejected: Vec<RejectedProfile>,
 }
 
-/// An item of the value that could not be read as a profile.
+/// An item of the value that has a name but could not be read as a profile.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RejectedProfile {
     /// Position in the array (0 for the legacy single-object form).
     pub index: usize,
-    /// The item's `name`, when it has a string one.
-    pub name: Option<String>,
+    pub name: String,
     pub reason: String,
 }
 
 impl std::fmt::Display for RejectedProfile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.name {
-            Some(name) => write!(f, "profile {name:?} (item {}): {}", self.index, self.reason),
-            None => write!(f, "item {}: {}", self.index, self.reason),
-        }
+        write!(f, "profile {:?} (item {}): {}", self.name, self.index, self.reason)
     }
 }
 
+/// How many nameless items an error lists before it only counts the rest.
+const LISTED_NAMELESS: usize = 3;
+
 /// Reads a node's ConfigMap value: a JSON array of profiles, or the legacy single object.
-/// A value that is not JSON, or JSON of another shape, is an error; a bad item only rejects
-/// that item.
+///
+/// The whole value is an error (nothing of it may be applied) when it is not JSON, is JSON of
+/// another shape, or has an item that is not an object with a non-empty string `name`: profiles
+/// are keyed by name, so a nameless item cannot say which running profile it replaces, and
+/// dropping it would stop that profile. A named item that is not a valid profile only rejects
+/// that item. Only a well-formed `[]` means "no profiles".
 pub fn decode_node_profiles(value: &str) -> Result<NodeProfiles, ApiError> {
     let bad = |reason: String| ApiError::ConfigMapValue(reason);
     if value.trim().is_empty() {
         return Err(bad("the value is empty; expected a JSON array of profiles".into()));
     }
     let parsed: Value = serde_json::from_str(value).map_err(|e| bad(format!("not valid JSON: {e}")))?;
-    let items = match parsed {
-        Value::Array(items) => items,
-        object @ Value::Object(_) => vec![object],
+    let (items, legacy) = match parsed {
+        Value::Array(items) => (items, false),
+        object @ Value::Object(_) => (vec![object], true),
         other => {
             return Err(bad(format!("expected a JSON array of profiles, found {}", json_kind(&other))));
         }
     };
+    let at = |index: usize| if legacy { "the profile object".to_string() } else { format!("item {index}") };
+    let nameless: Vec<String> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(index, item)| item_name(item).err().map(|problem| format!("{}: {problem}", at(index))))
+        .collect();
+    if !nameless.is_empty() {
+        let mut listed = nameless[..nameless.len().min(LISTED_NAMELESS)].join("; ");
+        if nameless.len() > LISTED_NAMELESS {
+            listed.push_str(&format!("; and {} more", nameless.len() - LISTED_NAMELESS));
+        }
+        return Err(bad(format!("{listed}; every profile needs a non-empty string `name`")));
+    }
     let mut result = NodeProfiles::default();
     for (index, item) in items.into_iter().enumerate() {
-        let name = match item.get("name") {
-            None | Some(Value::Null) if item.is_object() => {
-                result.skipped += 1;
-                continue;
-            }
-            Some(Value::String(s)) => Some(s.clone()),
-            _ => None,
-        };
-        if !item.is_object() {
-            let reason = format!("expected a profile object, found {}", json_kind(&item));
-            result.rejected.push(RejectedProfile { index, name, reason });
-            continue;
-        }
+        let name = item_name(&item).unwrap_or_default().to_string();
         match serde_json::from_value::<PtpProfile>(item) {
             Ok(profile) => result.profiles.push(profile),
             Err(e) => result.rejected.push(RejectedProfile { index, name, reason: e.to_string() }),
         }
     }
     Ok(result)
+}
+
+/// The item's `name`, or what is wrong with it.
+fn item_name(item: &Value) -> Result<&str, String> {
+    let Value::Object(fields) = item else {
+        return Err(format!("expected a profile object, found {}", json_kind(item)));
+    };
+    match fields.get("name") {
+        None => Err("no `name`".into()),
+        Some(Value::Null) => Err("`name` is null".into()),
+        Some(Value::String(s)) if s.is_empty() => Err("`name` is empty".into()),
+        Some(Value::String(s)) => Ok(s),
+        Some(other) => Err(format!("`name` is {}, expected a string", json_kind(other))),
+    }
 }
 
 fn json_kind(v: &Value) -> &'static str {

@@ -114,12 +114,9 @@ fn sched_policy_and_priority_are_written_as_given() {
 
 #[test]
 fn decoder_reads_go_values_and_legacy_forms() {
-    let array =
-        decode_node_profiles(r#"[{"name":"a","ptp4lOpts":""},{"name":null},{"interface":"eth0"},{"name":"b"}]"#)
-            .unwrap();
+    let array = decode_node_profiles(r#"[{"name":"a","ptp4lOpts":""},{"name":"b"}]"#).unwrap();
     assert_eq!(array.profiles.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
     assert_eq!(array.profiles[0].ptp4l_opts.as_deref(), Some(""));
-    assert_eq!(array.skipped, 2);
 
     let legacy =
         decode_node_profiles(r#"{"name":"legacy","interface":"ens786f1","ptp4lOpts":"-s -2","phc2sysOpts":"-a -r"}"#)
@@ -127,38 +124,79 @@ fn decoder_reads_go_values_and_legacy_forms() {
     assert_eq!(legacy.profiles.len(), 1);
     assert_eq!(legacy.profiles[0].interface.as_deref(), Some("ens786f1"));
 
-    let empty_legacy = decode_node_profiles(r#"{"name":null,"interface":null}"#).unwrap();
-    assert!(empty_legacy.profiles.is_empty());
-    assert_eq!(empty_legacy.skipped, 1);
-
     assert!(decode_node_profiles("[]").unwrap().profiles.is_empty());
     assert!(decode_node_profiles(" \n[ ]\n").unwrap().profiles.is_empty());
 }
 
+/// Every way an item can lack a usable name makes the whole value an error naming the item, so
+/// nothing of it is applied (dropping a nameless item would stop the profile it stands for).
+#[test]
+fn an_item_without_a_usable_name_makes_the_whole_value_invalid() {
+    let cases = [
+        (r#"[{"nmae":"typo"}]"#, "item 0: no `name`"),
+        (r#"[{"name":null}]"#, "item 0: `name` is null"),
+        (r#"[{"name":""}]"#, "item 0: `name` is empty"),
+        (r#"[{"name":7}]"#, "item 0: `name` is a number, expected a string"),
+        (r#"[{"name":true}]"#, "item 0: `name` is a boolean, expected a string"),
+        (r#"[{"name":["a"]}]"#, "item 0: `name` is an array, expected a string"),
+        (r#"[{"name":{"a":1}}]"#, "item 0: `name` is an object, expected a string"),
+        (r#"[{"name":"good"},7]"#, "item 1: expected a profile object, found a number"),
+        (r#"[{"name":"good"},null]"#, "item 1: expected a profile object, found null"),
+        (r#"[{"name":"good"},"text"]"#, "item 1: expected a profile object, found a string"),
+        (r#"[{"name":"good"},[]]"#, "item 1: expected a profile object, found an array"),
+        (r#"[{"name":"good"},{}]"#, "item 1: no `name`"),
+        ("{}", "the profile object: no `name`"),
+        (r#"{"name":null,"interface":null}"#, "the profile object: `name` is null"),
+        (r#"{"name":""}"#, "the profile object: `name` is empty"),
+    ];
+    for (value, problem) in cases {
+        let err = decode_node_profiles(value).map(|p| p.profiles).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!("ptp-configmap value: {problem}; every profile needs a non-empty string `name`"),
+            "{value}"
+        );
+    }
+    let many = decode_node_profiles(r#"[{},{"name":"a"},{"name":null},5,{"name":""},{"x":1}]"#).unwrap_err();
+    assert_eq!(
+        many.to_string(),
+        "ptp-configmap value: item 0: no `name`; item 2: `name` is null; item 3: expected a profile object, \
+         found a number; and 2 more; every profile needs a non-empty string `name`"
+    );
+    // A named item that is not a valid profile stays an item-level rejection.
+    let named = decode_node_profiles(r#"[{"name":"a","ptpSchedulingPriority":"x"},{"name":" "}]"#).unwrap();
+    assert_eq!((named.rejected.len(), named.profiles.len()), (1, 1));
+    assert_eq!(named.rejected[0].name, "a");
+}
+
 #[test]
 fn a_bad_item_is_rejected_alone_with_its_name_and_reason() {
-    let decoded = decode_node_profiles(r#"[{"name":"good"},{"name":"bad","ptpSchedulingPriority":"high"},7]"#).unwrap();
+    let decoded = decode_node_profiles(r#"[{"name":"good"},{"name":"bad","ptpSchedulingPriority":"high"}]"#).unwrap();
     assert_eq!(decoded.profiles.len(), 1);
-    assert_eq!(decoded.rejected.len(), 2);
+    assert_eq!(decoded.rejected.len(), 1);
     assert_eq!(decoded.rejected[0].index, 1);
-    assert_eq!(decoded.rejected[0].name.as_deref(), Some("bad"));
+    assert_eq!(decoded.rejected[0].name, "bad");
     assert!(
         decoded.rejected[0].to_string().starts_with("profile \"bad\" (item 1): invalid type"),
         "{}",
         decoded.rejected[0]
     );
-    assert_eq!(decoded.rejected[1].to_string(), "item 2: expected a profile object, found a number");
 }
 
 #[test]
 fn malformed_values_are_clear_errors() {
     let err = decode_node_profiles(r#"[{"name":"a""#).unwrap_err().to_string();
     assert!(err.starts_with("ptp-configmap value: not valid JSON: EOF while parsing"), "{err}");
+    assert!(decode_node_profiles("not json").unwrap_err().to_string().contains("not valid JSON"));
     assert_eq!(
         decode_node_profiles("\"text\"").unwrap_err().to_string(),
         "ptp-configmap value: expected a JSON array of profiles, found a string"
     );
+    for other in ["7", "null", "true"] {
+        assert!(decode_node_profiles(other).unwrap_err().to_string().contains("expected a JSON array"), "{other}");
+    }
     assert!(decode_node_profiles("").unwrap_err().to_string().contains("empty"));
+    assert!(decode_node_profiles(" \n").unwrap_err().to_string().contains("empty"));
 }
 
 #[test]

@@ -43,6 +43,7 @@ fn settings() -> Settings {
         resync: Duration::from_millis(500),
         metrics_addr: None,
         health_addr: None,
+        metrics_security: Default::default(),
     }
 }
 

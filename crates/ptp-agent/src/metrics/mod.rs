@@ -99,6 +99,8 @@ pub struct AgentMetrics {
     restarts: Family<ProcessLabels, Gauge>,
     refused: Gauge,
     output: OutputCounters,
+    source_valid: Gauge,
+    source_errors: Counter,
     owned_samples: HashMap<String, HashSet<SampleLabels>>,
     owned_ifaces: HashMap<String, HashSet<IfaceLabels>>,
     owned_processes: HashMap<String, HashSet<ProcessLabels>>,
@@ -128,6 +130,8 @@ impl AgentMetrics {
             restarts: Family::default(),
             refused: Gauge::default(),
             output: OutputCounters::default(),
+            source_valid: Gauge::default(),
+            source_errors: Counter::default(),
             owned_samples: HashMap::new(),
             owned_ifaces: HashMap::new(),
             owned_processes: HashMap::new(),
@@ -161,6 +165,17 @@ impl AgentMetrics {
             "ignored_log_lines",
             "Output lines kept out of the metrics: a label value too long, too many series, or a backlog",
             m.output.ignored_lines.clone(),
+        );
+        m.source_valid.set(1);
+        agent.register(
+            "profile_source_valid",
+            "0 while the last value of the profile source (file or ConfigMap key) cannot be used at all (unreadable, not JSON, an item without a name); what ran keeps running",
+            m.source_valid.clone(),
+        );
+        agent.register(
+            "profile_source_errors",
+            "Values of the profile source that could not be used at all",
+            m.source_errors.clone(),
         );
         m
     }
@@ -201,6 +216,17 @@ impl AgentMetrics {
     /// How many profiles of the last update were refused.
     pub fn refused(&self, count: usize) {
         self.refused.set(count as i64);
+    }
+
+    /// The last value of the profile source was applied.
+    pub fn source_valid(&self) {
+        self.source_valid.set(1);
+    }
+
+    /// A value of the profile source could not be used at all.
+    pub fn source_invalid(&self) {
+        self.source_valid.set(0);
+        self.source_errors.inc();
     }
 
     /// Removes the series of one interface of `config` (a placeholder such as `master` once the
@@ -297,9 +323,18 @@ mod tests {
             r#"ptp_agent_discarded_log_bytes_total{process="ptp4l"} 5000"#,
             r#"ptp_agent_ignored_log_lines_total{reason="line_too_long"} 1"#,
             r#"ptp_agent_ignored_log_lines_total{reason="backlog"} 1"#,
+            "ptp_agent_profile_source_valid 1",
+            "ptp_agent_profile_source_errors_total 0",
         ] {
             assert!(t.contains(needle), "{needle} missing in\n{t}");
         }
+        m.source_invalid();
+        m.source_invalid();
+        let t = text(&registry);
+        assert!(t.contains("ptp_agent_profile_source_valid 0") && t.contains("ptp_agent_profile_source_errors_total 2"));
+        m.source_valid();
+        let t = text(&registry);
+        assert!(t.contains("ptp_agent_profile_source_valid 1") && t.contains("ptp_agent_profile_source_errors_total 2"));
         m.sample("ptp4l.0.config", "master", "ptp4l", "master", Sample::default());
         m.forget_iface("ptp4l.0.config", "ptp4l", "master");
         assert!(!text(&registry).contains(r#"iface="master""#));
