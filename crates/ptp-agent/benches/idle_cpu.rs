@@ -72,7 +72,8 @@ fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
 }
 
 fn agent_command(bin: &Path, dir: &Path, health: u16) -> Command {
-    let program = std::env::var_os("PTP_AGENT_BIN").map_or(PathBuf::from(env!("CARGO_BIN_EXE_ptp-agent")), PathBuf::from);
+    let program =
+        std::env::var_os("PTP_AGENT_BIN").map_or(PathBuf::from(env!("CARGO_BIN_EXE_ptp-agent")), PathBuf::from);
     let mut command = Command::new(program);
     command
         .args(["run", "--node-name", NODE, "--metrics-addr", &format!("127.0.0.1:{}", free_port())])
@@ -139,7 +140,9 @@ fn api_mode(dir: &Path, bin: &Path, interval: Duration) -> (f64, String) {
     wait_ready(&mut agent, bin, health);
     runtime
         .block_on(server.wait_until(NS, NODE, Duration::from_secs(60), |d: &NodePtpDevice| {
-            d.status.as_ref().is_some_and(|s| s.processes.as_ref().is_some_and(|p| p.iter().any(|p| p.state == "Running")))
+            d.status
+                .as_ref()
+                .is_some_and(|s| s.processes.as_ref().is_some_and(|p| p.iter().any(|p| p.state == "Running")))
         }))
         .expect("runtime status written");
     let before = server.requests().snapshot();

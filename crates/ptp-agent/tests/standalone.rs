@@ -218,9 +218,8 @@ fn a_value_without_names_or_not_json_keeps_what_runs_and_only_an_empty_list_stop
     wait_until("ptp4l runs", || ptp4l().len() == 1 && metrics(port).contains("openshift_ptp_process_status"));
     let pid = ptp4l();
 
-    for (i, value) in ["{}", r#"[{"nmae":"typo"}]"#, "not json", r#"[{"name":null}]"#, r#"[{"name":"p"},7]"#]
-        .into_iter()
-        .enumerate()
+    for (i, value) in
+        ["{}", r#"[{"nmae":"typo"}]"#, "not json", r#"[{"name":null}]"#, r#"[{"name":"p"},7]"#].into_iter().enumerate()
     {
         std::fs::write(&profile, value).unwrap();
         let errors = format!("ptp_agent_profile_source_errors_total {}", i + 1);
@@ -229,14 +228,18 @@ fn a_value_without_names_or_not_json_keeps_what_runs_and_only_an_empty_list_stop
         assert_eq!(ptp4l(), pid, "{value}: ptp4l keeps running with the same PID");
         let text = metrics(port);
         assert!(text.contains("ptp_agent_profile_source_valid 0"), "{value}: {text}");
-        assert!(text.contains(r#"openshift_ptp_process_status{process="ptp4l",node="node-1",config="ptp4l.0.config"} 1"#));
+        assert!(
+            text.contains(r#"openshift_ptp_process_status{process="ptp4l",node="node-1",config="ptp4l.0.config"} 1"#)
+        );
         assert_eq!(readyz(health), Some(200), "{value}: the pod stays ready while what runs keeps running");
     }
 
     std::fs::write(&profile, "[]").unwrap();
     wait_until("[] stops ptp4l", || ptp4l().is_empty());
     let text = metrics(port);
-    assert!(text.contains("ptp_agent_profile_source_valid 1") && text.contains("ptp_agent_profile_source_errors_total 5"));
+    assert!(
+        text.contains("ptp_agent_profile_source_valid 1") && text.contains("ptp_agent_profile_source_errors_total 5")
+    );
     let _ = agent.kill();
     let _ = agent.wait();
     let _ = std::fs::remove_dir_all(dir);

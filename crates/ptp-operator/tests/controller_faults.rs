@@ -1,16 +1,16 @@
 //! The controller against the API-server double, for what the real server cannot do on demand
 //! (the rest is in `controller.rs`, against the real kube-apiserver): failures injected into the
-//! ConfigMap writes, and PtpConfigs the real CRD refuses — its CEL rules or its enums — which a
-//! cluster still holds when they were admitted before the rules existed or by a newer operator's
-//! CRD (the CRD is cluster-scoped, so a test sharing a control plane cannot swap it; the double
-//! does not validate custom resources at all).
+//! ConfigMap writes, and PtpConfigs the real CRD's CEL rules refuse, which a cluster still holds
+//! when they were admitted before the rules existed (the double does not validate custom
+//! resources at all). A PtpConfig of a newer operator's CRD runs on a real server of its own in
+//! `real_server_decode.rs`.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node};
 use k8s_openapi::api::events::v1::Event as K8sEvent;
-use kube::api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::PostParams;
 use kube::{Api, Client};
 use ptp_api::{MatchRule, PtpConfig, PtpConfigSpec, PtpProfile, PtpRecommend};
 use ptp_operator::controller::leader::LeaseTiming;
@@ -193,106 +193,6 @@ async fn invalid_ptpconfig_is_flagged_while_others_keep_rendering() {
 }
 
 /// The stored object as JSON (readable whatever its spec holds).
-async fn raw_config(
-    api: &Api<DynamicObject>,
-    name: &str,
-    predicate: impl Fn(&serde_json::Value) -> bool,
-) -> serde_json::Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Ok(object) = api.get(name).await {
-            let value = serde_json::to_value(&object).unwrap();
-            if predicate(&value) {
-                return value;
-            }
-            assert!(Instant::now() < deadline, "timed out waiting for PtpConfig {name}: {value:#}");
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for PtpConfig {name}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn condition<'a>(object: &'a serde_json::Value, type_: &str) -> Option<&'a serde_json::Value> {
-    object.pointer("/status/conditions")?.as_array()?.iter().find(|c| c["type"] == type_)
-}
-
-#[tokio::test]
-async fn undecodable_ptpconfig_is_isolated_while_others_keep_rendering() {
-    // Double: it admits a value outside the CRD's enum, as a newer operator's CRD would.
-    let server = ApiServer::start().await.unwrap();
-    let client = cluster(&server).await;
-    let api = Api::<PtpConfig>::namespaced(client.clone(), NS);
-    let raw: Api<DynamicObject> = Api::namespaced_with(client.clone(), NS, &ApiResource::erase::<PtpConfig>(&()));
-    api.create(&PostParams::default(), &ordinary_clock()).await.unwrap();
-    // Decodes at first; turns SCHED_RR while the operator runs.
-    let mut rr = ordinary_clock();
-    rr.metadata.name = Some("rr".into());
-    rr.spec.profile[0].name = "q".into();
-    rr.spec.recommend[0].profile = "q".into();
-    api.create(&PostParams::default(), &rr).await.unwrap();
-    // Never decodable during the operator's life.
-    let mut from_start = serde_json::to_value(ordinary_clock()).unwrap();
-    from_start["metadata"]["name"] = "rr-from-start".into();
-    from_start["spec"]["profile"][0]["name"] = "s".into();
-    from_start["spec"]["profile"][0]["ptpSchedulingPolicy"] = "SCHED_RR".into();
-    from_start["spec"]["recommend"][0]["profile"] = "s".into();
-    raw.create(&PostParams::default(), &serde_json::from_value(from_start).unwrap()).await.unwrap();
-
-    let op = Running::start(client.clone(), settings());
-    let value = configmap_value(&server, "worker-0", |v| v.contains("rr_q")).await;
-    assert!(value.contains("ordinary-clock-ptpconfig_profile1"), "{value}");
-    assert!(!value.contains("rr-from-start_"), "never decoded, so left out: {value}");
-    let from_start = raw_config(&raw, "rr-from-start", |o| condition(o, "Valid").is_some()).await;
-    let valid = condition(&from_start, "Valid").unwrap();
-    assert_eq!((valid["status"].as_str(), valid["reason"].as_str()), (Some("False"), Some("DecodeError")));
-    let message = valid["message"].as_str().unwrap();
-    assert!(message.contains("spec.profile[0].ptpSchedulingPolicy: unknown variant `SCHED_RR`"), "{message}");
-    assert!(message.contains("left out of the ConfigMap"), "{message}");
-    assert_eq!(condition(&from_start, "Applied").unwrap()["reason"], "DecodeError");
-
-    // rr turns undecodable: its nodes keep its last decoded profile.
-    let patch = serde_json::json!({"spec": {"profile": [{"name": "q", "interface": "enp134s0f0", "ptp4lOpts": "-s -2",
-        "phc2sysOpts": "-a -r", "ptpSchedulingPolicy": "SCHED_RR"}]}});
-    raw.patch("rr", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
-    let rr_now = raw_config(&raw, "rr", |o| condition(o, "Valid").is_some_and(|c| c["status"] == "False")).await;
-    let valid = condition(&rr_now, "Valid").unwrap();
-    assert_eq!(valid["reason"], "DecodeError");
-    let message = valid["message"].as_str().unwrap();
-    assert!(message.contains("spec.profile[0].ptpSchedulingPolicy: unknown variant `SCHED_RR`"), "{message}");
-    assert!(message.contains("keep the profiles of generation 1"), "{message}");
-    assert_eq!(rr_now["status"]["observedGeneration"], 2);
-    for name in ["rr", "rr-from-start"] {
-        eventually("DecodeError warning event", || {
-            server.list::<K8sEvent>(Some(NS)).iter().any(|e| {
-                e.type_.as_deref() == Some("Warning")
-                    && e.reason.as_deref() == Some("DecodeError")
-                    && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
-                    && e.note.as_deref().is_some_and(|n| n.contains("spec.profile[0].ptpSchedulingPolicy"))
-            })
-        })
-        .await;
-    }
-    eventually("undecodable metric", || op.metric("ptp_operator_undecodable_ptpconfigs") == 2.0).await;
-
-    // Edits of the other PtpConfigs still render.
-    let patch = serde_json::json!({"spec": {"profile": [{"name": "profile1", "interface": "enp134s0f0",
-        "ptp4lOpts": "-s -2", "phc2sysOpts": "-a -r -n 24"}]}});
-    api.patch("ordinary-clock-ptpconfig", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
-    let value = configmap_value(&server, "worker-0", |v| v.contains("-a -r -n 24")).await;
-    assert!(value.contains("rr_q"), "the undecodable PtpConfig's last good profile stays: {value}");
-    assert!(!value.contains("SCHED_RR"), "{value}");
-    assert_eq!(op.metric("ptp_operator_reconcile_errors_total"), 0.0);
-
-    // Fixed: valid again, and its new spec renders.
-    let patch = serde_json::json!({"spec": {"profile": [{"name": "q", "interface": "enp134s0f0", "ptp4lOpts": "-s -2",
-        "phc2sysOpts": "-a -r -m"}]}});
-    raw.patch("rr", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
-    configmap_value(&server, "worker-0", |v| v.contains("-a -r -m")).await;
-    raw_config(&raw, "rr", |o| condition(o, "Valid").is_some_and(|c| c["status"] == "True")).await;
-    eventually("undecodable metric back to 1", || op.metric("ptp_operator_undecodable_ptpconfigs") == 1.0).await;
-    op.shutdown().await;
-}
-
 #[tokio::test]
 async fn api_errors_are_retried_until_the_configmap_is_written() {
     // Double: failure statuses injected on demand.

@@ -53,10 +53,12 @@ const MANAGER: &str = "ptp-testkit";
 pub struct ControlPlane {
     dir: PathBuf,
     server: String,
+    /// The CRDs applied (once per control plane and test binary).
+    crds: OnceLock<std::result::Result<(), String>>,
 }
 
 static SHARED: OnceLock<std::result::Result<ControlPlane, String>> = OnceLock::new();
-static CRDS: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+static PRIVATE: OnceLock<std::result::Result<ControlPlane, String>> = OnceLock::new();
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
 /// The repository's root (two levels above this crate).
@@ -74,7 +76,19 @@ impl ControlPlane {
     /// [`ControlPlane::shared`] for a test: `None` after a loud skip message when there is none
     /// (a failure instead with `PTP_REQUIRE_CONTROL_PLANE=1`).
     pub fn for_test(test: &str) -> Option<&'static ControlPlane> {
-        match Self::shared() {
+        Self::or_skip(test, Self::shared())
+    }
+
+    /// A control plane of this test binary's own, never shared with other test binaries, for a
+    /// test that changes what every test of a shared one would see (a CRD's schema). Started on
+    /// first use (10–60 s), stopped when the test binary exits; skips like [`ControlPlane::for_test`].
+    pub fn private_for_test(test: &str) -> Option<&'static ControlPlane> {
+        let private = PRIVATE.get_or_init(|| Self::start("private")).as_ref().map_err(Clone::clone);
+        Self::or_skip(test, private)
+    }
+
+    fn or_skip(test: &str, found: std::result::Result<&'static ControlPlane, String>) -> Option<&'static ControlPlane> {
+        match found {
             Ok(cp) => Some(cp),
             Err(why) if std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1") => {
                 panic!("`{test}` needs the real control plane and {REQUIRE_ENV}=1 forbids skipping it: {why}")
@@ -104,8 +118,15 @@ impl ControlPlane {
             }
         }
         // None running: one for this test binary, stopped when it exits.
+        Self::start("shared")
+    }
+
+    /// Starts a control plane in `target/control-plane-<pid>-<what>`, stopped when this process exits.
+    fn start(what: &str) -> std::result::Result<ControlPlane, String> {
+        let root = repo_root();
+        let script = root.join("scripts/control-plane.sh");
         let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
-        let dir = target.join(format!("control-plane-{}", std::process::id()));
+        let dir = target.join(format!("control-plane-{}-{what}", std::process::id()));
         let out = Command::new(&script)
             .args(["up", "--watch-pid", &std::process::id().to_string()])
             .env(DIR_ENV, &dir)
@@ -128,7 +149,7 @@ impl ControlPlane {
             .map_err(|e| format!("{}: {e}", dir.join("server").display()))?
             .trim()
             .to_string();
-        Ok(ControlPlane { dir, server })
+        Ok(ControlPlane { dir, server, crds: OnceLock::new() })
     }
 
     /// `https://127.0.0.1:PORT`.
@@ -165,22 +186,23 @@ impl ControlPlane {
 
     /// The project's CRDs (config/crd) applied and established, once per test binary.
     pub fn install_crds(&self) -> Result<()> {
-        CRDS.get_or_init(|| {
-            let crd_dir = repo_root().join("config/crd");
-            let run = |args: &[&str]| -> std::result::Result<(), String> {
-                let out = self.kubectl().args(args).output().map_err(|e| e.to_string())?;
-                if out.status.success() {
-                    Ok(())
-                } else {
-                    Err(format!("kubectl {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr)))
-                }
-            };
-            let dir = crd_dir.to_string_lossy().to_string();
-            run(&["apply", "--server-side", "--force-conflicts", "--field-manager", MANAGER, "-f", &dir])?;
-            run(&["wait", "--for=condition=Established", "--timeout=60s", "-f", &dir])
-        })
-        .clone()
-        .map_err(Error::Client)
+        self.crds
+            .get_or_init(|| {
+                let crd_dir = repo_root().join("config/crd");
+                let run = |args: &[&str]| -> std::result::Result<(), String> {
+                    let out = self.kubectl().args(args).output().map_err(|e| e.to_string())?;
+                    if out.status.success() {
+                        Ok(())
+                    } else {
+                        Err(format!("kubectl {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr)))
+                    }
+                };
+                let dir = crd_dir.to_string_lossy().to_string();
+                run(&["apply", "--server-side", "--force-conflicts", "--field-manager", MANAGER, "-f", &dir])?;
+                run(&["wait", "--for=condition=Established", "--timeout=60s", "-f", &dir])
+            })
+            .clone()
+            .map_err(Error::Client)
     }
 
     /// A test's own namespace (`<prefix>-<pid>-<n>`) with the CRDs installed and an admin client.

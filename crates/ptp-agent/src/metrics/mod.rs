@@ -331,10 +331,14 @@ mod tests {
         m.source_invalid();
         m.source_invalid();
         let t = text(&registry);
-        assert!(t.contains("ptp_agent_profile_source_valid 0") && t.contains("ptp_agent_profile_source_errors_total 2"));
+        assert!(
+            t.contains("ptp_agent_profile_source_valid 0") && t.contains("ptp_agent_profile_source_errors_total 2")
+        );
         m.source_valid();
         let t = text(&registry);
-        assert!(t.contains("ptp_agent_profile_source_valid 1") && t.contains("ptp_agent_profile_source_errors_total 2"));
+        assert!(
+            t.contains("ptp_agent_profile_source_valid 1") && t.contains("ptp_agent_profile_source_errors_total 2")
+        );
         m.sample("ptp4l.0.config", "master", "ptp4l", "master", Sample::default());
         m.forget_iface("ptp4l.0.config", "ptp4l", "master");
         assert!(!text(&registry).contains(r#"iface="master""#));

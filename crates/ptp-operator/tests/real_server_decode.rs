@@ -1,0 +1,195 @@
+//! A PtpConfig this operator cannot decode, stored by a real kube-apiserver whose CRD is a newer
+//! operator's (its `ptpSchedulingPolicy` enum also allows `SCHED_RR`), is isolated: `Valid=False`
+//! with reason `DecodeError` naming the field, a Warning Event, `ptp_operator_undecodable_ptpconfigs`;
+//! the other PtpConfigs keep rendering, and a PtpConfig that turns undecodable keeps its nodes on
+//! its last decoded profiles. The operator runs with its ServiceAccount token and the chart's RBAC.
+//!
+//! Changing the CRD changes it for every test of a control plane, so this test has one of its own
+//! (`ControlPlane::private_for_test`).
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::events::v1::Event as K8sEvent;
+use kube::api::{ApiResource, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use ptp_api::{MatchRule, PtpConfig, PtpConfigSpec, PtpProfile, PtpRecommend};
+use ptp_operator::controller::leader::LeaseTiming;
+use ptp_operator::controller::metrics::encode;
+use ptp_operator::controller::run::{Controller, Settings};
+use ptp_operator::controller::selector::LabelSelector;
+use ptp_testkit::cluster::{ControlPlane, TestEnv, apply, documents, eventually, repo_root, wait_until};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+const CM: &str = "ptp-configmap";
+const WAIT: Duration = Duration::from_secs(30);
+const TEST_LABEL: &str = "ptp-test.example/env";
+
+/// The checked-in PtpConfig CRD with `SCHED_RR` added to every `ptpSchedulingPolicy` enum.
+fn crd_allowing_sched_rr() -> Value {
+    let path = repo_root().join("config/crd/ptp.openshift.io_ptpconfigs.yaml");
+    let mut crd = documents(&std::fs::read_to_string(path).unwrap()).unwrap().remove(0);
+    fn widen(value: &mut Value) -> usize {
+        match value {
+            Value::Object(fields) => {
+                let mut n = 0;
+                if let Some(policy) = fields.get_mut("ptpSchedulingPolicy")
+                    && let Some(values) = policy.get_mut("enum").and_then(Value::as_array_mut)
+                {
+                    values.push("SCHED_RR".into());
+                    n += 1;
+                }
+                n + fields.values_mut().map(widen).sum::<usize>()
+            }
+            Value::Array(items) => items.iter_mut().map(widen).sum(),
+            _ => 0,
+        }
+    }
+    assert!(widen(&mut crd) > 0, "the CRD has a ptpSchedulingPolicy enum to widen");
+    crd
+}
+
+fn settings(env: &TestEnv) -> Settings {
+    Settings {
+        namespace: env.ns.clone(),
+        watch_namespaces: vec![env.ns.clone()],
+        configmap_name: CM.into(),
+        agent_selector: LabelSelector::parse(&format!("{TEST_LABEL}={}", env.ns)).unwrap(),
+        leader_election: false,
+        lease_name: "ptp-operator-leader".into(),
+        identity: "decode".into(),
+        lease_timing: LeaseTiming {
+            duration: Duration::from_secs(3),
+            retry: Duration::from_millis(200),
+            renew_deadline: Duration::from_secs(2),
+        },
+        debounce: Duration::from_millis(100),
+        resync: Duration::from_secs(30),
+        metrics_addr: None,
+        health_addr: None,
+        metrics_security: Default::default(),
+    }
+}
+
+fn ordinary_clock(name: &str, profile: &str, worker_label: &str) -> PtpConfig {
+    PtpConfig::new(
+        name,
+        PtpConfigSpec {
+            profile: vec![PtpProfile {
+                interface: Some("enp134s0f0".into()),
+                ptp4l_opts: Some("-s -2".into()),
+                phc2sys_opts: Some("-a -r".into()),
+                ..PtpProfile::named(profile)
+            }],
+            recommend: vec![PtpRecommend {
+                profile: profile.into(),
+                priority: 4,
+                r#match: Some(vec![MatchRule::node_label(worker_label)]),
+            }],
+        },
+    )
+}
+
+fn condition<'a>(object: &'a Value, type_: &str) -> Option<&'a Value> {
+    object.pointer("/status/conditions")?.as_array()?.iter().find(|c| c["type"] == type_)
+}
+
+fn metric(registry: &prometheus_client::registry::Registry, name: &str) -> f64 {
+    encode(registry)
+        .lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or(0.0)
+}
+
+async fn key(admin: &Client, ns: &str, node: &str, predicate: impl Fn(&str) -> bool) -> String {
+    let cms: Api<ConfigMap> = Api::namespaced(admin.clone(), ns);
+    let cm = wait_until(&cms, CM, WAIT, |cm| cm.data.as_ref().and_then(|d| d.get(node)).is_some_and(|v| predicate(v)))
+        .await
+        .unwrap_or_else(|e| panic!("ConfigMap key {node}: {e}"));
+    cm.data.unwrap()[node].clone()
+}
+
+#[tokio::test]
+async fn undecodable_ptpconfig_is_isolated_while_others_keep_rendering() {
+    let Some(cp) = ControlPlane::private_for_test("undecodable_ptpconfig_is_isolated") else { return };
+    let env = cp.env("decode").await.unwrap();
+    apply(&env.admin, crd_allowing_sched_rr()).await.unwrap();
+    env.install_chart_rbac().await.unwrap();
+    let operator = env.service_account("ptp-operator").await.unwrap();
+    let worker_label = format!("{}.example/worker", env.ns);
+    let worker = env.node("worker-0", json!({(TEST_LABEL): env.ns, (worker_label.clone()): ""})).await.unwrap();
+
+    let admin = env.admin.clone();
+    let api: Api<PtpConfig> = Api::namespaced(admin.clone(), &env.ns);
+    let raw: Api<DynamicObject> = Api::namespaced_with(admin.clone(), &env.ns, &ApiResource::erase::<PtpConfig>(&()));
+    api.create(&PostParams::default(), &ordinary_clock("ordinary-clock-ptpconfig", "profile1", &worker_label))
+        .await
+        .unwrap();
+    // Decodes at first; turns SCHED_RR while the operator runs.
+    api.create(&PostParams::default(), &ordinary_clock("rr", "q", &worker_label)).await.unwrap();
+    // Never decodable during the operator's life: the real server stores it (the widened CRD).
+    let mut from_start = serde_json::to_value(ordinary_clock("rr-from-start", "s", &worker_label)).unwrap();
+    from_start["spec"]["profile"][0]["ptpSchedulingPolicy"] = "SCHED_RR".into();
+    raw.create(&PostParams::default(), &serde_json::from_value(from_start).unwrap()).await.unwrap();
+
+    let controller = Controller::new(operator.client.clone(), settings(&env));
+    let registry = controller.registry();
+    let (stop, shutdown) = watch::channel(false);
+    let task = tokio::spawn(async move { controller.run(shutdown).await.expect("controller runs") });
+
+    let value = key(&admin, &env.ns, &worker, |v| v.contains("rr_q")).await;
+    assert!(value.contains("ordinary-clock-ptpconfig_profile1"), "{value}");
+    assert!(!value.contains("rr-from-start_"), "never decoded, so left out: {value}");
+    let from_start = wait_until(&raw, "rr-from-start", WAIT, |o| condition(&o.data, "Valid").is_some()).await.unwrap();
+    let valid = condition(&from_start.data, "Valid").unwrap();
+    assert_eq!((valid["status"].as_str(), valid["reason"].as_str()), (Some("False"), Some("DecodeError")));
+    let message = valid["message"].as_str().unwrap();
+    assert!(message.contains("spec.profile[0].ptpSchedulingPolicy: unknown variant `SCHED_RR`"), "{message}");
+    assert!(message.contains("left out of the ConfigMap"), "{message}");
+
+    // rr turns undecodable: its nodes keep its last decoded profile.
+    let patch = json!({"spec": {"profile": [{"name": "q", "interface": "enp134s0f0", "ptp4lOpts": "-s -2",
+        "phc2sysOpts": "-a -r", "ptpSchedulingPolicy": "SCHED_RR"}]}});
+    raw.patch("rr", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    let rr = wait_until(&raw, "rr", WAIT, |o| condition(&o.data, "Valid").is_some_and(|c| c["status"] == "False"))
+        .await
+        .unwrap();
+    let message = condition(&rr.data, "Valid").unwrap()["message"].as_str().unwrap().to_string();
+    assert!(message.contains("keep the profiles of generation 1"), "{message}");
+    let events: Api<K8sEvent> = Api::namespaced(admin.clone(), &env.ns);
+    for name in ["rr", "rr-from-start"] {
+        eventually(&format!("DecodeError warning event of {name}"), WAIT, || async {
+            events.list(&ListParams::default()).await.is_ok_and(|l| {
+                l.items.iter().any(|e| {
+                    e.type_.as_deref() == Some("Warning")
+                        && e.reason.as_deref() == Some("DecodeError")
+                        && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+                })
+            })
+        })
+        .await
+        .unwrap();
+    }
+    let undecodable = || metric(&registry, "ptp_operator_undecodable_ptpconfigs");
+    eventually("two undecodable PtpConfigs counted", WAIT, || async { undecodable() == 2.0 }).await.unwrap();
+
+    // Edits of the other PtpConfig still render; the undecodable one's last good profile stays.
+    let patch = json!({"spec": {"profile": [{"name": "profile1", "interface": "enp134s0f0",
+        "ptp4lOpts": "-s -2", "phc2sysOpts": "-a -r -n 24"}]}});
+    api.patch("ordinary-clock-ptpconfig", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    let value = key(&admin, &env.ns, &worker, |v| v.contains("-a -r -n 24")).await;
+    assert!(value.contains("rr_q") && !value.contains("SCHED_RR"), "{value}");
+    assert_eq!(metric(&registry, "ptp_operator_reconcile_errors_total"), 0.0);
+
+    // Fixed: valid again, and its new spec renders.
+    let patch = json!({"spec": {"profile": [{"name": "q", "interface": "enp134s0f0", "ptp4lOpts": "-s -2",
+        "phc2sysOpts": "-a -r -m"}]}});
+    raw.patch("rr", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    key(&admin, &env.ns, &worker, |v| v.contains("-a -r -m")).await;
+    wait_until(&raw, "rr", WAIT, |o| condition(&o.data, "Valid").is_some_and(|c| c["status"] == "True")).await.unwrap();
+    eventually("one undecodable PtpConfig left", WAIT, || async { undecodable() == 1.0 }).await.unwrap();
+
+    let _ = stop.send(true);
+    tokio::time::timeout(Duration::from_secs(10), task).await.expect("stops in time").expect("no panic");
+}
