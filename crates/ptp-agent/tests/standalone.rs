@@ -143,7 +143,7 @@ fn count_opens(file: &Path) -> (notify::RecommendedWatcher, Arc<AtomicUsize>) {
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(e) = event
             && matches!(e.kind, notify::EventKind::Access(notify::event::AccessKind::Open(_)))
-            && e.paths.iter().any(|p| *p == target)
+            && e.paths.contains(&target)
         {
             counter.fetch_add(1, Ordering::SeqCst);
         }
