@@ -10,12 +10,12 @@
 # cargo-fuzz cannot be installed, it warns loudly and exits 0 (nothing was fuzzed).
 # Builds go to $CARGO_TARGET_DIR/fuzz (default target/fuzz), the growing corpus of each target
 # to target/fuzz-corpus/<target> (outside git, kept between runs), seeded from the committed
-# crates/*/fuzz/seeds/<target>; crashes of the last run to target/fuzz-artifacts/<target>/. Exits
+# crates/ptp-fuzz/seeds/<target>; crashes of the last run to target/fuzz-artifacts/<target>/. Exits
 # non-zero on a crash, printing the reproducer and how to replay it.
 #
 # The fuzzed code is safe Rust: panics and arithmetic overflow are the bugs, so the targets are
 # built with debug assertions (overflow checks) and without AddressSanitizer, which would only
-# slow them down; with 16 codegen units and the dependencies at opt-level 1 (the fuzz crates'
+# slow them down; with 16 codegen units and the dependencies unoptimised (crates/ptp-fuzz/
 # Cargo.toml) so that the build, which includes kube and k8s-openapi, stays short.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,19 +53,20 @@ corpus_root="$target_dir/fuzz-corpus"
 artifacts_root="$target_dir/fuzz-artifacts"
 flags=(--sanitizer none --debug-assertions --codegen-units 16)
 
-# fuzz crate, target, extra read-only seed directories
+# target, extra read-only seed directories (besides crates/ptp-fuzz/seeds/<target>)
 all_targets=(
-    "crates/ptp-agent/fuzz tsinfo"
-    "crates/ptp-agent/fuzz link_dump"
-    "crates/ptp-agent/fuzz logparse"
-    "crates/ptp-agent/fuzz profiles"
-    "crates/ptp-api/fuzz ptp4l_conf"
-    "crates/ptp-api/fuzz options"
-    "crates/ptp-operator/fuzz render_input config/samples"
+    "tsinfo"
+    "link_dump"
+    "logparse"
+    "profiles"
+    "ptp4l_conf"
+    "options"
+    "render_input config/samples"
 )
+fuzz_dir=crates/ptp-fuzz
 selected=()
 for entry in "${all_targets[@]}"; do
-    read -r _ name _ <<<"$entry"
+    read -r name _ <<<"$entry"
     if [[ $# -eq 0 ]] || [[ " $* " == *" $name "* ]]; then
         selected+=("$entry")
     fi
@@ -76,30 +77,27 @@ if [[ ${#selected[@]} -eq 0 ]]; then
 fi
 
 start=$(date +%s)
-built=" "
+echo "==> building the fuzz targets ($fuzz_dir; the dependencies are built once for all of them)"
+cargo +nightly fuzz build --fuzz-dir "$fuzz_dir" "${flags[@]}"
+echo "==> built in $(($(date +%s) - start))s"
 failed=()
 for entry in "${selected[@]}"; do
-    read -r crate name extra <<<"$entry"
-    if [[ "$built" != *" $crate "* ]]; then
-        echo "==> building $crate"
-        (cd "$crate" && cargo +nightly fuzz build "${flags[@]}")
-        built+="$crate "
-    fi
+    read -r name extra <<<"$entry"
     corpus="$corpus_root/$name"
     artifacts="$artifacts_root/$name"
     rm -rf "$artifacts"
     mkdir -p "$corpus" "$artifacts"
     seeds=()
-    [[ -d "$crate/seeds/$name" ]] && seeds+=("$root/$crate/seeds/$name")
+    [[ -d "$fuzz_dir/seeds/$name" ]] && seeds+=("$root/$fuzz_dir/seeds/$name")
     for dir in $extra; do seeds+=("$root/$dir"); done
     echo "==> fuzzing $name for ${seconds}s (corpus $corpus)"
-    if ! (cd "$crate" && cargo +nightly fuzz run "${flags[@]}" "$name" "$corpus" "${seeds[@]}" -- \
-        -max_total_time="$seconds" -timeout=10 -artifact_prefix="$artifacts/" -print_final_stats=1); then
+    if ! cargo +nightly fuzz run --fuzz-dir "$fuzz_dir" "${flags[@]}" "$name" "$corpus" "${seeds[@]}" -- \
+        -max_total_time="$seconds" -timeout=10 -artifact_prefix="$artifacts/" -print_final_stats=1; then
         failed+=("$name")
         for input in "$artifacts"/*; do
             [[ -f "$input" ]] || continue
             echo "!!! $name: reproducer $input"
-            echo "!!!   replay: (cd $crate && cargo +nightly fuzz run ${flags[*]} $name $input)"
+            echo "!!!   replay: cargo +nightly fuzz run --fuzz-dir $fuzz_dir ${flags[*]} $name $input"
         done
     fi
 done

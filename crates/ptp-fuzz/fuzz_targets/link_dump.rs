@@ -1,4 +1,4 @@
-//! `cargo +nightly fuzz run link_dump` (from crates/ptp-agent): receive buffers of an rtnetlink
+//! `scripts/fuzz.sh 60 link_dump`: receive buffers of an rtnetlink
 //! link dump (RTM_NEWLINK replies up to NLMSG_DONE or an error), framed and decoded the way
 //! `dump_links` does, must return, never panic.
 #![no_main]

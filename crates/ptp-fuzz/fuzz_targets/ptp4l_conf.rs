@@ -1,4 +1,4 @@
-//! `cargo +nightly fuzz run ptp4l_conf` (from crates/ptp-api): the ptp4l.conf parser on any text
+//! `scripts/fuzz.sh 60 ptp4l_conf`: the ptp4l.conf parser on any text
 //! must return, never panic; what parses renders to lines linuxptp reads whole and parses back
 //! to the same model; setting a key leaves it the only value of its section name; the
 //! owned-keys check never panics.

@@ -1,4 +1,4 @@
-//! `cargo +nightly fuzz run render_input` (from crates/ptp-operator): the YAML/JSON that
+//! `scripts/fuzz.sh 60 render_input`: the YAML/JSON that
 //! `ptp-operator render` reads (several documents, `List` kinds) through the input reader and the
 //! render engine must return, never panic.
 #![no_main]

@@ -1,4 +1,4 @@
-//! `cargo +nightly fuzz run options` (from crates/ptp-api): splitting an `*Opts` string and the
+//! `scripts/fuzz.sh 60 options`: splitting an `*Opts` string and the
 //! owned-options check on any text must return, never panic; what splits quotes back to the same
 //! arguments; every conflict names an option the program's getopt really sees.
 #![no_main]

@@ -1,4 +1,4 @@
-//! `cargo +nightly fuzz run profiles` (from crates/ptp-agent): a node's ptp-configmap value (the
+//! `scripts/fuzz.sh 60 profiles`: a node's ptp-configmap value (the
 //! profile JSON) through the decoder, the validation and the renderer must return, never panic;
 //! and whatever renders keeps what the agent owns: every argv reads the agent's configuration
 //! file and tag only, every configuration file parses back, and ptp4l's socket and tag are the
