@@ -62,6 +62,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test"
 cargo test --workspace --locked --no-fail-fast
 
+step "fuzz every input that crosses a trust boundary (scripts/fuzz.sh, ${PTP_FUZZ_SECONDS:=15} s per target)"
+# Bounded so that CI stays short; run scripts/fuzz.sh 600 for a real session. It warns loudly and
+# exits 0 when nightly or cargo-fuzz is missing, non-zero on a crash (with the reproducer).
+scripts/fuzz.sh "$PTP_FUZZ_SECONDS"
+
 if [ -n "${PTP_CLUSTER_DIR:-}" ] && [ "$(id -u)" = 0 ]; then
   step "the quick start: operator + agent + grandmaster against the control plane (scripts/cluster-lab.sh --check)"
   PTP_LAB_NO_BUILD=1 LAB_SECONDS=120 scripts/cluster-lab.sh --check

@@ -248,6 +248,32 @@ pub fn error_of(message: &Message<'_>) -> Result<(i32, Option<String>), NicError
     Ok((code, text))
 }
 
+/// One receive buffer of a request/response exchange for sequence number `seq`: appends the
+/// payloads of its replies of type `reply_kind` to `replies` and says whether the exchange is
+/// over (`NLMSG_DONE` after a dump, the ack after a request). A kernel error ends it with
+/// [`NicError::Kernel`]; messages of other sequence numbers and kinds are skipped.
+pub fn collect_replies(buf: &[u8], seq: u32, reply_kind: u16, replies: &mut Vec<Vec<u8>>) -> Result<bool, NicError> {
+    for m in messages(buf) {
+        let m = m?;
+        if m.seq != seq {
+            continue;
+        }
+        match m.kind {
+            NLMSG_DONE | NLMSG_ERROR => {
+                let (code, text) = error_of(&m)?;
+                if code != 0 {
+                    // The kernel sends -errno; saturate on a malformed i32::MIN.
+                    return Err(NicError::Kernel { errno: code.saturating_neg(), message: text });
+                }
+                return Ok(true);
+            }
+            k if k == reply_kind => replies.push(m.payload.to_vec()),
+            _ => {}
+        }
+    }
+    Ok(false)
+}
+
 fn read_u16(buf: &[u8], at: usize) -> u16 {
     u16::from_ne_bytes([buf[at], buf[at + 1]])
 }
@@ -268,6 +294,43 @@ mod tests {
         assert_eq!(all.len(), 2);
         assert_eq!((all[0].kind, all[0].seq, all[0].payload), (20, 7, &[1u8, 2, 3][..]));
         assert_eq!(error_of(&all[1]).unwrap(), (0, None));
+    }
+
+    #[test]
+    fn replies_of_an_exchange_are_collected_until_done_or_error() {
+        let mut buf = message(16, NLM_F_MULTI, 7, &[1]);
+        buf.extend(message(16, NLM_F_MULTI, 8, &[2]));
+        buf.extend(message(17, NLM_F_MULTI, 7, &[3]));
+        let mut replies = Vec::new();
+        assert!(!collect_replies(&buf, 7, 16, &mut replies).unwrap(), "not over without DONE");
+        buf.extend(message(NLMSG_DONE, NLM_F_MULTI, 7, &0i32.to_ne_bytes()));
+        buf.extend(message(16, NLM_F_MULTI, 7, &[4]));
+        assert!(collect_replies(&buf, 7, 16, &mut replies).unwrap());
+        assert_eq!(replies, vec![vec![1], vec![1]], "only seq 7 of kind 16, up to DONE");
+        let error = message(NLMSG_ERROR, 0, 7, &(-19i32).to_ne_bytes());
+        match collect_replies(&error, 7, 16, &mut replies) {
+            Err(NicError::Kernel { errno: 19, message: None }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_error_code_of_i32_min_is_an_error_not_an_overflow() {
+        // Found by the link_dump fuzz target: seq 138, then an NLMSG_DONE of that seq whose code is
+        // i32::MIN; negating it overflowed.
+        let crash = [
+            0x8a, 0x00, 0x00, 0x00, 0x26, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0xfa, 0x8a, 0x00, 0x00, 0x00, 0x00,
+            0x48, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x08, 0x00, 0x01, 0x00, 0x42, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0xac, 0xac, 0xac, 0xac, 0xac, 0xac, 0x80, 0xb9,
+        ];
+        let (seq, buf) = crash.split_at(4);
+        let seq = u32::from_ne_bytes([seq[0], seq[1], seq[2], seq[3]]);
+        assert!(collect_replies(buf, seq, 16, &mut Vec::new()).is_err());
+        let error = message(NLMSG_ERROR, 0, 1, &i32::MIN.to_ne_bytes());
+        match collect_replies(&error, 1, 16, &mut Vec::new()) {
+            Err(NicError::Kernel { errno: i32::MAX, message: None }) => {}
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -10,8 +10,7 @@ use neli::utils::Groups;
 use super::NicError;
 use super::link::{Link, RTM_GETLINK, RTM_NEWLINK, RTNLGRP_LINK, decode_link, dump_request_payload};
 use super::netlink::{
-    AttrWriter, Message, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, error_of, genl_message,
-    genl_payload, message, messages,
+    AttrWriter, Message, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, collect_replies, genl_message, genl_payload, message,
 };
 use super::tsinfo::{
     ETHTOOL_GENL_NAME, ETHTOOL_GENL_VERSION, ETHTOOL_MSG_TSINFO_GET, FLAG_COMPACT_BITSETS, HEADER_DEV_INDEX,
@@ -55,22 +54,8 @@ impl Netlink {
             if len == 0 {
                 return Err(NicError::Socket("netlink socket closed".into()));
             }
-            for m in messages(&self.buf[..len.min(self.buf.len())]) {
-                let m: Message = m?;
-                if m.seq != seq {
-                    continue;
-                }
-                match m.kind {
-                    NLMSG_DONE | NLMSG_ERROR => {
-                        let (code, text) = error_of(&m)?;
-                        if code != 0 {
-                            return Err(NicError::Kernel { errno: -code, message: text });
-                        }
-                        return Ok(replies);
-                    }
-                    k if k == reply_kind => replies.push(m.payload.to_vec()),
-                    _ => {}
-                }
+            if collect_replies(&self.buf[..len.min(self.buf.len())], seq, reply_kind, &mut replies)? {
+                return Ok(replies);
             }
         }
     }

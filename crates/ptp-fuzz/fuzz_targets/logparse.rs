@@ -1,4 +1,4 @@
-//! `cargo +nightly fuzz run logparse` (from crates/ptp-agent): the log parser, the port tracker and
+//! `scripts/fuzz.sh 60 logparse`: the log parser, the port tracker and
 //! the JSON view on arbitrary lines must return, never panic.
 #![no_main]
 

@@ -1,4 +1,4 @@
-//! `cargo +nightly fuzz run tsinfo` (from crates/ptp-agent): the netlink framing and the TSINFO
+//! `scripts/fuzz.sh 60 tsinfo`: the netlink framing and the TSINFO
 //! and link decoders on arbitrary bytes must return, never panic.
 #![no_main]
 
