@@ -320,3 +320,74 @@ async fn only_the_leader_writes_and_the_standby_takes_over() {
     .unwrap();
     b.shutdown().await;
 }
+
+/// Regression (against the real server, which refuses an object over 1 MiB): the operator used to
+/// send the oversized ConfigMap on every reconcile, each refused (a reconcile error and a retry,
+/// for ever). Now it writes nothing while the render is over the limit: the stored version stays,
+/// the PtpConfigs say `ConfigMapWithinLimit=False` (`OverSizeLimit`) with the real size, the gauge
+/// says 0, and once the render fits again the ConfigMap is written.
+#[tokio::test]
+async fn a_configmap_over_the_limit_is_not_sent_and_the_stored_one_stays() {
+    let Some(w) = World::new("ctl-oversize").await else { return };
+    let op = w.start("op-a", false);
+    assert_eq!(w.key(&w.worker, |v| v != "[]").await, WORKER_VALUE);
+
+    // 12 nodes × a 100 KB profile: about 1.2 MB of ConfigMap.
+    let mut workers = vec![w.worker.clone()];
+    for i in 1..12 {
+        let labels = json!({(TEST_LABEL): w.env.ns, (w.worker_label.clone()): ""});
+        workers.push(w.env.node(&format!("worker-{i}"), labels).await.unwrap());
+    }
+    let mut big = ordinary_clock(&w.worker_label);
+    big.metadata.name = Some("big".into());
+    big.spec.profile[0].name = "big".into();
+    big.spec.profile[0].ptp4l_conf = Some(format!("[global]\n# {}\n", "x".repeat(100_000)));
+    big.spec.recommend[0].profile = "big".into();
+    big.spec.recommend[0].priority = 1;
+    let writes_before = w.operator.requests.writes("configmaps");
+    w.configs().create(&PostParams::default(), &big).await.unwrap();
+
+    let config = wait_until(&w.configs(), "big", WAIT, |c| {
+        c.status.as_ref().is_some_and(|s| {
+            s.conditions.iter().any(|c| c.type_ == "ConfigMapWithinLimit" && c.reason == "OverSizeLimit")
+        })
+    })
+    .await
+    .unwrap();
+    let status = config.status.unwrap();
+    let condition = status.conditions.iter().find(|c| c.type_ == "ConfigMapWithinLimit").unwrap();
+    assert!(condition.message.contains("over the 1 MiB (1,048,576 bytes) object limit"), "{}", condition.message);
+    eventually("ptp_operator_configmap_within_limit 0", WAIT, || async {
+        op.metric("ptp_operator_configmap_within_limit") == 0.0
+    })
+    .await
+    .unwrap();
+    // Several reconciles later (the resync is 500 ms): still nothing sent, no error.
+    let reconciles = op.metric("ptp_operator_reconciles_total");
+    eventually("three more reconciles", WAIT, || async {
+        op.metric("ptp_operator_reconciles_total") >= reconciles + 3.0
+    })
+    .await
+    .unwrap();
+    assert_eq!(w.operator.requests.writes("configmaps"), writes_before, "no ConfigMap write over the limit");
+    assert_eq!(op.metric("ptp_operator_reconcile_errors_total"), 0.0);
+    let cms: Api<ConfigMap> = Api::namespaced(w.admin(), &w.env.ns);
+    let stored = cms.get(CM).await.unwrap().data.unwrap();
+    assert_eq!(stored[&w.worker], WORKER_VALUE, "the stored version stays");
+    assert!(!stored.contains_key(&workers[1]), "nothing of the oversized render was stored");
+
+    // Fits again: written, and the condition goes.
+    w.configs().delete("big", &Default::default()).await.unwrap();
+    w.key(&workers[11], |v| v == WORKER_VALUE).await;
+    eventually("ptp_operator_configmap_within_limit 1", WAIT, || async {
+        op.metric("ptp_operator_configmap_within_limit") == 1.0
+    })
+    .await
+    .unwrap();
+    wait_until(&w.configs(), "ordinary-clock-ptpconfig", WAIT, |c| {
+        c.status.as_ref().is_some_and(|s| !s.conditions.iter().any(|c| c.type_ == "ConfigMapWithinLimit"))
+    })
+    .await
+    .unwrap();
+    op.shutdown().await;
+}
