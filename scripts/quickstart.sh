@@ -7,7 +7,7 @@
 #                                       machine's NICs as the agent finds them, run the file-mode lab
 #                                       (scripts/lab.sh)
 #
-# The first run builds the Kubernetes binaries (tools/k8s/build.sh: 15-30 minutes on 2 cores, cached in
+# The first run builds the Kubernetes binaries (tools/k8s/build.sh: about 7 minutes on 2 cores, cached in
 # ~/.cache/ptp-operator) and the Rust binaries; later runs start in about a minute.
 set -euo pipefail
 cd "$(dirname "$0")/.."

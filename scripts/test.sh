@@ -33,7 +33,7 @@ fi
 step "prerequisites"
 scripts/setup.sh
 
-step "Kubernetes test binaries (tools/k8s; a cold build takes 15-30 min, cached afterwards)"
+step "Kubernetes test binaries (tools/k8s; a cold build takes about 7 min on 2 cores, cached afterwards)"
 cluster_started=
 if ! command -v go >/dev/null; then
   loud "Go is not installed: the real control plane cannot be built; tests that need it are SKIPPED"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the pinned Kubernetes test binaries into a cache outside the work tree and prints their directory.
-#   tools/k8s/build.sh            build what is missing (a cold build takes 15-30 minutes on 2 cores), print the dir
+#   tools/k8s/build.sh            build what is missing (a cold build takes about 7 minutes on 2 cores, more on a busy machine), print the dir
 #   tools/k8s/build.sh --dir      print the cache dir only (no build)
 # Cache: ${PTP_K8S_CACHE:-$HOME/.cache/ptp-operator}/k8s-v<version>/{etcd,kube-apiserver,kube-controller-manager,kubectl}
 set -euo pipefail
@@ -38,7 +38,7 @@ if [ -z "${GOCACHE:-}" ]; then
   own_gocache=1
 fi
 echo "tools/k8s: building ${missing[*]} (Kubernetes $K8S_VERSION, etcd $ETCD_VERSION) into $DIR" >&2
-echo "tools/k8s: a cold build takes 15-30 minutes on 2 cores; progress follows every 30 s" >&2
+echo "tools/k8s: a cold build takes about 7 minutes on 2 cores (more on a busy machine); progress follows every 30 s" >&2
 
 build_one() {
   local name=$1 pkgpath=$2 flags=$3 start=$SECONDS
