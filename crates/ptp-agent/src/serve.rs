@@ -5,32 +5,15 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::get;
 use prometheus_client::registry::Registry;
 use ptp_serve::Security;
 use tracing::info;
 
 use crate::Error;
 
-/// Readiness: profiles applied and no process crash-looping.
-#[derive(Default)]
-pub struct Health {
-    ready: AtomicBool,
-}
-
-impl Health {
-    pub fn set_ready(&self, ready: bool) {
-        self.ready.store(ready, Ordering::Relaxed);
-    }
-    pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Relaxed)
-    }
-}
+pub use ptp_serve::{Health, metrics_router};
 
 /// Where and how the endpoints are served.
 #[derive(Clone, Debug, Default)]
@@ -71,31 +54,7 @@ fn listen_error(addr: SocketAddr, e: ptp_serve::Error) -> Error {
     }
 }
 
-pub fn metrics_router(registry: Arc<Registry>) -> Router {
-    Router::new()
-        .route(
-            "/metrics",
-            get(|State(r): State<Arc<Registry>>| async move {
-                let mut out = String::new();
-                let _ = prometheus_client::encoding::text::encode(&mut out, &r);
-                ([("content-type", "application/openmetrics-text; version=1.0.0; charset=utf-8")], out)
-            }),
-        )
-        .with_state(registry)
-}
-
+/// Readiness of the agent: `/readyz` says why it is not ready.
 pub fn health_router(health: Arc<Health>) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/readyz",
-            get(|State(h): State<Arc<Health>>| async move {
-                if h.is_ready() {
-                    (StatusCode::OK, "ready")
-                } else {
-                    (StatusCode::SERVICE_UNAVAILABLE, "profiles not applied or a process is crash-looping")
-                }
-            }),
-        )
-        .with_state(health)
+    ptp_serve::health_router(health, "profiles not applied or a process is crash-looping")
 }

@@ -20,6 +20,7 @@ pub mod endpoint;
 pub mod error;
 pub mod kube_review;
 pub mod listener;
+pub mod probes;
 pub mod tls;
 
 pub use args::{MetricsArgs, MetricsAuth, MetricsTls, parse_addr};
@@ -27,5 +28,6 @@ pub use auth::{Access, Authorizer, Reviewer, UserInfo, Verdict};
 pub use endpoint::{Bound, Security, bind, protect};
 pub use error::Error;
 pub use kube_review::KubeReviewer;
+pub use probes::{Health, health_router, metrics_router};
 pub use rustls::ServerConfig;
 pub use tls::TlsSource;

@@ -77,14 +77,7 @@ impl OperatorMetrics {
     }
 }
 
-/// The registry in Prometheus text format.
-pub fn encode(registry: &Registry) -> String {
-    let mut out = String::new();
-    if prometheus_client::encoding::text::encode(&mut out, registry).is_err() {
-        out.clear();
-    }
-    out
-}
+pub use ptp_serve::probes::encode;
 
 #[cfg(test)]
 mod tests {
