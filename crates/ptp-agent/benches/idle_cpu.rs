@@ -8,7 +8,6 @@
 //! 60); `PTP_AGENT_BIN=/path/to/ptp-agent` measures another build of the agent.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,18 +20,6 @@ use ptp_testkit::probe::{free_port, http_get, pids_of};
 const NODE: &str = "bench-node";
 const NS: &str = "openshift-ptp";
 const GOAL_PERCENT: f64 = 0.1;
-
-/// One offset line a second, as ptp4l with the default sync interval; the offset alternates so
-/// the NodePtpDevice status gets its periodic offset update in API mode.
-const FAKE_PTP4L: &str = r#"#!/bin/sh
-trap 'exit 0' TERM
-cfg=""; prev=""
-for a in "$@"; do [ "$prev" = "-f" ] && cfg=$(basename "$a"); prev="$a"; done
-echo "ptp4l[1.0]: [$cfg] port 1 (eth9): LISTENING to UNCALIBRATED on RS_SLAVE"
-echo "ptp4l[1.1]: [$cfg] port 1 (eth9): UNCALIBRATED to SLAVE on MASTER_CLOCK_SELECTED"
-o=5
-while :; do echo "ptp4l[2.0]: [$cfg] master offset $o s2 freq 1 path delay 10"; o=$((-o)); sleep 1; done
-"#;
 
 fn profiles() -> String {
     serde_json::json!([{"name": "bench", "interface": "eth9", "ptp4lOpts": "-S", "ptp4lConf": "[global]\nslaveOnly 1\n"}])
@@ -165,10 +152,9 @@ fn main() {
     let seconds = std::env::var("IDLE_CPU_SECONDS").ok().and_then(|s| s.parse::<u64>().ok()).unwrap_or(60).max(1);
     let interval = Duration::from_secs(seconds);
     let dir = std::env::temp_dir().join(format!("ptp-idle-cpu-{}", std::process::id()));
-    let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).expect("temp dir");
-    std::fs::write(bin.join("ptp4l"), FAKE_PTP4L).expect("fake ptp4l");
-    std::fs::set_permissions(bin.join("ptp4l"), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    // One offset line a second, as ptp4l with the default sync interval; the offset alternates so
+    // the NodePtpDevice status gets its periodic offset update in API mode.
+    let bin = ptp_testkit::probe::fake_ptp4l(&dir, &[5, -5], "1").expect("fake ptp4l");
     let verdict = |p: f64| if p < GOAL_PERCENT { "met" } else { "NOT met" };
     let file = file_mode(&dir, &bin, interval);
     println!(

@@ -5,7 +5,6 @@
 //! its own namespace (ConfigMap, NodePtpDevice, Events) on the shared control plane.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -20,15 +19,6 @@ use ptp_testkit::cluster::{ControlPlane, Identity, TestEnv, eventually, wait_unt
 use tokio::sync::watch;
 
 const NODE: &str = "node-1";
-
-const FAKE_PTP4L: &str = r#"#!/bin/sh
-trap 'exit 0' TERM
-cfg=""; prev=""
-for a in "$@"; do [ "$prev" = "-f" ] && cfg=$(basename "$a"); prev="$a"; done
-echo "ptp4l[1.0]: [$cfg] port 1 (eth9): LISTENING to UNCALIBRATED on RS_SLAVE"
-echo "ptp4l[1.1]: [$cfg] port 1 (eth9): UNCALIBRATED to SLAVE on MASTER_CLOCK_SELECTED"
-while :; do echo "ptp4l[2.0]: [$cfg] master offset 5 s2 freq 1 path delay 10"; sleep 0.2; done
-"#;
 
 fn profiles(names: &[&str]) -> String {
     let items: Vec<String> = names
@@ -102,10 +92,7 @@ fn settings(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn profiles_from_the_configmap_and_runtime_status_in_the_node_ptp_device() {
     let dir = std::env::temp_dir().join(format!("ptp-cluster-{}", std::process::id()));
-    let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::fs::write(bin.join("ptp4l"), FAKE_PTP4L).unwrap();
-    std::fs::set_permissions(bin.join("ptp4l"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = ptp_testkit::probe::fake_ptp4l(&dir, &[5], "0.2").unwrap();
 
     let test = "agent-cluster-profiles";
     let Some((env, agent)) = cluster(test, &[(NODE, profiles(&["cfg_a"])), ("other", "[]".into())]).await else {
@@ -258,10 +245,7 @@ async fn a_taken_port_ends_the_agent_with_an_error_naming_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_mode_with_status_reads_the_mounted_file_and_still_writes_the_status() {
     let dir = std::env::temp_dir().join(format!("ptp-cluster-file-{}", std::process::id()));
-    let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::fs::write(bin.join("ptp4l"), FAKE_PTP4L).unwrap();
-    std::fs::set_permissions(bin.join("ptp4l"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = ptp_testkit::probe::fake_ptp4l(&dir, &[5], "0.2").unwrap();
     let profile = dir.join(NODE);
     std::fs::write(&profile, profiles(&["from_file"])).unwrap();
 

@@ -2,7 +2,6 @@
 //! once the operator has rendered the node), becomes ready once it is applied, and stops on SIGTERM;
 //! it reads the file only when it changes; a value it cannot use changes nothing that runs.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -186,21 +185,8 @@ fn an_unchanged_profile_file_is_not_read_again() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-const FAKE_PTP4L: &str = r#"#!/bin/sh
-trap 'exit 0' TERM
-cfg=""; prev=""
-for a in "$@"; do [ "$prev" = "-f" ] && cfg=$(basename "$a"); prev="$a"; done
-echo "ptp4l[1.0]: [$cfg] port 1 (eth9): LISTENING to UNCALIBRATED on RS_SLAVE"
-echo "ptp4l[1.1]: [$cfg] port 1 (eth9): UNCALIBRATED to SLAVE on MASTER_CLOCK_SELECTED"
-while :; do echo "ptp4l[2.0]: [$cfg] master offset 5 s2 freq 1 path delay 10"; sleep 1; done
-"#;
-
 fn fake_bin(dir: &Path) -> PathBuf {
-    let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::fs::write(bin.join("ptp4l"), FAKE_PTP4L).unwrap();
-    std::fs::set_permissions(bin.join("ptp4l"), std::fs::Permissions::from_mode(0o755)).unwrap();
-    bin
+    ptp_testkit::probe::fake_ptp4l(dir, &[5], "1").unwrap()
 }
 
 /// Regression: `{}` or `[{"nmae":"typo"}]` decoded to zero profiles and stopped every ptp4l,
