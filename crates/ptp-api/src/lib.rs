@@ -1,7 +1,8 @@
 //! The `ptp.openshift.io/v1` API, compatible with the Go ptp-operator: CRD types, the CEL rules
 //! in the CRDs, the pure validation function, a ptp4l.conf model, the linuxptp command lines (and
-//! what the agent owns in them) and the `ptp-configmap` value encoding. Pure: no I/O anywhere in
-//! this crate.
+//! what the agent owns in them), the `ptp-configmap` value encoding and the render engine
+//! (PtpConfigs and Nodes to each node's value: the operator renders every node with it, the agent
+//! its own). Pure: no I/O anywhere in this crate.
 
 pub mod cel_rules;
 pub mod configmap;
@@ -12,6 +13,7 @@ pub mod node_ptp_device;
 pub mod options;
 pub mod ptp4l_conf;
 pub mod ptp_config;
+pub mod render;
 pub mod validation;
 
 pub use configmap::{

@@ -4,7 +4,8 @@
 pub mod cli;
 pub mod controller;
 pub mod input;
-pub mod render;
+/// The render engine lives in `ptp-api` (the agent renders its own node with it); re-exported here.
+pub use ptp_api::render;
 
 /// Errors of the operator crate.
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,7 @@ mod status;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ptp_api::{Finding, NodeMatchList, PtpConfig, PtpProfile, encode_profile, join_encoded_profiles, validate_spec};
+use crate::{Finding, NodeMatchList, PtpConfig, PtpProfile, encode_profile, join_encoded_profiles, validate_spec};
 
 pub use matching::{NodeInfo, entry_matches, rule_matches, winners};
 pub use references::{ProfileIndex, REFERENCE_KEYS, qualified_name, rewrite_setting};
@@ -117,7 +117,7 @@ pub fn render<'a>(configs: impl IntoIterator<Item = &'a PtpConfig>, nodes: &[Nod
     // Per config: profile name → rendered profile (first of duplicate names wins).
     let mut rendered: Vec<BTreeMap<&str, RenderedProfile>> = Vec::with_capacity(configs.len());
     // (priority, (config index, profile name)) for every rule that names an existing profile.
-    let mut rules: Vec<(usize, &ptp_api::PtpRecommend)> = Vec::new();
+    let mut rules: Vec<(usize, &crate::PtpRecommend)> = Vec::new();
     for (i, (key, config)) in configs.iter().enumerate() {
         let mut outcome = ConfigOutcome {
             findings: validate_spec(&config.spec).findings,

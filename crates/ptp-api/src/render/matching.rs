@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use ptp_api::{MatchRule, PtpRecommend};
+use crate::{MatchRule, PtpRecommend};
 
 /// What the render engine needs to know about a node.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]

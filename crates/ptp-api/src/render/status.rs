@@ -1,7 +1,7 @@
 //! The conditions a PtpConfig's render outcome implies. Timestamps are the controller's business:
 //! it keeps `lastTransitionTime` while a condition's status does not change.
 
-use ptp_api::Severity;
+use crate::Severity;
 
 use super::ConfigOutcome;
 
@@ -38,7 +38,7 @@ fn valid(outcome: &ConfigOutcome) -> DesiredCondition {
         outcome.findings.iter().filter(|f| f.severity == Severity::Warning).map(ToString::to_string).collect();
     if let Some(first) = errors.first() {
         let mut messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        if !errors.iter().any(|f| f.code == ptp_api::Code::UnknownProfile) {
+        if !errors.iter().any(|f| f.code == crate::Code::UnknownProfile) {
             messages.push("the profiles are still rendered; agents refuse invalid ones and keep what runs".into());
         }
         return condition(CONDITION_VALID, false, first.code.as_str(), messages.join("; "));

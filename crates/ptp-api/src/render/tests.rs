@@ -1,4 +1,4 @@
-use ptp_api::{MatchRule, PtpClockThreshold, PtpConfig, PtpConfigSpec, PtpProfile, PtpRecommend};
+use crate::{MatchRule, PtpClockThreshold, PtpConfig, PtpConfigSpec, PtpProfile, PtpRecommend};
 
 use super::*;
 
