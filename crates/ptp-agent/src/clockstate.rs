@@ -62,6 +62,8 @@ pub struct ClockTracker {
     last_sample: Option<Instant>,
     holdover_since: Option<Instant>,
     last_offset: Option<i64>,
+    /// How many times the state changed: a cheap "did anything change" for the runtime.
+    transitions: u64,
 }
 
 impl ClockTracker {
@@ -72,7 +74,21 @@ impl ClockTracker {
             last_sample: None,
             holdover_since: None,
             last_offset: None,
+            transitions: 0,
         }
+    }
+
+    /// How many times the state changed since this tracker was made.
+    pub fn transitions(&self) -> u64 {
+        self.transitions
+    }
+
+    fn set(&mut self, state: ClockState) -> ClockState {
+        if state != self.state {
+            self.transitions += 1;
+            self.state = state;
+        }
+        state
     }
 
     pub fn state(&self) -> ClockState {
@@ -89,7 +105,7 @@ impl ClockTracker {
         self.last_sample = Some(now);
         self.last_offset = Some(offset_ns);
         let within = (self.thresholds.min_offset_ns..=self.thresholds.max_offset_ns).contains(&offset_ns);
-        self.state = if holdover {
+        let state = if holdover {
             self.holdover_since.get_or_insert(now);
             ClockState::Holdover
         } else if servo.is_locked() && within {
@@ -99,7 +115,7 @@ impl ClockTracker {
             self.holdover_since = None;
             ClockState::Freerun
         };
-        self.state
+        self.set(state)
     }
 
     /// A summary line: `rms` is reported as the offset; LOCKED needs the largest offset of the
@@ -116,8 +132,7 @@ impl ClockTracker {
         // `max` is an absolute value; a negative one (never printed by linuxptp) is not within.
         let within = max_ns >= 0 && -max_ns >= t.min_offset_ns && max_ns <= t.max_offset_ns;
         self.holdover_since = None;
-        self.state = if within { ClockState::Locked } else { ClockState::Freerun };
-        self.state
+        self.set(if within { ClockState::Locked } else { ClockState::Freerun })
     }
 
     /// The slave port went FAULTY: a LOCKED clock enters HOLDOVER.
@@ -136,23 +151,35 @@ impl ClockTracker {
         if self.state == ClockState::Holdover
             && self.holdover_since.is_some_and(|t| now.saturating_duration_since(t) >= self.thresholds.holdover)
         {
-            self.state = ClockState::Freerun;
+            self.set(ClockState::Freerun);
             self.holdover_since = None;
         }
         self.state
     }
 
+    /// The first instant at which [`ClockTracker::on_tick`] would change the state without a new
+    /// line: when LOCKED samples go stale, or when HOLDOVER runs out. `None`: only a line or
+    /// the process can change it (FREERUN). The runtime sleeps until the earliest of these
+    /// instead of ticking every second.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match self.state {
+            // LOCKED always follows a sample.
+            ClockState::Locked => self.last_sample.map(|t| t + self.thresholds.stale_after),
+            ClockState::Holdover => self.holdover_since.map(|t| t + self.thresholds.holdover),
+            ClockState::Freerun => None,
+        }
+    }
+
     /// The process exited.
     pub fn on_process_down(&mut self) -> ClockState {
-        self.state = ClockState::Freerun;
         self.holdover_since = None;
         self.last_sample = None;
-        self.state
+        self.set(ClockState::Freerun)
     }
 
     fn enter_holdover(&mut self, now: Instant) {
         if self.state == ClockState::Locked {
-            self.state = ClockState::Holdover;
+            self.set(ClockState::Holdover);
             self.holdover_since = Some(now);
         }
     }
@@ -168,6 +195,49 @@ mod tests {
 
     fn after(t: Instant, ms: u64) -> Instant {
         t + Duration::from_millis(ms)
+    }
+
+    /// Ticking any time before the deadline changes nothing; ticking at it changes the state; a
+    /// state without a deadline never changes by time alone. So sleeping until the deadline
+    /// loses no transition that ticking every second would have made.
+    #[test]
+    fn the_deadline_is_the_first_instant_a_tick_changes_the_state() {
+        let t = Instant::now();
+        let tiny = Duration::from_nanos(1);
+        let check = |c: &ClockTracker, what: &str| {
+            let before = c.state();
+            match c.next_deadline() {
+                Some(deadline) => {
+                    for early in [t, deadline - Duration::from_millis(500), deadline - tiny] {
+                        assert_eq!(c.clone().on_tick(early.max(t)), before, "{what}: tick before the deadline");
+                    }
+                    assert_ne!(c.clone().on_tick(deadline), before, "{what}: tick at the deadline");
+                }
+                None => {
+                    let later = t + Duration::from_secs(100_000);
+                    assert_eq!(c.clone().on_tick(later), before, "{what}: no deadline, no change by time");
+                }
+            }
+        };
+        let mut c = ClockTracker::new(Thresholds { holdover: Duration::from_secs(5), ..Thresholds::default() });
+        check(&c, "new (FREERUN)");
+        c.on_sample(t, Servo::S2, 10, false);
+        check(&c, "LOCKED by a sample");
+        assert_eq!(c.next_deadline(), Some(t + Thresholds::default().stale_after));
+        c.on_sample(after(t, 1_000), Servo::S2, 10, false);
+        assert_eq!(c.next_deadline(), Some(after(t, 1_000) + Thresholds::default().stale_after), "a sample moves it");
+        c.on_slave_faulty(after(t, 1_500));
+        check(&c, "HOLDOVER after a fault");
+        assert_eq!(c.next_deadline(), Some(after(t, 6_500)));
+        let stale = c.next_deadline().map(|d| c.on_tick(d));
+        assert_eq!(stale, Some(ClockState::Freerun));
+        check(&c, "FREERUN after holdover");
+        c.on_summary(after(t, 10_000), 3, 5);
+        check(&c, "LOCKED by a summary");
+        c.on_sample(after(t, 11_000), Servo::S2, 500, true);
+        check(&c, "HOLDOVER by a ts2phc line");
+        c.on_process_down();
+        check(&c, "process down");
     }
 
     #[test]

@@ -67,6 +67,7 @@ pub async fn run(client: Client, settings: Settings, mut shutdown: watch::Receiv
         last: None,
         last_at: None,
         in_flight: Arc::new(AtomicBool::new(false)),
+        next_look: None,
         valid_since: None,
         refusals: Vec::new(),
         events_client,
@@ -135,6 +136,8 @@ struct StatusWriter {
     last: Option<Value>,
     last_at: Option<Instant>,
     in_flight: Arc<AtomicBool>,
+    /// When to look at the status again if nothing changes before.
+    next_look: Option<tokio::time::Instant>,
     /// The `ProfilesValid` condition's status and when it last changed.
     valid_since: Option<(bool, Time)>,
     /// The refusals last reported with an Event.
@@ -300,12 +303,28 @@ fn truncate(text: &str, max: usize) -> String {
     format!("{}...", &text[..cut])
 }
 
+/// How soon a due status held back by a write in flight is looked at again.
+const IN_FLIGHT_RETRY: Duration = Duration::from_millis(200);
+
 impl Observer for StatusWriter {
+    fn next_deadline(&self) -> Option<tokio::time::Instant> {
+        self.next_look
+    }
+
     fn observe(&mut self, runtime: &Runtime) {
         let mut status = runtime_status(runtime);
         status["conditions"] = self.profiles_valid(runtime);
         let due = write_due(self.last.as_ref(), &status, self.last_at.map(|t| t.elapsed()), self.interval);
-        if !due || self.in_flight.load(Ordering::Relaxed) {
+        let busy = self.in_flight.load(Ordering::Relaxed);
+        // Offsets move without waking the runtime's loop: the status is looked at again one
+        // interval after the last write (or soon, when a due write waits for one in flight).
+        self.next_look = if due && busy {
+            Some(tokio::time::Instant::now() + IN_FLIGHT_RETRY)
+        } else {
+            let since = if due { Instant::now() } else { self.last_at.unwrap_or_else(Instant::now) };
+            Some(tokio::time::Instant::from_std(since + self.interval))
+        };
+        if !due || busy {
             return;
         }
         self.last = Some(status.clone());

@@ -19,7 +19,6 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use crate::runtime::TICK;
 use crate::standalone::SourceValue;
 
 /// The name of kubelet's symlink to the current version of a mounted ConfigMap's files.
@@ -30,6 +29,8 @@ pub const SETTLE: Duration = Duration::from_millis(100);
 pub const SETTLE_MAX: Duration = Duration::from_secs(1);
 /// How often the file is read when inotify watches its directory (a safety net).
 pub const BACKUP_POLL: Duration = Duration::from_secs(10);
+/// How often the file is read when its directory cannot be watched, or before a first value.
+pub const POLL: Duration = Duration::from_secs(1);
 
 /// Whether an inotify event on the directory of `profile` can change what `profile` reads.
 ///
@@ -130,7 +131,7 @@ pub async fn watch(path: PathBuf, values: mpsc::Sender<SourceValue>) {
         notify::Watcher::watch(&mut watcher, dir, notify::RecursiveMode::NonRecursive).ok()?;
         Some(watcher)
     });
-    let backup = if watcher.is_some() { BACKUP_POLL } else { TICK };
+    let backup = if watcher.is_some() { BACKUP_POLL } else { POLL };
     if watcher.is_none() {
         info!(file = %path.display(), "cannot watch the profile file's directory; polling it every second");
     }
@@ -161,7 +162,7 @@ pub async fn watch(path: PathBuf, values: mpsc::Sender<SourceValue>) {
             _ => missing_logged = false,
         }
         // Until a first value arrived, also poll every second (the directory may not exist yet).
-        let wait = if last == Delivered::Nothing { TICK.min(backup) } else { backup };
+        let wait = if last == Delivered::Nothing { POLL.min(backup) } else { backup };
         tokio::select! {
             Some(()) = changed.recv() => settle(&mut changed).await,
             _ = tokio::time::sleep(wait) => {}

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use ptp_api::{ClockState, NodeProfiles, Ptp4lConf};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tracing::{debug, info, warn};
 
 use crate::clockstate::{ClockTracker, Thresholds};
@@ -89,6 +89,8 @@ pub struct Runtime {
     /// Why the last value of the profile source was not applied at all, when it was not.
     source_error: Option<String>,
     observed: Arc<Mutex<Observed>>,
+    /// Notified when a line changed a clock's state or made a new clock.
+    clocks_changed: Arc<Notify>,
 }
 
 /// The supervisor key (and `config` metric label) of a process: its config file name.
@@ -151,6 +153,7 @@ impl Runtime {
             refused: Vec::new(),
             source_error: None,
             observed: Arc::new(Mutex::new(observed)),
+            clocks_changed: Arc::new(Notify::new()),
         };
         (runtime, rx)
     }
@@ -283,16 +286,40 @@ impl Runtime {
     /// Consumes the children's lines until the channel closes.
     pub fn consume_logs(&self, mut lines: mpsc::Receiver<LogLine>) -> tokio::task::JoinHandle<()> {
         let observed = self.observed.clone();
+        let seen = self.clocks_changed.clone();
         tokio::spawn(async move {
             while let Some(line) = lines.recv().await {
                 let parsed = parse(&line.line);
                 let mut observed = observed.lock().unwrap_or_else(PoisonError::into_inner);
+                let before = observed.transitions();
                 observed.observe(&parsed, Instant::now());
+                let changed = observed.transitions() != before;
+                drop(observed);
+                // Only a clock state that changed (or a new clock) needs the main loop; a line
+                // that only moves an offset updates the metrics here and nothing else. Stored
+                // once if nobody waits: a burst wakes the loop once.
+                if changed {
+                    seen.notify_one();
+                }
             }
         })
     }
 
-    /// Every second: process status and restart counts, holdover and FREERUN transitions.
+    /// Resolves after a line changed a clock's state (or made a new clock) since the last call.
+    pub async fn clocks_changed(&self) {
+        self.clocks_changed.notified().await;
+    }
+
+    /// When [`Runtime::tick`] must run next at the latest without any line or process change: the
+    /// earliest instant a clock goes stale or leaves HOLDOVER. `None`: no clock changes by time
+    /// alone.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let observed = self.observed.lock().unwrap_or_else(PoisonError::into_inner);
+        observed.clocks.values().filter_map(ClockTracker::next_deadline).min()
+    }
+
+    /// After a line, a process change or a clock deadline: process status and restart counts,
+    /// holdover and FREERUN transitions.
     pub fn tick(&self) {
         let snapshot = self.supervisor.snapshot();
         let now = Instant::now();
@@ -366,6 +393,12 @@ impl Runtime {
 }
 
 impl Observed {
+    /// Changes only when a clock's state changes or a clock is added (the sum of monotonic
+    /// counters, plus the number of clocks).
+    fn transitions(&self) -> (usize, u64) {
+        (self.clocks.len(), self.clocks.values().map(ClockTracker::transitions).sum())
+    }
+
     fn observe(&mut self, line: &Line<'_>, now: Instant) {
         let Some(config) = line.config else { return };
         let process = line.process.unwrap_or(if config.starts_with("ts2phc") { "ts2phc" } else { PTP4L });
@@ -488,8 +521,9 @@ impl Observed {
     }
 }
 
-/// How long between runtime ticks.
-pub const TICK: Duration = Duration::from_secs(1);
+/// The longest the main loop sleeps without a line, a process change, a profile value or a
+/// clock deadline (a safety net: nothing is known to need it).
+pub const IDLE_TICK: Duration = Duration::from_secs(30);
 
 #[cfg(test)]
 mod tests {

@@ -15,7 +15,7 @@ use tracing::{info, warn};
 
 use crate::Error;
 use crate::metrics::AgentMetrics;
-use crate::runtime::{Runtime, Settings as RuntimeSettings, TICK};
+use crate::runtime::{IDLE_TICK, Runtime, Settings as RuntimeSettings};
 use crate::serve::{self, Endpoints, Health};
 use crate::supervise::State;
 
@@ -32,9 +32,15 @@ pub struct Settings {
 /// Restarts after which a process in backoff counts as crash-looping.
 const CRASH_LOOP_RESTARTS: u64 = 3;
 
-/// Something told each second what runs (the NodePtpDevice status writer in a cluster).
+/// Something told what runs after every change (the NodePtpDevice status writer in a cluster).
 pub trait Observer: Send {
     fn observe(&mut self, runtime: &Runtime);
+
+    /// When the observer wants to be called again even if nothing changes (e.g. a write it
+    /// held back); `None`: only on changes.
+    fn next_deadline(&self) -> Option<tokio::time::Instant> {
+        None
+    }
 }
 
 /// What a profile source delivers: the node's value (what its ConfigMap key holds), or why the
@@ -71,11 +77,25 @@ pub async fn run_fed(
     let (mut runtime, lines) = Runtime::new(settings.runtime.clone(), metrics);
     let consumer = runtime.consume_logs(lines);
     let mut applied_once = false;
-    let mut ticker = tokio::time::interval(TICK);
+    let mut processes = runtime.supervisor().subscribe();
     let mut shutdown = std::pin::pin!(shutdown);
+    // The loop runs when something happens (a profile value, a line changing a clock's state, a
+    // process changing state) or a deadline passes (a clock's samples going stale, the end of
+    // holdover, the observer's next write), not every second: an idle agent wakes once per
+    // ptp4l line, for the log consumer only.
     loop {
+        let idle = tokio::time::Instant::now() + IDLE_TICK;
+        let deadline = [
+            runtime.next_deadline().map(tokio::time::Instant::from_std),
+            observer.as_ref().and_then(|o| o.next_deadline()),
+        ]
+        .into_iter()
+        .flatten()
+        .fold(idle, std::cmp::min);
         tokio::select! {
-            _ = ticker.tick() => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+            () = runtime.clocks_changed() => {}
+            Ok(()) = processes.changed() => {}
             Some(value) = texts.recv() => {
                 match value.and_then(|text| decode_node_profiles(&text).map_err(|e| e.to_string())) {
                     Ok(profiles) => {

@@ -25,9 +25,6 @@ use tracing::{debug, info, warn};
 use super::tree::{self, Stat};
 use crate::Error;
 
-/// How often the reaper looks for exited orphans without a SIGCHLD (a signal can be coalesced).
-const SWEEP: Duration = Duration::from_secs(10);
-
 static SPAWNED: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 
 /// The pids of the children spawned and not yet reaped; held while spawning.
@@ -41,12 +38,11 @@ pub fn adopt_orphans() -> Result<JoinHandle<()>, Error> {
     let fail = |message: String| Error::Process { process: "ptp-agent".into(), message };
     nix::sys::prctl::set_child_subreaper(true).map_err(|e| fail(format!("becoming a child subreaper: {e}")))?;
     let mut exited = signal(SignalKind::child()).map_err(|e| fail(format!("SIGCHLD handler: {e}")))?;
+    // Every SIGCHLD reaps every exited orphan: signals that coalesce lose no orphan (one that
+    // exits during a sweep raises SIGCHLD again, and `recv` returns at once), so no periodic
+    // sweep of /proc is needed (each read the stat of every process on the node).
     Ok(tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = exited.recv() => {}
-                _ = tokio::time::sleep(SWEEP) => {}
-            }
+        while exited.recv().await.is_some() {
             reap_adopted();
         }
     }))
