@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use ptp_api::{MatchRule, PtpConfig, PtpConfigSpec, PtpProfile, PtpRecommend};
-use ptp_operator::render::{NodeInfo, render};
+use ptp_operator::render::{NodeInfo, render, render_node};
 
 const LABELS: &[&str] = &["a", "b", "c=1", "c=2", "node-role.kubernetes.io/worker"];
 const PROFILE_NAMES: &[&str] = &["p", "q", "r"];
@@ -66,6 +66,24 @@ fn configs() -> impl Strategy<Value = Vec<PtpConfig>> {
     (config(0), config(1), config(2)).prop_map(|(a, b, c)| vec![a, b, c])
 }
 
+/// Configs that clash: two namespaces, names that repeat across them (the same qualified profile
+/// names: conflicts), profiles whose names repeat within a config (the first wins).
+fn clashing_configs() -> impl Strategy<Value = Vec<PtpConfig>> {
+    let one = |i: usize| {
+        (config(i), proptest::sample::select(&["ptp", "other"][..]), any::<bool>()).prop_map(
+            move |(mut c, namespace, duplicate)| {
+                c.metadata.name = Some(format!("c{}", i % 2));
+                c.metadata.namespace = Some(namespace.to_string());
+                if duplicate && let Some(first) = c.spec.profile.first().cloned() {
+                    c.spec.profile.push(PtpProfile { ptp4l_opts: Some("-2 duplicate".into()), ..first });
+                }
+                c
+            },
+        )
+    };
+    (one(0), one(1), one(2), one(3)).prop_map(|(a, b, c, d)| vec![a, b, c, d])
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
@@ -90,6 +108,16 @@ proptest! {
             let mut sorted = names.clone();
             sorted.sort();
             prop_assert_eq!(names, sorted);
+        }
+    }
+
+    /// What an agent renders for its own node is what the operator renders for it, byte for
+    /// byte, whatever the other nodes are.
+    #[test]
+    fn one_node_alone_renders_as_in_the_fleet(configs in clashing_configs(), nodes in nodes()) {
+        let fleet = render(&configs, &nodes);
+        for node in &nodes {
+            prop_assert_eq!(&render_node(&configs, node), &fleet.data[&node.name], "node {}", node.name);
         }
     }
 }

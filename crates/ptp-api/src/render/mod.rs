@@ -3,6 +3,7 @@
 //! the set of inputs only, never on their order.
 
 mod matching;
+mod node;
 mod references;
 mod status;
 
@@ -11,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::{Finding, NodeMatchList, PtpConfig, PtpProfile, encode_profile, join_encoded_profiles, validate_spec};
 
 pub use matching::{NodeInfo, entry_matches, rule_matches, winners};
+pub use node::render_node;
 pub use references::{ProfileIndex, REFERENCE_KEYS, qualified_name, rewrite_setting};
 pub use status::{
     CONDITION_APPLIED, CONDITION_PROFILE_REFERENCE_VALID, CONDITION_VALID, DesiredCondition, desired_conditions,
