@@ -298,6 +298,10 @@ impl IncrementalRender {
         self.nodes.get(name).map(|n| &n.info)
     }
 
+    pub fn nodes(&self) -> impl Iterator<Item = &NodeInfo> {
+        self.nodes.values().map(|n| &n.info)
+    }
+
     pub fn node_count(&self) -> usize {
         self.nodes.len()
     }

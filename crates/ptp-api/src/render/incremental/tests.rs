@@ -76,8 +76,8 @@ impl Harness {
                 self.engine.remove_node(&name)
             }
             Event::UpsertConfig(config) => {
-                self.configs.insert(ConfigKey::of(&config), config.clone());
-                self.engine.upsert_config(config)
+                self.configs.insert(ConfigKey::of(&config), (*config).clone());
+                self.engine.upsert_config(*config)
             }
             Event::RemoveConfig(key) => {
                 self.configs.remove(&key);
@@ -94,18 +94,22 @@ impl Harness {
     }
 }
 
+fn upsert(config: PtpConfig) -> Event {
+    Event::UpsertConfig(Box::new(config))
+}
+
 #[derive(Clone, Debug)]
 enum Event {
     UpsertNode(NodeInfo),
     RemoveNode(String),
-    UpsertConfig(PtpConfig),
+    UpsertConfig(Box<PtpConfig>),
     RemoveConfig(ConfigKey),
 }
 
 #[test]
 fn a_label_change_moves_one_node_between_profiles() {
     let mut h = Harness::default();
-    h.apply(Event::UpsertConfig(config(
+    h.apply(upsert(config(
         "ns",
         "c",
         vec![opts("gm", "-2"), opts("bc", "-s")],
@@ -133,10 +137,10 @@ fn a_config_edit_reaches_only_the_nodes_it_matches_or_matched() {
     for (n, g) in [("a", "1"), ("b", "2"), ("z", "3")] {
         h.apply(Event::UpsertNode(NodeInfo::new(n).with_label("g", g)));
     }
-    h.apply(Event::UpsertConfig(c("g=1", "-2")));
-    let changes = h.apply(Event::UpsertConfig(c("g=2", "-2")));
+    h.apply(upsert(c("g=1", "-2")));
+    let changes = h.apply(upsert(c("g=2", "-2")));
     assert_eq!(changes.nodes, [("a".into(), NodeChange::Changed), ("b".into(), NodeChange::Changed)].into());
-    let changes = h.apply(Event::UpsertConfig(c("g=2", "-s")));
+    let changes = h.apply(upsert(c("g=2", "-s")));
     assert_eq!(changes.nodes, [("b".into(), NodeChange::Changed)].into());
     assert!(changes.configs.is_empty(), "same match list, findings and generation");
 }
@@ -146,13 +150,13 @@ fn status_only_updates_render_nothing() {
     let mut h = Harness::default();
     let mut c = config("ns", "c", vec![opts("p", "-2")], vec![rule("p", 1, vec![MatchRule::node_name("n")])]);
     h.apply(Event::UpsertNode(NodeInfo::new("n")));
-    h.apply(Event::UpsertConfig(c.clone()));
+    h.apply(upsert(c.clone()));
     c.status = Some(crate::PtpConfigStatus { node_count: Some(1), ..Default::default() });
-    assert!(h.apply(Event::UpsertConfig(c.clone())).is_empty());
+    assert!(h.apply(upsert(c.clone())).is_empty());
     assert_eq!(h.engine.config(&key("ns", "c")).and_then(|c| c.status.as_ref()).and_then(|s| s.node_count), Some(1));
     // A new generation with the same spec changes the outcome (observedGeneration) only.
     c.metadata.generation = Some(2);
-    let changes = h.apply(Event::UpsertConfig(c));
+    let changes = h.apply(upsert(c));
     assert!(changes.nodes.is_empty());
     assert_eq!(changes.configs, [key("ns", "c")].into());
 }
@@ -162,7 +166,7 @@ fn a_new_profile_elsewhere_rewrites_references_on_nodes_of_other_configs() {
     let mut h = Harness::default();
     h.apply(Event::UpsertNode(NodeInfo::new("n")));
     h.apply(Event::UpsertNode(NodeInfo::new("m")));
-    h.apply(Event::UpsertConfig(config(
+    h.apply(upsert(config(
         "ns",
         "ha",
         vec![with_setting(opts("phc", ""), "haProfiles", "nic1")],
@@ -170,7 +174,7 @@ fn a_new_profile_elsewhere_rewrites_references_on_nodes_of_other_configs() {
     )));
     assert!(h.engine.value("n").is_some_and(|v| v.contains(r#""haProfiles":"nic1""#)));
     // A PtpConfig that applies to another node only, but now names "nic1".
-    let changes = h.apply(Event::UpsertConfig(config(
+    let changes = h.apply(upsert(config(
         "ns",
         "nics",
         vec![opts("nic1", "-2")],
@@ -189,8 +193,8 @@ fn same_name_in_two_namespaces_conflicts_until_one_goes() {
     h.apply(Event::UpsertNode(NodeInfo::new("n")));
     let dup =
         |ns: &str, o: &str| config(ns, "dup", vec![opts("p", o)], vec![rule("p", 1, vec![MatchRule::node_name("n")])]);
-    h.apply(Event::UpsertConfig(dup("b", "-s")));
-    let changes = h.apply(Event::UpsertConfig(dup("a", "-2")));
+    h.apply(upsert(dup("b", "-s")));
+    let changes = h.apply(upsert(dup("a", "-2")));
     assert_eq!(changes.configs, [key("a", "dup"), key("b", "dup")].into());
     assert_eq!(h.engine.outcome(&key("b", "dup")).map(|o| o.conflicts), Some(vec!["dup_p".to_string()]));
     assert_eq!(h.engine.value("n"), Some(r#"[{"name":"dup_p","ptp4lOpts":"-2"}]"#));
@@ -203,7 +207,7 @@ fn same_name_in_two_namespaces_conflicts_until_one_goes() {
 fn removing_everything_leaves_empty_indexes() {
     let mut h = Harness::default();
     h.apply(Event::UpsertNode(NodeInfo::new("n").with_label("k", "v")));
-    h.apply(Event::UpsertConfig(config(
+    h.apply(upsert(config(
         "ns",
         "c",
         vec![opts("p", "-2")],
@@ -297,7 +301,7 @@ fn event_strategy() -> impl Strategy<Value = Event> {
     prop_oneof![
         4 => node_strategy().prop_map(Event::UpsertNode),
         1 => (0..NODES.len()).prop_map(|n| Event::RemoveNode(NODES[n].into())),
-        4 => config_strategy().prop_map(Event::UpsertConfig),
+        4 => config_strategy().prop_map(upsert),
         1 => (0..NAMES.len(), 0..NAMESPACES.len()).prop_map(|(n, ns)| Event::RemoveConfig(key(NAMESPACES[ns], NAMES[n]))),
     ]
 }
