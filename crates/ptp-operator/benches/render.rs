@@ -3,52 +3,17 @@
 
 use std::time::{Duration, Instant};
 
-use ptp_api::{MatchRule, PtpClockThreshold, PtpConfig, PtpConfigSpec, PtpProfile, PtpRecommend};
+#[path = "support/fleet.rs"]
+mod fleet;
+
+use ptp_api::PtpConfig;
 use ptp_operator::render::{NodeInfo, render};
 
 const NODES: usize = 5_000;
 const CONFIGS: usize = 200;
 
-fn ptp4l_conf(i: usize) -> String {
-    let mut conf = String::from("[global]\n");
-    let mut n = 0;
-    while conf.len() < 1900 {
-        conf.push_str(&format!("option_{i}_{n} value-{n}\n"));
-        n += 1;
-    }
-    conf
-}
-
 fn inputs() -> (Vec<PtpConfig>, Vec<NodeInfo>) {
-    let configs = (0..CONFIGS)
-        .map(|i| {
-            let profile = PtpProfile {
-                interface: Some(format!("ens{}f0", i % 8)),
-                ptp4l_opts: Some("-2 -s".into()),
-                phc2sys_opts: Some("-a -r -n 24".into()),
-                ptp4l_conf: Some(ptp4l_conf(i)),
-                ptp_clock_threshold: Some(PtpClockThreshold::default()),
-                ..PtpProfile::named(format!("profile-{i}"))
-            };
-            let recommend = PtpRecommend {
-                profile: profile.name.clone(),
-                priority: (i % 5) as i64,
-                r#match: Some(vec![MatchRule::node_label(format!("ptp/group={}", i % 100))]),
-            };
-            PtpConfig::new(
-                &format!("config-{i:03}"),
-                PtpConfigSpec { profile: vec![profile], recommend: vec![recommend] },
-            )
-        })
-        .collect();
-    let nodes = (0..NODES)
-        .map(|i| {
-            NodeInfo::new(format!("worker-{i:05}"))
-                .with_label("ptp/group", (i % 100).to_string())
-                .with_label("node-role.kubernetes.io/worker", "")
-        })
-        .collect();
-    (configs, nodes)
+    fleet::inputs(CONFIGS, NODES)
 }
 
 fn main() {

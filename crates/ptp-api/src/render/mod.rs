@@ -1,7 +1,10 @@
 //! The render engine: every PtpConfig and every Node in, the `ptp-configmap` data, each
 //! PtpConfig's status and each node's selection out. Pure and deterministic: the output depends on
-//! the set of inputs only, never on their order.
+//! the set of inputs only, never on their order. [`IncrementalRender`] keeps the same output up to
+//! date event by event (a Node change re-evaluates that node only); `render` stays the reference
+//! its property test compares against.
 
+mod incremental;
 mod matching;
 mod node;
 mod references;
@@ -11,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::{Finding, NodeMatchList, PtpConfig, PtpProfile, encode_profile, join_encoded_profiles, validate_spec};
 
+pub use incremental::{Changes, IncrementalRender, NodeChange};
 pub use matching::{NodeInfo, entry_matches, rule_matches, winners};
 pub use node::render_node;
 pub use references::{ProfileIndex, REFERENCE_KEYS, qualified_name, rewrite_setting};

@@ -19,6 +19,15 @@ impl ProfileIndex {
         self.by_config.entry(config.to_string()).or_default().insert(profile.to_string());
     }
 
+    pub fn remove(&mut self, config: &str, profile: &str) {
+        if let Some(profiles) = self.by_config.get_mut(config) {
+            profiles.remove(profile);
+            if profiles.is_empty() {
+                self.by_config.remove(config);
+            }
+        }
+    }
+
     fn has(&self, config: &str, profile: &str) -> bool {
         self.by_config.get(config).is_some_and(|p| p.contains(profile))
     }

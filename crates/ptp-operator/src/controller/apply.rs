@@ -10,6 +10,7 @@ use kube::{Api, Client, Error as KubeError};
 use ptp_api::{NodePtpDevice, NodePtpDeviceSpec, RawPtpConfig};
 
 use super::metrics::OperatorMetrics;
+use super::own_writes::OwnWrites;
 use super::plan::{ConfigMapAction, Plan};
 use crate::render::ConfigKey;
 
@@ -23,6 +24,8 @@ pub struct Writer {
     pub configmap_name: String,
     pub recorder: Recorder,
     pub metrics: OperatorMetrics,
+    /// Records what was written (its watch events then wake nothing).
+    pub own: OwnWrites,
 }
 
 /// Outcome of applying a plan: how many writes failed.
@@ -49,7 +52,7 @@ impl Writer {
                     tracing::info!(
                         configmap = %self.configmap_name,
                         nodes = data.len(),
-                        bytes = plan.render.data_bytes(),
+                        bytes = plan.data_bytes,
                         "wrote the ConfigMap"
                     );
                 }
@@ -64,6 +67,7 @@ impl Writer {
             // Through the raw type: the response of an undecodable PtpConfig must not fail the write.
             let api: Api<RawPtpConfig> = Api::namespaced(self.client.clone(), &key.namespace);
             let patch = serde_json::json!({ "status": status });
+            self.own.wrote_status(key, status);
             match api.patch_status(&key.name, &PatchParams::default(), &Patch::Merge(&patch)).await {
                 Ok(_) => self.metrics.wrote("status", 1),
                 Err(KubeError::Api(s)) if s.code == 404 => {}
@@ -133,6 +137,8 @@ impl Writer {
     /// Creates or updates the ConfigMap's data with optimistic concurrency. Returns whether it
     /// wrote (a fresh read may show the data is already right).
     async fn write_configmap(&self, data: &BTreeMap<String, String>) -> Result<bool, KubeError> {
+        // Before the write: its watch event may arrive before the response.
+        self.own.wrote_configmap(data);
         let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), &self.namespace);
         let mut last_error = None;
         for _ in 0..CONFLICT_RETRIES {

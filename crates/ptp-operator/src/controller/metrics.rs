@@ -46,7 +46,7 @@ impl OperatorMetrics {
             leader: Gauge::default(),
         };
         let r = registry.sub_registry_with_prefix("ptp_operator");
-        r.register("reconciles", "Full renders run by the leader", m.reconciles.clone());
+        r.register("reconciles", "Reconciles run by the leader", m.reconciles.clone());
         r.register("reconcile_errors", "Reconciles with at least one failed API call", m.reconcile_errors.clone());
         r.register(
             "reconcile_duration_seconds",

@@ -1,5 +1,7 @@
 //! The controller's decisions as a pure function: from a snapshot of the cluster (the reflector
-//! stores) to the writes and events needed. Nothing is written when nothing changed.
+//! stores) and the incremental render engine to the writes and events needed. Nothing is written
+//! when nothing changed, and only what may have changed ([`Dirty`]) is looked at: a Node label
+//! change compares one ConfigMap and the statuses of the PtpConfigs whose outcome changed.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,8 +13,8 @@ use super::selector::LabelSelector;
 pub use super::size::CONFIGMAP_WARN_BYTES;
 use super::size::{CONFIGMAP_LIMIT_BYTES, size_warning};
 use crate::render::{
-    CONDITION_APPLIED, CONDITION_PROFILE_REFERENCE_VALID, CONDITION_VALID, ConfigKey, ConfigOutcome, DesiredCondition,
-    NodeInfo, RenderOutput, render,
+    CONDITION_APPLIED, CONDITION_PROFILE_REFERENCE_VALID, CONDITION_VALID, Changes, ConfigKey, ConfigOutcome,
+    DesiredCondition, IncrementalRender, NodeInfo,
 };
 
 /// Condition present on every PtpConfig while the ConfigMap is above [`CONFIGMAP_WARN_BYTES`].
@@ -42,6 +44,7 @@ pub struct Snapshot {
     pub configs: Vec<PtpConfig>,
     /// PtpConfigs that do not decode (never in `configs`).
     pub undecodable: Vec<Undecodable>,
+    /// Every Node, for [`plan`] (the controller keeps them in its engine and leaves this empty).
     pub nodes: Vec<NodeInfo>,
     /// Current `ptp-configmap` data; `None` when the ConfigMap does not exist.
     pub configmap_data: Option<BTreeMap<String, String>>,
@@ -79,7 +82,39 @@ pub struct Plan {
     pub create_devices: Vec<String>,
     pub delete_devices: Vec<String>,
     pub events: Vec<PlannedEvent>,
-    pub render: RenderOutput,
+    /// Size of the rendered ConfigMap data (written or not).
+    pub data_bytes: usize,
+    /// `ConfigMapWithinLimit=False` while the data is above the warning size.
+    pub size_condition: Option<DesiredCondition>,
+}
+
+/// What may differ from the cluster since the last reconcile that wrote everything it planned.
+#[derive(Clone, Debug, Default)]
+pub struct Dirty {
+    /// Everything (first reconcile, new leader, resync, after a failed write).
+    pub all: bool,
+    /// The ConfigMap data (a node value changed, or the stored ConfigMap changed).
+    pub configmap: bool,
+    /// PtpConfigs whose outcome or stored object changed.
+    pub configs: BTreeSet<ConfigKey>,
+    /// The NodePtpDevices (a node or a device appeared, went or changed labels).
+    pub devices: bool,
+}
+
+impl Dirty {
+    pub fn all() -> Self {
+        Dirty { all: true, ..Default::default() }
+    }
+
+    /// Adds what an engine update changed.
+    pub fn absorb(&mut self, changes: Changes) {
+        self.configmap |= !changes.nodes.is_empty();
+        self.configs.extend(changes.configs);
+    }
+
+    pub fn is_clean(&self) -> bool {
+        !self.all && !self.configmap && !self.devices && self.configs.is_empty()
+    }
 }
 
 impl Plan {
@@ -92,28 +127,47 @@ impl Plan {
     }
 }
 
-/// Plans one reconcile. `now` stamps conditions that change status.
+/// Plans one reconcile from scratch (every PtpConfig and Node of the snapshot rendered).
 pub fn plan(snapshot: &Snapshot, now: &Time) -> Plan {
-    let last_good = snapshot.undecodable.iter().filter_map(|u| u.last_good.as_ref());
-    let rendered = render(snapshot.configs.iter().chain(last_good), &snapshot.nodes);
-    let size =
-        size_warning(&snapshot.configmap_name, rendered.data_bytes(), rendered.data.len()).map(|w| DesiredCondition {
-            type_: CONDITION_CONFIGMAP_WITHIN_LIMIT,
-            status: false,
-            reason: w.reason.into(),
-            message: w.message,
-        });
+    let last_good = snapshot.undecodable.iter().filter_map(|u| u.last_good.clone());
+    let engine = IncrementalRender::build(snapshot.configs.iter().cloned().chain(last_good), snapshot.nodes.clone());
+    plan_from(snapshot, &engine, &Dirty::all(), None, now)
+}
+
+/// Plans one reconcile from the engine (which holds the snapshot's decoded PtpConfigs, the last
+/// good versions of the undecodable ones, and every Node; `snapshot.nodes` is not read). Looks at
+/// the ConfigMap only when it is dirty, and at the statuses of the dirty PtpConfigs only, unless
+/// everything is dirty or the size condition differs from `previous_size` (it is on every
+/// PtpConfig). `now` stamps conditions that change status.
+pub fn plan_from(
+    snapshot: &Snapshot,
+    engine: &IncrementalRender,
+    dirty: &Dirty,
+    previous_size: Option<&DesiredCondition>,
+    now: &Time,
+) -> Plan {
+    let data_bytes = engine.data_bytes();
+    let size = size_warning(&snapshot.configmap_name, data_bytes, engine.node_count()).map(|w| DesiredCondition {
+        type_: CONDITION_CONFIGMAP_WITHIN_LIMIT,
+        status: false,
+        reason: w.reason.into(),
+        message: w.message,
+    });
 
     // Over the object limit the API server refuses the write, every time: writing nothing keeps
     // the last stored version for every node (and no retry loop), the condition says why.
-    let over_limit = rendered.data_bytes() > CONFIGMAP_LIMIT_BYTES;
+    let over_limit = data_bytes > CONFIGMAP_LIMIT_BYTES;
     let configmap = match &snapshot.configmap_data {
-        _ if over_limit => ConfigMapAction::Keep,
-        None => ConfigMapAction::Create(rendered.data.clone()),
-        Some(current) if *current != rendered.data => ConfigMapAction::Update(rendered.data.clone()),
-        Some(_) => ConfigMapAction::Keep,
+        _ if over_limit || !(dirty.all || dirty.configmap) => ConfigMapAction::Keep,
+        None => ConfigMapAction::Create(engine.data()),
+        Some(current) => {
+            let data = engine.data();
+            if *current != data { ConfigMapAction::Update(data) } else { ConfigMapAction::Keep }
+        }
     };
 
+    let every_status = dirty.all || size.as_ref() != previous_size;
+    let wanted = |key: &ConfigKey| every_status || dirty.configs.contains(key);
     let mut statuses = Vec::new();
     let mut events = Vec::new();
     let mut update = |key: ConfigKey, current: Option<&PtpConfigStatus>, generation: Option<i64>, next: NextStatus| {
@@ -138,21 +192,27 @@ pub fn plan(snapshot: &Snapshot, now: &Time) -> Plan {
     };
     for config in &snapshot.configs {
         let key = ConfigKey::of(config);
-        let Some(outcome) = rendered.configs.get(&key) else { continue };
-        let next = NextStatus::rendered(outcome, outcome.conditions());
+        if !wanted(&key) {
+            continue;
+        }
+        let Some(outcome) = engine.outcome(&key) else { continue };
+        let next = NextStatus::rendered(&outcome, outcome.conditions());
         update(key, config.status.as_ref(), config.metadata.generation, next);
     }
-    for u in &snapshot.undecodable {
-        let outcome = u.last_good.as_ref().and_then(|_| rendered.configs.get(&u.key));
-        update(u.key.clone(), u.status.as_ref(), u.generation, undecodable_status(u, outcome));
+    for u in snapshot.undecodable.iter().filter(|u| wanted(&u.key)) {
+        let outcome = u.last_good.as_ref().and_then(|_| engine.outcome(&u.key));
+        update(u.key.clone(), u.status.as_ref(), u.generation, undecodable_status(u, outcome.as_ref()));
     }
 
-    let wanted: BTreeSet<&str> =
-        snapshot.nodes.iter().filter(|n| snapshot.agent_selector.matches(&n.labels)).map(|n| n.name.as_str()).collect();
-    let create_devices = wanted.iter().filter(|n| !snapshot.devices.contains(**n)).map(|n| n.to_string()).collect();
-    let delete_devices = snapshot.devices.iter().filter(|d| !wanted.contains(d.as_str())).cloned().collect();
+    let (mut create_devices, mut delete_devices) = (Vec::new(), Vec::new());
+    if dirty.all || dirty.devices {
+        let wanted: BTreeSet<&str> =
+            engine.nodes().filter(|n| snapshot.agent_selector.matches(&n.labels)).map(|n| n.name.as_str()).collect();
+        create_devices = wanted.iter().filter(|n| !snapshot.devices.contains(**n)).map(|n| n.to_string()).collect();
+        delete_devices = snapshot.devices.iter().filter(|d| !wanted.contains(d.as_str())).cloned().collect();
+    }
 
-    Plan { configmap, statuses, create_devices, delete_devices, events, render: rendered }
+    Plan { configmap, statuses, create_devices, delete_devices, events, data_bytes, size_condition: size }
 }
 
 /// The parts of a PtpConfig's next status that differ between decoded and undecodable objects.

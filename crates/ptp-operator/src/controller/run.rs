@@ -1,9 +1,13 @@
 //! The event loop: reflectors keep caches of PtpConfigs, Nodes, the ConfigMap and NodePtpDevices;
-//! every relevant change wakes one debounced reconcile, which plans from the caches and writes.
+//! every relevant change wakes one debounced reconcile. Node events reach the incremental render
+//! engine as deltas; each reconcile syncs the engine's PtpConfigs with the decoded ones (a change
+//! re-renders only the nodes concerned), then plans from what changed ([`Dirty`]) and writes.
+//! The events of the operator's own writes (ConfigMap data, statuses) wake nothing.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
@@ -12,7 +16,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Node, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::{WatchStreamExt, watcher::Config as WatchConfig};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -22,13 +26,15 @@ use tokio::sync::{mpsc, watch};
 
 use super::apply::Writer;
 use super::decode::DecodeCache;
+use super::feed::{NodeDelta, NodeFeed, sync_configs};
 use super::http::{Health, health_router, metrics_router, serve};
 use super::leader::{LeaderElector, LeaseTiming};
 use super::metrics::OperatorMetrics;
-use super::plan::{Snapshot, plan};
+use super::own_writes::OwnWrites;
+use super::plan::{Dirty, Snapshot, plan_from};
 use super::selector::LabelSelector;
 use super::size::CONFIGMAP_LIMIT_BYTES;
-use crate::render::{ConfigKey, NodeInfo};
+use crate::render::{ConfigKey, DesiredCondition, IncrementalRender, NodeInfo};
 
 /// Settings of `ptp-operator run`.
 #[derive(Clone, Debug)]
@@ -71,21 +77,22 @@ impl Caches {
         let _ = self.devices.wait_until_ready().await;
     }
 
-    /// What the reconcile plans from, the UIDs of the nodes and the references of the PtpConfigs
-    /// (for Events). Decodes the PtpConfigs through `decoder`, logging the ones that stop or
-    /// start decoding.
+    /// What the reconcile plans from (without the nodes, which the engine holds, and without the
+    /// ConfigMap data, read by [`Caches::configmap_data`] when needed), the references of the
+    /// PtpConfigs (for Events) and their resourceVersions. Decodes the PtpConfigs through
+    /// `decoder`, logging the ones that stop or start decoding.
     fn snapshot(&self, settings: &Settings, decoder: &mut DecodeCache) -> Cached {
         let raws: Vec<Arc<RawPtpConfig>> = self.configs.iter().flat_map(|s| s.state()).collect();
-        let config_refs = raws
-            .iter()
-            .map(|r| {
-                let key = ConfigKey {
-                    name: r.metadata.name.clone().unwrap_or_default(),
-                    namespace: r.metadata.namespace.clone().unwrap_or_default(),
-                };
-                (key, r.object_ref(&()))
-            })
-            .collect();
+        let mut config_refs = BTreeMap::new();
+        let mut versions = HashMap::new();
+        for r in &raws {
+            let key = ConfigKey {
+                name: r.metadata.name.clone().unwrap_or_default(),
+                namespace: r.metadata.namespace.clone().unwrap_or_default(),
+            };
+            versions.insert(key.clone(), r.metadata.resource_version.clone());
+            config_refs.insert(key, r.object_ref(&()));
+        }
         let pass = decoder.decode(raws.iter().map(|r| r.as_ref()));
         for (key, error) in &pass.newly_undecodable {
             tracing::warn!(
@@ -97,34 +104,42 @@ impl Caches {
         for key in &pass.recovered {
             tracing::info!(ptpconfig = %key, "PtpConfig decodes again");
         }
-        let nodes = self.nodes.state();
-        let node_uids = nodes.iter().map(|n| (n.name_any(), n.uid().unwrap_or_default())).collect();
-        let nodes = nodes.iter().map(|n| NodeInfo { name: n.name_any(), labels: n.labels().clone() }).collect();
-        let configmap_data = self
-            .configmaps
-            .state()
-            .into_iter()
-            .find(|c| c.name_any() == settings.configmap_name)
-            .map(|c| c.data.clone().unwrap_or_default());
         let devices = self.devices.state().iter().map(|d| d.name_any()).collect();
         let snapshot = Snapshot {
             configs: pass.configs,
             undecodable: pass.undecodable,
-            nodes,
-            configmap_data,
+            nodes: Vec::new(),
+            configmap_data: None,
             devices,
             agent_selector: settings.agent_selector.clone(),
             configmap_name: settings.configmap_name.clone(),
         };
-        Cached { snapshot, node_uids, config_refs }
+        Cached { snapshot, config_refs, versions }
+    }
+
+    /// The stored ConfigMap's data; `None` when it does not exist.
+    fn configmap_data(&self, settings: &Settings) -> Option<BTreeMap<String, String>> {
+        self.configmaps
+            .state()
+            .into_iter()
+            .find(|c| c.name_any() == settings.configmap_name)
+            .map(|c| c.data.clone().unwrap_or_default())
+    }
+
+    /// UIDs of these nodes (owners of their NodePtpDevices).
+    fn node_uids(&self, names: &[String]) -> BTreeMap<String, String> {
+        names
+            .iter()
+            .filter_map(|n| self.nodes.get(&ObjectRef::new(n)).map(|node| (n.clone(), node.uid().unwrap_or_default())))
+            .collect()
     }
 }
 
 /// One snapshot of the caches.
 struct Cached {
     snapshot: Snapshot,
-    node_uids: BTreeMap<String, String>,
     config_refs: BTreeMap<ConfigKey, ObjectReference>,
+    versions: HashMap<ConfigKey, Option<String>>,
 }
 
 /// Which watch events are worth a reconcile.
@@ -132,11 +147,75 @@ trait Relevance<K> {
     fn relevant(&mut self, event: &Event<K>) -> bool;
 }
 
-/// Every change counts (PtpConfigs, the ConfigMap).
-struct Any;
-impl<K> Relevance<K> for Any {
+/// Every change but the operator's own writes counts; `changed` records that one happened.
+struct NotOwn {
+    own: OwnWrites,
+    changed: Arc<AtomicBool>,
+}
+
+impl Relevance<ConfigMap> for NotOwn {
+    fn relevant(&mut self, event: &Event<ConfigMap>) -> bool {
+        let relevant = match event {
+            Event::Init | Event::InitApply(_) => false,
+            Event::Apply(cm) => !self.own.is_own_configmap(cm),
+            Event::Delete(_) | Event::InitDone => true,
+        };
+        if relevant {
+            self.changed.store(true, Ordering::Relaxed);
+        }
+        relevant
+    }
+}
+
+impl Relevance<RawPtpConfig> for NotOwn {
+    fn relevant(&mut self, event: &Event<RawPtpConfig>) -> bool {
+        match event {
+            Event::Init | Event::InitApply(_) => false,
+            Event::Apply(raw) => !self.own.is_own_status(raw),
+            Event::Delete(_) | Event::InitDone => true,
+        }
+    }
+}
+
+/// Node events: label changes and removals go to the render engine as [`NodeDelta`]s (a relist
+/// as a whole); appearance, disappearance and label changes wake the reconcile.
+struct NodeEvents {
+    labels: LabelsOnly,
+    deltas: mpsc::UnboundedSender<NodeDelta>,
+}
+
+impl Relevance<Node> for NodeEvents {
+    fn relevant(&mut self, event: &Event<Node>) -> bool {
+        let relevant = self.labels.relevant(event);
+        let info = |n: &Node| NodeInfo { name: n.name_any(), labels: n.labels().clone() };
+        let delta = match event {
+            Event::Apply(n) if relevant => Some(NodeDelta::Upsert(info(n))),
+            Event::InitApply(n) => Some(NodeDelta::Upsert(info(n))),
+            Event::Delete(n) if relevant => Some(NodeDelta::Remove(n.name_any())),
+            Event::Init => Some(NodeDelta::Relist),
+            Event::InitDone => Some(NodeDelta::RelistDone),
+            _ => None,
+        };
+        if let Some(delta) = delta {
+            let _ = self.deltas.send(delta);
+        }
+        relevant
+    }
+}
+
+/// Records that an event was relevant (NodePtpDevices).
+struct Flagged<R> {
+    inner: R,
+    changed: Arc<AtomicBool>,
+}
+
+impl<K, R: Relevance<K>> Relevance<K> for Flagged<R> {
     fn relevant(&mut self, event: &Event<K>) -> bool {
-        !matches!(event, Event::Init | Event::InitApply(_))
+        let relevant = self.inner.relevant(event);
+        if relevant {
+            self.changed.store(true, Ordering::Relaxed);
+        }
+        relevant
     }
 }
 
@@ -294,9 +373,14 @@ async fn run_loop(
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), crate::OperatorError> {
     let (wake, mut woken) = mpsc::channel::<()>(1);
+    let (node_deltas, mut deltas) = mpsc::unbounded_channel::<NodeDelta>();
+    let own = OwnWrites::default();
+    let configmap_changed = Arc::new(AtomicBool::new(true));
+    let devices_changed = Arc::new(AtomicBool::new(true));
+    let not_own = || NotOwn { own: own.clone(), changed: configmap_changed.clone() };
     let ns = settings.namespace.as_str();
     let configs = if settings.watch_namespaces.is_empty() {
-        vec![spawn_reflector(Api::<RawPtpConfig>::all(client.clone()), WatchConfig::default(), Any, wake.clone())]
+        vec![spawn_reflector(Api::<RawPtpConfig>::all(client.clone()), WatchConfig::default(), not_own(), wake.clone())]
     } else {
         settings
             .watch_namespaces
@@ -305,7 +389,7 @@ async fn run_loop(
                 spawn_reflector(
                     Api::<RawPtpConfig>::namespaced(client.clone(), w),
                     WatchConfig::default(),
-                    Any,
+                    not_own(),
                     wake.clone(),
                 )
             })
@@ -316,19 +400,19 @@ async fn run_loop(
         nodes: spawn_reflector(
             Api::<Node>::all(client.clone()),
             WatchConfig::default(),
-            LabelsOnly { with_labels: true, ..Default::default() },
+            NodeEvents { labels: LabelsOnly { with_labels: true, ..Default::default() }, deltas: node_deltas },
             wake.clone(),
         ),
         configmaps: spawn_reflector(
             Api::<ConfigMap>::namespaced(client.clone(), ns),
             WatchConfig::default().fields(&format!("metadata.name={}", settings.configmap_name)),
-            Any,
+            not_own(),
             wake.clone(),
         ),
         devices: spawn_reflector(
             Api::<NodePtpDevice>::namespaced(client.clone(), ns),
             WatchConfig::default(),
-            LabelsOnly::default(),
+            Flagged { inner: LabelsOnly::default(), changed: devices_changed.clone() },
             wake.clone(),
         ),
     };
@@ -357,6 +441,7 @@ async fn run_loop(
             Reporter { controller: "ptp-operator".into(), instance: Some(settings.identity.clone()) },
         ),
         metrics: metrics.clone(),
+        own: own.clone(),
     };
 
     let mut stop = shutdown.clone();
@@ -371,48 +456,76 @@ async fn run_loop(
     resync.tick().await;
     let mut pending = true;
     let mut decoder = DecodeCache::default();
+    let mut engine = IncrementalRender::new();
+    let mut feed = NodeFeed::default();
+    let mut dirty = Dirty::all();
+    let mut previous_size: Option<DesiredCondition> = None;
+    let mut versions: HashMap<ConfigKey, Option<String>> = HashMap::new();
+    let mut was_leading = false;
     loop {
         if !pending {
             tokio::select! {
                 _ = woken.recv() => {}
-                _ = resync.tick() => {}
+                _ = resync.tick() => dirty.all = true,
                 changed = leader_rx.changed() => { if changed.is_err() { break } }
                 _ = stopped(&mut stop) => break,
             }
         }
         pending = false;
-        // Debounce: let a burst of events settle, then render once.
+        // Debounce: let a burst of events settle, then reconcile once.
         tokio::time::sleep(settings.debounce).await;
         while woken.try_recv().is_ok() {}
         let started = Instant::now();
-        // Decoding runs on standbys too, so that a new leader knows each PtpConfig's last
-        // decodable version.
-        let Cached { snapshot, node_uids, config_refs } = caches.snapshot(&settings, &mut decoder);
+        // The engine and decoding run on standbys too, so that a new leader is ready and knows
+        // each PtpConfig's last decodable version.
+        while let Ok(delta) = deltas.try_recv() {
+            dirty.devices = true;
+            dirty.absorb(feed.apply(&mut engine, delta));
+        }
+        dirty.configmap |= configmap_changed.swap(false, Ordering::Relaxed);
+        dirty.devices |= devices_changed.swap(false, Ordering::Relaxed);
+        let Cached { mut snapshot, config_refs, versions: current } = caches.snapshot(&settings, &mut decoder);
+        dirty.configs.extend(current.iter().filter(|(k, v)| versions.get(*k) != Some(*v)).map(|(k, _)| k.clone()));
+        versions = current;
+        dirty.absorb(sync_configs(&mut engine, &snapshot.configs, &snapshot.undecodable));
         metrics.ptpconfigs.set((snapshot.configs.len() + snapshot.undecodable.len()) as i64);
         metrics.undecodable_ptpconfigs.set(snapshot.undecodable.len() as i64);
+        metrics.nodes.set(engine.node_count() as i64);
+        metrics.configmap_bytes.set(engine.data_bytes() as i64);
+        metrics.configmap_within_limit.set(i64::from(engine.data_bytes() <= CONFIGMAP_LIMIT_BYTES));
         let leading = *leader_rx.borrow_and_update();
         metrics.leader.set(i64::from(leading));
         if !leading || *stop.borrow() {
+            was_leading = false;
             continue;
         }
-        let planned = plan(&snapshot, &now());
+        if !was_leading {
+            dirty.all = true;
+            was_leading = true;
+        }
+        if dirty.all || dirty.configmap {
+            snapshot.configmap_data = caches.configmap_data(&settings);
+        }
+        let planned = plan_from(&snapshot, &engine, &dirty, previous_size.as_ref(), &now());
+        let node_uids = caches.node_uids(&planned.create_devices);
         let applied = writer.apply(&planned, &node_uids, &config_refs).await;
         metrics.reconciles.inc();
         metrics.reconcile_duration.observe(started.elapsed().as_secs_f64());
-        metrics.nodes.set(snapshot.nodes.len() as i64);
-        metrics.configmap_bytes.set(planned.render.data_bytes() as i64);
-        metrics.configmap_within_limit.set(i64::from(planned.render.data_bytes() <= CONFIGMAP_LIMIT_BYTES));
         if planned.writes() > 0 {
             tracing::debug!(writes = planned.writes(), elapsed_ms = started.elapsed().as_millis() as u64, "reconciled");
         }
+        previous_size = planned.size_condition.clone();
         if applied.failures > 0 {
             metrics.reconcile_errors.inc();
+            dirty = Dirty::all();
             // Try again soon; the caches will have caught up with whatever changed.
             let wake = wake.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 let _ = wake.try_send(());
             });
+        } else {
+            dirty = Dirty::default();
         }
     }
     finish(election).await

@@ -155,12 +155,12 @@ fn oversize_configmap_sets_a_condition_and_event_and_clears_them() {
         s.nodes.push(linux(&format!("node-{i:04}")).with_label("ptp", ""));
     }
     let p = plan(&s, &now(1));
-    assert!(p.render.data_bytes() > CONFIGMAP_WARN_BYTES);
+    assert!(p.data_bytes > CONFIGMAP_WARN_BYTES);
     let status = &p.statuses[0].1;
     let c = status.conditions.iter().find(|c| c.type_ == CONDITION_CONFIGMAP_WITHIN_LIMIT).unwrap();
     assert_eq!(c.status, "False");
     assert_eq!(c.reason, "OverSizeLimit");
-    let bytes = p.render.data_bytes();
+    let bytes = p.data_bytes;
     assert!(bytes > 1024 * 1024, "{bytes}");
     assert!(c.message.starts_with("ptp-configmap is 1."), "{}", c.message);
     assert!(c.message.contains("for 1,003 nodes, over the 1 MiB (1,048,576 bytes) object limit"), "{}", c.message);
@@ -177,7 +177,7 @@ fn oversize_configmap_sets_a_condition_and_event_and_clears_them() {
     near.nodes.truncate(3 + 900);
     let p_near = plan(&near, &now(1));
     let c = p_near.statuses[0].1.conditions.iter().find(|c| c.type_ == CONDITION_CONFIGMAP_WITHIN_LIMIT).unwrap();
-    assert_eq!(c.reason, "NearSizeLimit", "{} bytes", p_near.render.data_bytes());
+    assert_eq!(c.reason, "NearSizeLimit", "{} bytes", p_near.data_bytes);
     assert!(c.message.contains("above the 900 KiB (921,600 bytes) warning threshold"), "{}", c.message);
 
     let mut s = applied(s, &p);
@@ -255,4 +255,62 @@ fn undecodable_config_without_a_good_version_is_left_out() {
     assert_eq!(types, [("Valid", "False", "DecodeError"), ("Applied", "False", "DecodeError")]);
     assert!(status.conditions[0].message.contains("left out of the ConfigMap"), "{}", status.conditions[0].message);
     assert!(p.events.iter().any(|e| e.warning && e.reason == "DecodeError" && e.config.name == "rr"));
+}
+
+/// The engine the controller would hold for this snapshot.
+fn engine_of(s: &Snapshot) -> IncrementalRender {
+    IncrementalRender::build(s.configs.iter().cloned(), s.nodes.iter().cloned())
+}
+
+#[test]
+fn only_what_is_dirty_is_planned() {
+    let mut s = snapshot();
+    s.configs.push(config("other", "q", "q", "ptp"));
+    let s = applied(s.clone(), &plan(&s, &now(100)));
+    let mut engine = engine_of(&s);
+    // A label change reaches w1: its value and both match lists change.
+    let changes = engine.upsert_node(linux("w1").with_label("ptp", ""));
+    let mut dirty = Dirty::default();
+    assert!(dirty.is_clean());
+    assert_eq!(plan_from(&s, &engine, &dirty, None, &now(200)).writes(), 0, "nothing dirty, nothing looked at");
+    dirty.absorb(changes);
+    dirty.configs.retain(|k| k.name == "oc");
+    let p = plan_from(&s, &engine, &dirty, None, &now(200));
+    assert!(matches!(p.configmap, ConfigMapAction::Update(_)));
+    assert_eq!(p.statuses.iter().map(|(k, _)| k.name.as_str()).collect::<Vec<_>>(), ["oc"], "only the dirty one");
+    assert!(p.create_devices.is_empty() && p.delete_devices.is_empty(), "devices not dirty");
+    // Everything dirty: the other status too, and the plan equals the full one.
+    let all = plan_from(&s, &engine, &Dirty::all(), None, &now(200));
+    assert_eq!(all.statuses.len(), 2);
+    let mut full = s.clone();
+    full.nodes[1] = linux("w1").with_label("ptp", "");
+    assert_eq!(all.configmap, plan(&full, &now(200)).configmap);
+}
+
+#[test]
+fn a_size_condition_change_plans_every_status() {
+    let s = snapshot();
+    let mut s = applied(s.clone(), &plan(&s, &now(100)));
+    // The stored status still says the ConfigMap was near the limit.
+    let status = s.configs[0].status.as_mut().unwrap();
+    status.conditions.push(Condition {
+        type_: CONDITION_CONFIGMAP_WITHIN_LIMIT.into(),
+        status: "False".into(),
+        reason: "NearSizeLimit".into(),
+        message: "was near".into(),
+        last_transition_time: now(100),
+        observed_generation: Some(1),
+    });
+    let engine = engine_of(&s);
+    let previous = DesiredCondition {
+        type_: CONDITION_CONFIGMAP_WITHIN_LIMIT,
+        status: false,
+        reason: "NearSizeLimit".into(),
+        message: "was near".into(),
+    };
+    assert_eq!(plan_from(&s, &engine, &Dirty::default(), None, &now(200)).writes(), 0, "same size condition");
+    let p = plan_from(&s, &engine, &Dirty::default(), Some(&previous), &now(200));
+    assert_eq!(p.statuses.len(), 1, "the condition is dropped from every PtpConfig");
+    assert!(p.statuses[0].1.conditions.iter().all(|c| c.type_ != CONDITION_CONFIGMAP_WITHIN_LIMIT));
+    assert!(p.size_condition.is_none());
 }
