@@ -290,10 +290,10 @@ METRICS_AUTH_RULES = atoms("authentication.k8s.io", "tokenreviews", "create") | 
 )
 METRICS_READER_RULES = {("nonResourceURL", "/metrics", "get", "")}
 READER = f"{OPERATOR}-metrics-reader"
+AGENT_CONFIGMAP_RULES = atoms("", "configmaps", "get", "ptp-configmap") | atoms("", "configmaps", "list watch")
+AGENT_RENDER_RULES = atoms("ptp.openshift.io", "ptpconfigs", "get list watch") | atoms("", "nodes", "get list watch")
 AGENT_RULES = (
-    atoms("", "configmaps", "get", "ptp-configmap")
-    | atoms("", "configmaps", "list watch")
-    | atoms("ptp.openshift.io", "nodeptpdevices", "get")
+    atoms("ptp.openshift.io", "nodeptpdevices", "get")
     | atoms("ptp.openshift.io", "nodeptpdevices/status", "get patch")
     | atoms("", "events", "create patch")
     | atoms("events.k8s.io", "events", "create patch")
@@ -326,8 +326,9 @@ def rbac_rules_are_exactly_the_listed_ones():
     assert rule_set(cluster[OPERATOR]["rules"]) == (
         atoms("", "nodes", "get list watch") | OPERATOR_PTPCONFIG_RULES | METRICS_AUTH_RULES
     )
-    # the agent's only cluster-wide rights: the reviews of who reads its /metrics
-    assert rule_set(cluster[AGENT]["rules"]) == METRICS_AUTH_RULES
+    # the agent's cluster-wide rights: the reviews of who reads its /metrics, and reading what it
+    # renders its own node from (profileSource api)
+    assert rule_set(cluster[AGENT]["rules"]) == METRICS_AUTH_RULES | AGENT_RENDER_RULES
     assert rule_set(cluster[READER]["rules"]) == METRICS_READER_RULES
     bindings = {o["metadata"]["name"]: o for o in objs if o["kind"] == "ClusterRoleBinding"}
     assert set(bindings) == {OPERATOR, AGENT}, "no reader binding without metrics.readers"
@@ -340,7 +341,7 @@ def rbac_rules_are_exactly_the_listed_ones():
         docs = list(yaml.safe_load_all((chartlib.ROOT / rel).read_text()))
         got = set().union(*(rule_set(d["rules"]) for d in docs if d["kind"] in ("Role", "ClusterRole")))
         if sa == AGENT:
-            want = AGENT_RULES | METRICS_AUTH_RULES
+            want = AGENT_RULES | METRICS_AUTH_RULES | AGENT_RENDER_RULES
         else:
             want = (
                 OPERATOR_NAMESPACE_RULES
@@ -357,9 +358,17 @@ def rbac_without_secure_metrics():
     objs = render({"metrics": {"secure": False}})
     check_bindings(objs)
     cluster = {o["metadata"]["name"]: o for o in objs if o["kind"] == "ClusterRole"}
-    assert set(cluster) == {OPERATOR}, "the agent has no ClusterRole, and there is no reader role"
+    assert set(cluster) == {OPERATOR, AGENT}, "no reader role"
     assert rule_set(cluster[OPERATOR]["rules"]) == atoms("", "nodes", "get list watch") | OPERATOR_PTPCONFIG_RULES
-    assert [o["metadata"]["name"] for o in objs if o["kind"] == "ClusterRoleBinding"] == [OPERATOR]
+    assert rule_set(cluster[AGENT]["rules"]) == AGENT_RENDER_RULES
+    # The agent's other modes read no PtpConfig nor Node; `configmap` reads the ConfigMap.
+    for source, namespaced in (("configmap", AGENT_CONFIGMAP_RULES), ("file", set())):
+        objs = render({"metrics": {"secure": False}, "agent": {"profileSource": source}})
+        check_bindings(objs)
+        cluster = {o["metadata"]["name"]: o for o in objs if o["kind"] == "ClusterRole"}
+        assert set(cluster) == {OPERATOR}, f"{source}: the agent has no ClusterRole"
+        assert [o["metadata"]["name"] for o in objs if o["kind"] == "ClusterRoleBinding"] == [OPERATOR]
+        assert rule_set(find(objs, "Role", AGENT, NAMESPACE)["rules"]) == AGENT_RULES | namespaced, source
 
 
 @test
@@ -385,6 +394,13 @@ def rbac_with_watch_namespaces_uses_roles():
         find(objs, "RoleBinding", f"{OPERATOR}-ptpconfigs", ns)
     assert rule_set(find(objs, "Role", OPERATOR, NAMESPACE)["rules"]) == OPERATOR_NAMESPACE_RULES
     assert env(find(objs, "Deployment"))["WATCH_NAMESPACES"] == "ptp-a,ptp-b"
+    # The agent reads the PtpConfigs of the same namespaces, through Roles too.
+    assert rule_set(find(objs, "ClusterRole", AGENT)["rules"]) == METRICS_AUTH_RULES | atoms("", "nodes", "get list watch")
+    for ns in ("ptp-a", "ptp-b"):
+        role = find(objs, "Role", f"{AGENT}-ptpconfigs", ns)
+        assert rule_set(role["rules"]) == atoms("ptp.openshift.io", "ptpconfigs", "get list watch")
+        find(objs, "RoleBinding", f"{AGENT}-ptpconfigs", ns)
+    assert env(find(objs, "DaemonSet"))["WATCH_NAMESPACES"] == "ptp-a,ptp-b"
 
 
 @test
@@ -468,7 +484,7 @@ def daemonset_has_what_linuxptp_needs():
     assert pod["priorityClassName"] == "system-node-critical"
     assert pod["tolerations"] == [{"operator": "Exists"}]
     assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
-    assert c["args"] == ["run", "--run-dir", "/var/run/ptp"], "API intake by default"
+    assert c["args"] == ["run", "--run-dir", "/var/run/ptp", "--profile-source", "api"], "the agent renders its own node by default"
     assert c["image"] == "quay.io/ptp-operator-rs/ptp-agent:0.1.0"
     e = env(ds)
     assert e["NODE_NAME"] == {"fieldRef": {"fieldPath": "spec.nodeName"}}
@@ -511,12 +527,16 @@ def daemonset_follows_values():
     assert pod["tolerations"] == VALUE_SETS["custom"]["agent"]["tolerations"]
     assert ds["spec"]["updateStrategy"]["rollingUpdate"]["maxUnavailable"] == "10%"
     ds = find(render({"agent": {"runDir": "/run/ptp-lab"}}), "DaemonSet")
-    assert container(ds)["args"] == ["run", "--run-dir", "/run/ptp-lab"]
+    assert container(ds)["args"] == ["run", "--run-dir", "/run/ptp-lab", "--profile-source", "api"]
+    assert env(ds)["WATCH_NAMESPACES"] == ""
     assert "PTP_INCLUDE_SOFTWARE" not in env(ds)
     software = find(render({"agent": {"includeSoftwareTimestamping": True}}), "DaemonSet")
     assert env(software)["PTP_INCLUDE_SOFTWARE"] == "true"
     file_mode = find(render({"agent": {"profileSource": "file"}}), "DaemonSet")
     assert container(file_mode)["args"] == ["run", "--run-dir", "/var/run/ptp", "--profile", "/etc/linuxptp/$(NODE_NAME)", "--report-status"]
+    assert "WATCH_NAMESPACES" not in env(file_mode)
+    configmap_mode = find(render({"agent": {"profileSource": "configmap"}}), "DaemonSet")
+    assert container(configmap_mode)["args"] == ["run", "--run-dir", "/var/run/ptp", "--profile-source", "configmap"]
     assert {"name": "run-dir", "hostPath": {"path": "/run/ptp-lab", "type": "DirectoryOrCreate"}} in ds["spec"]["template"]["spec"]["volumes"]
 
 
@@ -578,7 +598,7 @@ def notes_tell_what_to_do_next():
 
 
 BAD_VALUES = {
-    "agent.profileSource not api or file": {"agent": {"profileSource": "configmap"}},
+    "agent.profileSource not api, configmap or file": {"agent": {"profileSource": "volume"}},
     "replicas 3": {"operator": {"replicas": 3}},
     "replicas 0": {"operator": {"replicas": 0}},
     "replicas as string": {"operator": {"replicas": "1"}},

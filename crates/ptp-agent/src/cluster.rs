@@ -33,22 +33,38 @@ pub struct Settings {
     pub run: standalone::Settings,
     /// Namespace of the ConfigMap and the NodePtpDevice.
     pub namespace: String,
-    pub configmap: String,
+    /// Where the profiles come from when `run.profile` (a file) is not given.
+    pub source: ProfileSource,
     /// Least time between two runtime status writes.
     pub status_interval: Duration,
     /// The NIC report loop's settings; `None` to leave `status.devices` alone.
     pub report: Option<crate::report::Settings>,
 }
 
+/// Where an agent in a cluster gets its node's profiles (a `--profile` file comes first).
+#[derive(Clone, Debug)]
+pub enum ProfileSource {
+    /// Rendered by the agent from the PtpConfigs and its Node (`--profile-source api`).
+    Render(crate::own_node::Scope),
+    /// The node's key of this ConfigMap in the agent's namespace, as the operator writes it
+    /// (`--profile-source configmap`).
+    ConfigMap(String),
+}
+
 /// Runs until `shutdown` turns true.
 pub async fn run(client: Client, settings: Settings, mut shutdown: watch::Receiver<bool>) -> Result<(), Error> {
     let node = settings.run.runtime.node.clone();
     let (texts_tx, texts) = mpsc::channel(4);
-    let api: Api<ConfigMap> = Api::namespaced(client.clone(), &settings.namespace);
-    // The profiles come from the mounted file when one is given, else from a watch of the key.
-    let intake = match settings.run.profile.clone() {
-        Some(path) => tokio::spawn(crate::profile_file::watch(path, texts_tx)),
-        None => tokio::spawn(watch_configmap(api, settings.configmap.clone(), node.clone(), texts_tx)),
+    // The profiles come from the mounted file when one is given, else from the API.
+    let intake = match (settings.run.profile.clone(), &settings.source) {
+        (Some(path), _) => tokio::spawn(crate::profile_file::watch(path, texts_tx)),
+        (None, ProfileSource::Render(scope)) => {
+            tokio::spawn(crate::own_node::watch(client.clone(), node.clone(), scope.clone(), texts_tx))
+        }
+        (None, ProfileSource::ConfigMap(name)) => {
+            let api: Api<ConfigMap> = Api::namespaced(client.clone(), &settings.namespace);
+            tokio::spawn(watch_configmap(api, name.clone(), node.clone(), texts_tx))
+        }
     };
     let report = settings.report.clone().map(|r| tokio::spawn(crate::report::run(client.clone(), r, shutdown.clone())));
     let reference = ObjectReference {
@@ -216,6 +232,7 @@ pub fn runtime_status(runtime: &Runtime) -> Value {
     let (clock_state, offset) = runtime.clock_summary();
     json!({
         "appliedProfiles": runtime.applied().keys().collect::<Vec<_>>(),
+        "profilesHash": runtime.value_hash(),
         "processes": processes,
         "clockState": clock_state,
         "offsetNs": offset,

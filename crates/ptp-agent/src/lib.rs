@@ -12,6 +12,7 @@ pub mod supervise;
 pub use error::Error;
 pub mod cluster;
 pub mod metrics;
+pub mod own_node;
 pub mod profile_file;
 pub mod runtime;
 pub mod serve;

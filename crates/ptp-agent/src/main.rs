@@ -49,8 +49,11 @@ enum Command {
     },
     /// Parse linuxptp log lines from stdin; print one JSON object per line, in order.
     Parse,
-    /// Run linuxptp from the node's profiles: from `--profile FILE` (standalone, or the mounted
-    /// ConfigMap), else from an API watch of the ptp-configmap key named after the node.
+    /// Run linuxptp from the node's profiles and report it: from `--profile FILE` (standalone, or
+    /// the mounted ConfigMap), else from the API (`--profile-source`): rendered by the agent from
+    /// the PtpConfigs and its Node (`api`), or the ptp-configmap key named after the node
+    /// (`configmap`). Serves /metrics, /healthz and /readyz; in a cluster, writes the runtime
+    /// state into the node's NodePtpDevice status.
     Run {
         /// The node's profiles (what its ptp-configmap key holds); re-read when it changes.
         #[arg(long)]
@@ -65,6 +68,15 @@ enum Command {
         /// Name of the ConfigMap (API mode).
         #[arg(long, env = "CONFIGMAP_NAME", default_value = "ptp-configmap")]
         configmap_name: String,
+        /// Without --profile: `api` renders this node's profiles from the PtpConfigs and its Node
+        /// (as the operator would, no ConfigMap needed); `configmap` reads the node's key of
+        /// --configmap-name, as the operator writes it.
+        #[arg(long, env = "PROFILE_SOURCE", value_enum, default_value_t = SourceArg::Api)]
+        profile_source: SourceArg,
+        /// With `--profile-source api`: namespaces whose PtpConfigs count (the operator's
+        /// WATCH_NAMESPACES); empty: all.
+        #[arg(long = "watch-namespace", env = "WATCH_NAMESPACES", value_delimiter = ',')]
+        watch_namespaces: Vec<String>,
         /// Name of this node (metrics label); defaults to the hostname.
         #[arg(long, env = "NODE_NAME")]
         node_name: Option<String>,
@@ -83,6 +95,13 @@ enum Command {
         #[command(flatten)]
         metrics: ptp_serve::MetricsArgs,
     },
+}
+
+/// `--profile-source`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum SourceArg {
+    Api,
+    Configmap,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -122,6 +141,8 @@ fn main() -> ExitCode {
             report_status,
             namespace,
             configmap_name,
+            profile_source,
+            watch_namespaces,
             node_name,
             run_dir,
             bin_dir,
@@ -130,7 +151,15 @@ fn main() -> ExitCode {
             metrics,
         } => run_agent(
             (profile, report_status),
-            (namespace, configmap_name),
+            (
+                namespace,
+                match profile_source {
+                    SourceArg::Configmap => ptp_agent::cluster::ProfileSource::ConfigMap(configmap_name),
+                    SourceArg::Api => ptp_agent::cluster::ProfileSource::Render(ptp_agent::own_node::Scope {
+                        namespaces: watch_namespaces.into_iter().filter(|n| !n.is_empty()).collect(),
+                    }),
+                },
+            ),
             node_name,
             (run_dir, bin_dir),
             (&metrics_addr, &health_addr, metrics),
@@ -209,7 +238,7 @@ fn parse_stdin() -> Result<(), String> {
 
 fn run_agent(
     (profile, report_status): (Option<PathBuf>, bool),
-    (namespace, configmap): (String, String),
+    (namespace, source): (String, ptp_agent::cluster::ProfileSource),
     node_name: Option<String>,
     (run_dir, bin_dir): (PathBuf, Option<PathBuf>),
     (metrics_addr, health_addr, metrics): (&str, &str, ptp_serve::MetricsArgs),
@@ -271,7 +300,7 @@ fn run_agent(
         let settings = ptp_agent::cluster::Settings {
             run,
             namespace,
-            configmap,
+            source,
             status_interval: Duration::from_secs(10),
             report: Some(report),
         };

@@ -88,9 +88,16 @@ pub struct Runtime {
     refused: Vec<Refusal>,
     /// Why the last value of the profile source was not applied at all, when it was not.
     source_error: Option<String>,
+    /// SHA-256 (hex) of the last value of the profile source that was applied.
+    value_hash: Option<String>,
     observed: Arc<Mutex<Observed>>,
     /// Notified when a line changed a clock's state or made a new clock.
     clocks_changed: Arc<Notify>,
+}
+
+/// SHA-256 of a profile source value, lowercase hex (as `sha256sum` prints it).
+pub fn value_hash(text: &str) -> String {
+    ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The supervisor key (and `config` metric label) of a process: its config file name.
@@ -152,10 +159,22 @@ impl Runtime {
             applied: BTreeMap::new(),
             refused: Vec::new(),
             source_error: None,
+            value_hash: None,
             observed: Arc::new(Mutex::new(observed)),
             clocks_changed: Arc::new(Notify::new()),
         };
         (runtime, rx)
+    }
+
+    /// SHA-256 (hex) of the last profile source value applied (what `ptp-configmap` holds for
+    /// this node when the agent and the operator agree).
+    pub fn value_hash(&self) -> Option<&str> {
+        self.value_hash.as_deref()
+    }
+
+    /// The profile source value about to be applied.
+    pub fn value_taken(&mut self, text: &str) {
+        self.value_hash = Some(value_hash(text));
     }
 
     /// What runs now.

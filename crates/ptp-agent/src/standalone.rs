@@ -97,8 +97,9 @@ pub async fn run_fed(
             () = runtime.clocks_changed() => {}
             Ok(()) = processes.changed() => {}
             Some(value) = texts.recv() => {
-                match value.and_then(|text| decode_node_profiles(&text).map_err(|e| e.to_string())) {
-                    Ok(profiles) => {
+                match value.and_then(|text| decode_node_profiles(&text).map(|p| (p, text)).map_err(|e| e.to_string())) {
+                    Ok((profiles, text)) => {
+                        runtime.value_taken(&text);
                         runtime.apply(&profiles).await;
                         applied_once = true;
                     }

@@ -46,6 +46,20 @@ async fn cluster(test: &str, data: &[(&str, String)]) -> Option<(TestEnv, Identi
     let cp = ControlPlane::for_test(test)?;
     let env = cp.env(test).await.unwrap();
     env.install_chart_rbac().await.unwrap();
+    // The chart grants the ConfigMap's read with `agent.profileSource: configmap` only (its
+    // default renders from the PtpConfigs): the same rules, for the tests of that mode.
+    for doc in [
+        serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": "agent-configmap", "namespace": env.ns},
+            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["ptp-configmap"], "verbs": ["get"]},
+                      {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list", "watch"]}]}),
+        serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": "agent-configmap", "namespace": env.ns},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "agent-configmap"},
+            "subjects": [{"kind": "ServiceAccount", "name": "ptp-operator-agent", "namespace": env.ns}]}),
+    ] {
+        env.apply(doc).await.unwrap();
+    }
     let agent = env.service_account("ptp-operator-agent").await.unwrap();
     let device = NodePtpDevice::new(NODE, NodePtpDeviceSpec {});
     devices(&env).create(&PostParams::default(), &device).await.unwrap();
@@ -83,7 +97,7 @@ fn settings(
             endpoints: Default::default(),
         },
         namespace: ns.into(),
-        configmap: "ptp-configmap".into(),
+        source: ptp_agent::cluster::ProfileSource::ConfigMap("ptp-configmap".into()),
         status_interval: Duration::from_millis(300),
         report: None,
     }
@@ -266,6 +280,93 @@ async fn file_mode_with_status_reads_the_mounted_file_and_still_writes_the_statu
     wait_until(&devices(&env), NODE, Duration::from_secs(15), applied("from_file")).await.unwrap();
     std::fs::write(&profile, profiles(&["edited"])).unwrap();
     wait_until(&devices(&env), NODE, Duration::from_secs(15), applied("edited")).await.unwrap();
+    let _ = stop.send(true);
+    tokio::time::timeout(Duration::from_secs(10), agent).await.expect("stops in time").unwrap().unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `--profile-source api`: the agent renders its own node from the PtpConfigs of its namespace
+/// and its Node's labels (as the chart's agent ServiceAccount), byte for byte the operator's
+/// value (its SHA-256 is in the status), follows label changes and PtpConfig edits, and reads no
+/// ConfigMap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renders_its_own_node_from_the_ptpconfigs_and_its_labels() {
+    use ptp_api::render::{NodeInfo, render_node};
+    use ptp_api::{MatchRule, PtpConfig, PtpConfigSpec, PtpProfile, PtpRecommend};
+
+    let dir = std::env::temp_dir().join(format!("ptp-cluster-render-{}", std::process::id()));
+    let bin = ptp_testkit::probe::fake_ptp4l(&dir, &[5], "0.2").unwrap();
+    let test = "agent-cluster-own-render";
+    let Some((env, agent)) = cluster(test, &[]).await else { return };
+    let node = env.node("own", serde_json::json!({"ptp/role": "a"})).await.unwrap();
+    let device = NodePtpDevice::new(&node, NodePtpDeviceSpec {});
+    devices(&env).create(&PostParams::default(), &device).await.unwrap();
+
+    let profile = |name: &str, opts: &str| PtpProfile {
+        interface: Some("eth9".into()),
+        ptp4l_opts: Some(opts.into()),
+        ptp4l_conf: Some("[global]\nslaveOnly 1\n".into()),
+        ..PtpProfile::named(name)
+    };
+    let rule = |profile: &str, label: &str| PtpRecommend {
+        profile: profile.into(),
+        priority: 10,
+        r#match: Some(vec![MatchRule::node_label(label)]),
+    };
+    let mut config = PtpConfig::new(
+        "cfg",
+        PtpConfigSpec {
+            profile: vec![profile("a", "-S"), profile("b", "-S")],
+            recommend: vec![rule("a", "ptp/role=a"), rule("b", "ptp/role=b")],
+        },
+    );
+    config.metadata.namespace = Some(env.ns.clone());
+    let configs: Api<PtpConfig> = Api::namespaced(env.admin.clone(), &env.ns);
+    configs.create(&PostParams::default(), &config).await.unwrap();
+
+    let mut settings = settings(&env.ns, &dir, Some(bin.clone()), None);
+    settings.run.runtime.node = node.clone();
+    settings.source =
+        ptp_agent::cluster::ProfileSource::Render(ptp_agent::own_node::Scope { namespaces: vec![env.ns.clone()] });
+    let (stop, stop_rx) = watch::channel(false);
+    let requests = agent.requests.clone();
+    let agent = tokio::spawn(run(agent.client, settings, stop_rx));
+
+    let wait = Duration::from_secs(15);
+    // What the operator would write for this node, and its SHA-256.
+    let expected = |config: &PtpConfig, role: &str| {
+        let value = render_node([config], &NodeInfo::new(node.clone()).with_label("ptp/role", role));
+        ptp_agent::runtime::value_hash(&value)
+    };
+    let applied = |name: &'static str, hash: String| {
+        move |d: &NodePtpDevice| {
+            d.status.as_ref().is_some_and(|s| {
+                s.applied_profiles.as_deref() == Some(&[name.to_string()][..])
+                    && s.profiles_hash.as_deref() == Some(hash.as_str())
+                    && s.processes.as_ref().is_some_and(|p| p.len() == 1 && p[0].state == "Running")
+            })
+        }
+    };
+    wait_until(&devices(&env), &node, wait, applied("cfg_a", expected(&config, "a"))).await.unwrap();
+
+    // The Node's label moves it to profile b.
+    let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(env.admin.clone());
+    let patch = serde_json::json!({"metadata": {"labels": {"ptp/role": "b"}}});
+    nodes.patch(&node, &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    wait_until(&devices(&env), &node, wait, applied("cfg_b", expected(&config, "b"))).await.unwrap();
+
+    // An edit of the PtpConfig reaches the node.
+    config.spec.profile[1].ptp4l_opts = Some("-S -2".into());
+    let patch = serde_json::json!({"spec": {"profile": config.spec.profile}});
+    configs.patch("cfg", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    wait_until(&devices(&env), &node, wait, applied("cfg_b", expected(&config, "b"))).await.unwrap();
+    assert_eq!(
+        requests.count(Verb::Get, "configmaps") + requests.count(Verb::List, "configmaps"),
+        0,
+        "no ConfigMap read"
+    );
+    assert_eq!(requests.count(Verb::Watch, "configmaps"), 0, "no ConfigMap watch");
+
     let _ = stop.send(true);
     tokio::time::timeout(Duration::from_secs(10), agent).await.expect("stops in time").unwrap().unwrap();
     let _ = std::fs::remove_dir_all(dir);

@@ -64,6 +64,10 @@ pub struct NodePtpDeviceStatus {
     /// Qualified names of the profiles the agent applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_profiles: Option<Vec<String>>,
+    /// SHA-256 (hex) of the profiles value the agent applied: what the node's `ptp-configmap`
+    /// key holds (`sha256sum`) when the agent and the operator agree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profiles_hash: Option<String>,
     /// One entry per supervised linuxptp process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub processes: Option<Vec<ProcessStatus>>,

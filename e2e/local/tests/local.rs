@@ -8,9 +8,10 @@
 //!
 //! 1. the operator is ready and creates the node's NodePtpDevice; the agent reports the NICs;
 //! 2. two PtpConfigs whose rules match the node → the node's ConfigMap key holds both profiles;
-//! 3. the agent starts one ptp4l per profile; the NodePtpDevice status shows the applied
-//!    profiles, running processes, LOCKED and an offset (also through `kubectl get` when a
-//!    kubectl of the control plane); the PtpConfigs report their node;
+//! 3. the agent, rendering its own node from the PtpConfigs (the chart's default), starts one
+//!    ptp4l per profile; the NodePtpDevice status shows the applied profiles (their SHA-256
+//!    equal to the ConfigMap key's), running processes, LOCKED and an offset (also through
+//!    `kubectl get` when a kubectl of the control plane); the PtpConfigs report their node;
 //! 4. one PtpConfig changes → only its ptp4l restarts;
 //! 5. both are deleted → every ptp4l stops and the key becomes `[]`;
 //! 6. SIGTERM stops both binaries in time, nothing is left behind.
@@ -212,7 +213,7 @@ async fn operator_and_agent_binaries_run_ptp4l_from_ptpconfigs() {
         child: Command::new(WITHOUT_SYS_TIME[0])
             .args(&WITHOUT_SYS_TIME[1..])
             .arg(&agent_bin)
-            .args(["run", "--namespace", &ns, "--node-name", &node_name, "--run-dir"])
+            .args(["run", "--namespace", &ns, "--watch-namespace", &ns, "--node-name", &node_name, "--run-dir"])
             .arg(&run_dir)
             .args([
                 "--metrics-addr",
@@ -300,6 +301,15 @@ async fn operator_and_agent_binaries_run_ptp4l_from_ptpconfigs() {
     .await;
     time.mark("NodePtpDevice status: profiles applied, LOCKED, offset");
     eprintln!("e2e: status offsetNs={:?}, processes={:?}", status.offset_ns, status.processes);
+    // The agent rendered its node itself (`--profile-source api`, the default): the same bytes as
+    // the operator's ConfigMap key.
+    let key = c.key().await.unwrap();
+    let sha256: String = ring::digest::digest(&ring::digest::SHA256, key.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(status.profiles_hash.as_deref(), Some(sha256.as_str()), "the agent's render is the operator's: {key}");
     let (code, metrics) = http_get(agent_metrics, "/metrics").expect("agent /metrics");
     assert_eq!(code, 200);
     assert!(

@@ -1,0 +1,289 @@
+//! What the agent knows to render its own node, pure: every PtpConfig as last seen (decoded one
+//! at a time: one the agent's types cannot read keeps its last decoded version, or is left out,
+//! and never hides the others) and its Node's labels. [`OwnNode::value`] is the node's value as
+//! the operator would write it into `ptp-configmap`, once both initial lists are complete.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ptp_api::render::{ConfigKey, NodeInfo, render_node};
+use ptp_api::{PtpConfig, RawPtpConfig};
+
+/// One PtpConfig as last seen.
+#[derive(Clone, Debug)]
+struct Known {
+    uid: Option<String>,
+    resource_version: Option<String>,
+    /// Why the current version does not decode, if it does not.
+    error: Option<String>,
+    /// The latest version of this object (same uid) that decoded: what is rendered.
+    last_good: Option<PtpConfig>,
+}
+
+/// A PtpConfig that stopped decoding (for a log line and a count).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Undecodable {
+    pub key: ConfigKey,
+    pub error: String,
+    /// Whether an earlier version is still rendered in its place.
+    pub last_good_kept: bool,
+}
+
+/// The agent's view of the inputs of its node's render.
+#[derive(Clone, Debug)]
+pub struct OwnNode {
+    node: String,
+    /// `None` until the Node was seen (or after it was deleted).
+    labels: Option<BTreeMap<String, String>>,
+    configs: BTreeMap<ConfigKey, Known>,
+    /// Per watch (a namespace, or `None` for all), the keys seen since its (re)list began.
+    listing: BTreeMap<Option<String>, BTreeSet<ConfigKey>>,
+    /// The watches whose list is complete.
+    listed: BTreeSet<Option<String>>,
+    /// The watches there are (one per namespace, or one for all).
+    watches: usize,
+}
+
+impl OwnNode {
+    /// For `watches` PtpConfig watches (one per namespace, or one of all namespaces).
+    pub fn new(node: impl Into<String>, watches: usize) -> Self {
+        OwnNode {
+            node: node.into(),
+            labels: None,
+            configs: BTreeMap::new(),
+            listing: BTreeMap::new(),
+            listed: BTreeSet::new(),
+            watches: watches.max(1),
+        }
+    }
+
+    /// A (re)list of the watch of `namespace` (`None`: all) begins: its objects not in the list
+    /// are forgotten when it ends.
+    pub fn list_started(&mut self, namespace: Option<&str>) {
+        self.listing.insert(namespace.map(str::to_string), BTreeSet::new());
+    }
+
+    /// The (re)list of the watch of `namespace` is complete.
+    pub fn list_done(&mut self, namespace: Option<&str>) {
+        let scope = namespace.map(str::to_string);
+        if let Some(seen) = self.listing.remove(&scope) {
+            self.configs.retain(|key, _| seen.contains(key) || namespace.is_some_and(|n| n != key.namespace.as_str()));
+        }
+        self.listed.insert(scope);
+    }
+
+    /// A PtpConfig was created or changed (or listed). Returns the decode problem when this
+    /// version does not decode and the previous one did (or there was none).
+    pub fn config_applied(&mut self, raw: &RawPtpConfig) -> Option<Undecodable> {
+        let key = key_of(raw);
+        for (scope, seen) in &mut self.listing {
+            if scope.as_ref().is_none_or(|n| *n == key.namespace) {
+                seen.insert(key.clone());
+            }
+        }
+        let uid = raw.metadata.uid.clone();
+        let resource_version = raw.metadata.resource_version.clone();
+        let previous = self.configs.remove(&key).filter(|k| k.uid == uid);
+        if let Some(p) =
+            previous.as_ref().filter(|p| p.resource_version.is_some() && p.resource_version == resource_version)
+        {
+            self.configs.insert(key, p.clone());
+            return None;
+        }
+        let was_bad = previous.as_ref().is_some_and(|p| p.error.is_some());
+        let mut last_good = previous.and_then(|p| p.last_good);
+        let (error, problem) = match raw.decode() {
+            Ok(decoded) => {
+                last_good = Some(decoded.config);
+                (None, None)
+            }
+            Err(e) => {
+                let error = e.to_string();
+                let problem = (!was_bad).then(|| Undecodable {
+                    key: key.clone(),
+                    error: error.clone(),
+                    last_good_kept: last_good.is_some(),
+                });
+                (Some(error), problem)
+            }
+        };
+        self.configs.insert(key, Known { uid, resource_version, error, last_good });
+        problem
+    }
+
+    /// A PtpConfig was deleted.
+    pub fn config_deleted(&mut self, raw: &RawPtpConfig) {
+        self.configs.remove(&key_of(raw));
+    }
+
+    /// The Node's labels (`None`: the Node is gone).
+    pub fn node_labels(&mut self, labels: Option<BTreeMap<String, String>>) {
+        self.labels = labels;
+    }
+
+    /// The PtpConfigs that do not decode now.
+    pub fn undecodable(&self) -> usize {
+        self.configs.values().filter(|k| k.error.is_some()).count()
+    }
+
+    /// The node's value, once the PtpConfigs were listed and the Node was seen; `None` before.
+    pub fn value(&self) -> Option<String> {
+        if self.listed.len() < self.watches {
+            return None;
+        }
+        let labels = self.labels.as_ref()?;
+        let node = NodeInfo { name: self.node.clone(), labels: labels.clone() };
+        Some(render_node(self.configs.values().filter_map(|k| k.last_good.as_ref()), &node))
+    }
+}
+
+fn key_of(raw: &RawPtpConfig) -> ConfigKey {
+    ConfigKey {
+        name: raw.metadata.name.clone().unwrap_or_default(),
+        namespace: raw.metadata.namespace.clone().unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ptp_api::render::render;
+    use ptp_api::{MatchRule, PtpConfigSpec, PtpProfile, PtpRecommend};
+    use serde_json::json;
+
+    use super::*;
+
+    fn config(name: &str, label: &str, priority: i64, opts: &str) -> PtpConfig {
+        let mut c = PtpConfig::new(
+            name,
+            PtpConfigSpec {
+                profile: vec![PtpProfile { ptp4l_opts: Some(opts.into()), ..PtpProfile::named("p") }],
+                recommend: vec![PtpRecommend {
+                    profile: "p".into(),
+                    priority,
+                    r#match: Some(vec![MatchRule::node_label(label)]),
+                }],
+            },
+        );
+        c.metadata.namespace = Some("ptp".into());
+        c.metadata.uid = Some(format!("uid-{name}"));
+        c
+    }
+
+    fn raw(config: &PtpConfig, version: u32) -> RawPtpConfig {
+        let mut raw = RawPtpConfig::from_typed(config).unwrap();
+        raw.metadata.resource_version = Some(version.to_string());
+        raw
+    }
+
+    fn labels(pairs: &[(&str, &str)]) -> Option<BTreeMap<String, String>> {
+        Some(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    fn fleet_value(configs: &[&PtpConfig], labels: &[(&str, &str)]) -> String {
+        let node = labels.iter().fold(NodeInfo::new("n1"), |n, (k, v)| n.with_label(*k, *v));
+        render(configs.iter().copied(), &[node]).data["n1"].clone()
+    }
+
+    #[test]
+    fn no_value_before_both_lists_and_the_operators_value_after() {
+        let a = config("a", "ptp/a", 10, "-2");
+        let mut own = OwnNode::new("n1", 1);
+        own.list_started(None);
+        own.config_applied(&raw(&a, 1));
+        assert_eq!(own.value(), None, "the PtpConfig list is not complete");
+        own.list_done(None);
+        assert_eq!(own.value(), None, "the Node was not seen");
+        own.node_labels(labels(&[("ptp/a", "")]));
+        assert_eq!(own.value(), Some(fleet_value(&[&a], &[("ptp/a", "")])));
+        own.node_labels(labels(&[]));
+        assert_eq!(own.value().as_deref(), Some("[]"), "a label removed: nothing for this node");
+    }
+
+    #[test]
+    fn edits_deletes_and_relists_follow_the_cluster() {
+        let (a, b) = (config("a", "ptp/x", 10, "-2"), config("b", "ptp/x", 5, "-4"));
+        let mut own = OwnNode::new("n1", 1);
+        own.list_started(None);
+        own.config_applied(&raw(&a, 1));
+        own.list_done(None);
+        own.node_labels(labels(&[("ptp/x", "")]));
+        own.config_applied(&raw(&b, 2));
+        assert_eq!(own.value(), Some(fleet_value(&[&a, &b], &[("ptp/x", "")])), "b wins on priority");
+        own.config_deleted(&raw(&b, 3));
+        assert_eq!(own.value(), Some(fleet_value(&[&a], &[("ptp/x", "")])));
+        // A relist that no longer has `a` (deleted while the watch was down) forgets it.
+        own.list_started(None);
+        own.config_applied(&raw(&b, 4));
+        own.list_done(None);
+        assert_eq!(own.value(), Some(fleet_value(&[&b], &[("ptp/x", "")])));
+    }
+
+    #[test]
+    fn an_undecodable_version_keeps_the_last_good_one_and_hides_nothing_else() {
+        let (a, b) = (config("a", "ptp/a", 10, "-2"), config("b", "ptp/b", 10, "-4"));
+        let mut own = OwnNode::new("n1", 1);
+        own.list_started(None);
+        own.config_applied(&raw(&a, 1));
+        own.config_applied(&raw(&b, 1));
+        own.list_done(None);
+        own.node_labels(labels(&[("ptp/a", ""), ("ptp/b", "")]));
+        let before = own.value();
+        let mut bad = raw(&a, 2);
+        bad.spec = json!({"profile": [{"name": "p", "ptpSchedulingPolicy": "SCHED_RR"}]});
+        let problem = own.config_applied(&bad).expect("reported");
+        assert!(problem.last_good_kept && problem.error.contains("ptpSchedulingPolicy"), "{problem:?}");
+        assert_eq!(
+            own.config_applied(&{
+                bad.metadata.resource_version = Some("3".into());
+                bad.clone()
+            }),
+            None,
+            "once"
+        );
+        assert_eq!(own.value(), before, "the last good version of `a` is still rendered");
+        assert_eq!(own.undecodable(), 1);
+        // `b` still follows its edits.
+        let b2 = config("b", "ptp/b", 10, "-4 -S");
+        own.config_applied(&raw(&b2, 5));
+        assert_eq!(own.value(), Some(fleet_value(&[&a, &b2], &[("ptp/a", ""), ("ptp/b", "")])));
+        // Without a good version (first seen undecodable) the object is left out.
+        let mut fresh = OwnNode::new("n1", 1);
+        fresh.list_started(None);
+        fresh.config_applied(&bad);
+        fresh.config_applied(&raw(&b2, 5));
+        fresh.list_done(None);
+        fresh.node_labels(labels(&[("ptp/a", ""), ("ptp/b", "")]));
+        assert_eq!(fresh.value(), Some(fleet_value(&[&b2], &[("ptp/a", ""), ("ptp/b", "")])));
+        // A recreated object (new uid) does not inherit the old one's last good version.
+        let mut recreated = bad.clone();
+        recreated.metadata.uid = Some("another".into());
+        own.config_applied(&recreated);
+        assert_eq!(own.value(), Some(fleet_value(&[&b2], &[("ptp/a", ""), ("ptp/b", "")])));
+    }
+
+    #[test]
+    fn one_watch_per_namespace_relists_its_own_namespace_only() {
+        let mut a = config("a", "ptp/x", 10, "-2");
+        a.metadata.namespace = Some("one".into());
+        let mut b = config("b", "ptp/x", 10, "-4");
+        b.metadata.namespace = Some("two".into());
+        let mut own = OwnNode::new("n1", 2);
+        own.node_labels(labels(&[("ptp/x", "")]));
+        own.list_started(Some("one"));
+        own.config_applied(&raw(&a, 1));
+        own.list_done(Some("one"));
+        assert_eq!(own.value(), None, "the second namespace is not listed yet");
+        own.list_started(Some("two"));
+        own.config_applied(&raw(&b, 1));
+        own.list_done(Some("two"));
+        let both = own.value();
+        assert_eq!(both, Some(fleet_value(&[&a, &b], &[("ptp/x", "")])));
+        // A relist of `one` keeps `two`'s objects.
+        own.list_started(Some("one"));
+        own.config_applied(&raw(&a, 1));
+        own.list_done(Some("one"));
+        assert_eq!(own.value(), both);
+        own.list_started(Some("two"));
+        own.list_done(Some("two"));
+        assert_eq!(own.value(), Some(fleet_value(&[&a], &[("ptp/x", "")])), "b is gone from `two`");
+    }
+}
