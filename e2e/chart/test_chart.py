@@ -404,6 +404,20 @@ def rbac_with_watch_namespaces_uses_roles():
 
 
 @test
+def configmap_can_be_turned_off_with_self_rendering_agents():
+    assert "WRITE_CONFIGMAP" not in env(find(render(None), "Deployment")), "written by default"
+    off = find(render({"operator": {"writeConfigMap": False}}), "Deployment")
+    assert env(off)["WRITE_CONFIGMAP"] == "false"
+    for source in ("configmap", "file"):
+        try:
+            render_raw({"operator": {"writeConfigMap": False}, "agent": {"profileSource": source}})
+        except helm.HelmError as e:
+            assert "operator.writeConfigMap false needs agent.profileSource api" in str(e), e
+        else:
+            raise AssertionError(f"writeConfigMap false with profileSource {source} rendered")
+
+
+@test
 def rbac_can_be_turned_off():
     kinds = {o["kind"] for o in render({"rbac": {"create": False}})}
     assert not kinds & {"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"}, kinds

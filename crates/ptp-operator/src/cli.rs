@@ -38,6 +38,10 @@ pub struct RunArgs {
     /// Name of the aggregated ConfigMap.
     #[arg(long, env = "CONFIGMAP_NAME", default_value = ptp_api::CONFIGMAP_NAME)]
     pub configmap_name: String,
+    /// Write the aggregated ConfigMap (`false`: only when every agent renders its own node, with
+    /// `--profile-source api`, and nothing else reads it).
+    #[arg(long, env = "WRITE_CONFIGMAP", default_value_t = true, action = clap::ArgAction::Set)]
+    pub write_configmap: bool,
     /// Label selector of the nodes that run the agent (each gets a NodePtpDevice).
     #[arg(long, env = "AGENT_NODE_SELECTOR", default_value = "kubernetes.io/os=linux")]
     pub agent_node_selector: String,
@@ -96,6 +100,7 @@ impl RunArgs {
             namespace: self.namespace.clone(),
             watch_namespaces: self.watch_namespaces.iter().filter(|n| !n.is_empty()).cloned().collect(),
             configmap_name: self.configmap_name.clone(),
+            write_configmap: self.write_configmap,
             agent_selector: crate::controller::selector::LabelSelector::parse(&self.agent_node_selector)
                 .map_err(|e| format!("--agent-node-selector: {e}"))?,
             leader_election: self.leader_elect,

@@ -45,6 +45,7 @@ fn settings(env: &TestEnv, identity: &str, leader_election: bool) -> Settings {
         namespace: env.ns.clone(),
         watch_namespaces: vec![env.ns.clone()],
         configmap_name: CM.into(),
+        write_configmap: true,
         agent_selector: LabelSelector::parse(&format!("{TEST_LABEL}={}", env.ns)).unwrap(),
         leader_election,
         lease_name: "ptp-operator-leader".into(),

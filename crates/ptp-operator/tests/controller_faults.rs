@@ -30,6 +30,7 @@ fn settings() -> Settings {
         namespace: NS.into(),
         watch_namespaces: vec![],
         configmap_name: CM.into(),
+        write_configmap: true,
         agent_selector: LabelSelector::parse("kubernetes.io/os=linux").unwrap(),
         leader_election: false,
         lease_name: "ptp-operator-leader".into(),

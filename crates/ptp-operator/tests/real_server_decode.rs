@@ -55,6 +55,7 @@ fn settings(env: &TestEnv) -> Settings {
         namespace: env.ns.clone(),
         watch_namespaces: vec![env.ns.clone()],
         configmap_name: CM.into(),
+        write_configmap: true,
         agent_selector: LabelSelector::parse(&format!("{TEST_LABEL}={}", env.ns)).unwrap(),
         leader_election: false,
         lease_name: "ptp-operator-leader".into(),

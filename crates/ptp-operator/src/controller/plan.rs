@@ -54,6 +54,9 @@ pub struct Snapshot {
     pub agent_selector: LabelSelector,
     /// Name of the ConfigMap (for messages).
     pub configmap_name: String,
+    /// `--write-configmap=false`: the ConfigMap is neither written nor sized (every agent renders
+    /// its own node); what is stored stays as it is.
+    pub configmap_off: bool,
 }
 
 /// What to do with the ConfigMap.
@@ -147,18 +150,20 @@ pub fn plan_from(
     now: &Time,
 ) -> Plan {
     let data_bytes = engine.data_bytes();
-    let size = size_warning(&snapshot.configmap_name, data_bytes, engine.node_count()).map(|w| DesiredCondition {
-        type_: CONDITION_CONFIGMAP_WITHIN_LIMIT,
-        status: false,
-        reason: w.reason.into(),
-        message: w.message,
-    });
+    let size = size_warning(&snapshot.configmap_name, data_bytes, engine.node_count())
+        .filter(|_| !snapshot.configmap_off)
+        .map(|w| DesiredCondition {
+            type_: CONDITION_CONFIGMAP_WITHIN_LIMIT,
+            status: false,
+            reason: w.reason.into(),
+            message: w.message,
+        });
 
     // Over the object limit the API server refuses the write, every time: writing nothing keeps
     // the last stored version for every node (and no retry loop), the condition says why.
     let over_limit = data_bytes > CONFIGMAP_LIMIT_BYTES;
     let configmap = match &snapshot.configmap_data {
-        _ if over_limit || !(dirty.all || dirty.configmap) => ConfigMapAction::Keep,
+        _ if snapshot.configmap_off || over_limit || !(dirty.all || dirty.configmap) => ConfigMapAction::Keep,
         None => ConfigMapAction::Create(engine.data()),
         Some(current) => {
             let data = engine.data();

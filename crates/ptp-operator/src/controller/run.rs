@@ -44,6 +44,9 @@ pub struct Settings {
     /// Namespaces whose PtpConfigs count; empty: all namespaces.
     pub watch_namespaces: Vec<String>,
     pub configmap_name: String,
+    /// Whether `ptp-configmap` is written (for `--profile-source configmap`/`file` agents, Go
+    /// daemons and tools that read it); agents that render their own node do not need it.
+    pub write_configmap: bool,
     pub agent_selector: LabelSelector,
     pub leader_election: bool,
     pub lease_name: String,
@@ -113,6 +116,7 @@ impl Caches {
             devices,
             agent_selector: settings.agent_selector.clone(),
             configmap_name: settings.configmap_name.clone(),
+            configmap_off: !settings.write_configmap,
         };
         Cached { snapshot, config_refs, versions }
     }

@@ -41,6 +41,7 @@ fn snapshot() -> Snapshot {
         agent_selector: LabelSelector::parse("kubernetes.io/os=linux").unwrap(),
         undecodable: vec![],
         configmap_name: "ptp-configmap".into(),
+        configmap_off: false,
     }
 }
 
@@ -185,6 +186,29 @@ fn oversize_configmap_sets_a_condition_and_event_and_clears_them() {
     let p = plan(&s, &now(2));
     assert!(p.statuses[0].1.conditions.iter().all(|c| c.type_ != CONDITION_CONFIGMAP_WITHIN_LIMIT));
     assert!(p.events.iter().any(|e| e.reason == "ConfigMapWithinLimitRestored"));
+}
+
+/// `--write-configmap=false`: no ConfigMap write of any kind and no size condition, however
+/// big the fleet; statuses and devices as usual.
+#[test]
+fn with_the_configmap_off_nothing_is_written_to_it_and_no_size_is_reported() {
+    let mut s = snapshot();
+    s.configmap_off = true;
+    let p = plan(&s, &now(1));
+    assert_eq!(p.configmap, ConfigMapAction::Keep, "not created");
+    assert!(!p.statuses.is_empty() && !p.create_devices.is_empty(), "the rest is planned as usual");
+    let mut stale = applied(s.clone(), &p);
+    stale.configmap_data = Some(BTreeMap::from([("node-x".to_string(), "[]".to_string())]));
+    assert_eq!(plan(&stale, &now(2)).configmap, ConfigMapAction::Keep, "not updated");
+    let big = "x".repeat(1000);
+    s.configs[0].spec.profile[0].ptp4l_conf = Some(format!("[global]\n# {big}\n"));
+    for i in 0..1000 {
+        s.nodes.push(linux(&format!("node-{i:04}")).with_label("ptp", ""));
+    }
+    let p = plan(&s, &now(3));
+    assert!(p.data_bytes > 1024 * 1024);
+    assert!(p.statuses.iter().all(|(_, st)| st.conditions.iter().all(|c| c.type_ != CONDITION_CONFIGMAP_WITHIN_LIMIT)));
+    assert!(p.events.iter().all(|e| e.reason != "OverSizeLimit"));
 }
 
 #[test]
