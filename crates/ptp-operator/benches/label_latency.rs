@@ -48,6 +48,7 @@ async fn main() {
         namespace: NS.into(),
         watch_namespaces: vec![],
         configmap_name: "ptp-configmap".into(),
+        write_configmap: true,
         agent_selector: LabelSelector::parse("kubernetes.io/os=linux").expect("selector"),
         leader_election: false,
         lease_name: "ptp-operator-leader".into(),
