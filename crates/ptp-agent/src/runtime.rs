@@ -91,7 +91,7 @@ pub struct Runtime {
     /// SHA-256 (hex) of the last value of the profile source that was applied.
     value_hash: Option<String>,
     observed: Arc<Mutex<Observed>>,
-    /// Notified when a line changed a clock's state or made a new clock.
+    /// Notified when a line or time changed a clock's state, or a line made a new clock.
     clocks_changed: Arc<Notify>,
 }
 
@@ -307,7 +307,27 @@ impl Runtime {
         let observed = self.observed.clone();
         let seen = self.clocks_changed.clone();
         tokio::spawn(async move {
-            while let Some(line) = lines.recv().await {
+            loop {
+                // The clocks' time-based transitions (samples gone stale, holdover over) are
+                // checked here, at their deadline, which each line moves on: while lines arrive
+                // the timer never fires, and the lines are the only wakeups.
+                let deadline = observed.lock().unwrap_or_else(PoisonError::into_inner).next_deadline();
+                let next = match deadline {
+                    Some(at) => match tokio::time::timeout_at(at.into(), lines.recv()).await {
+                        Ok(line) => line,
+                        Err(_) => {
+                            let mut observed = observed.lock().unwrap_or_else(PoisonError::into_inner);
+                            let before = observed.transitions();
+                            observed.clocks_on_time(Instant::now());
+                            if observed.transitions() != before {
+                                seen.notify_one();
+                            }
+                            continue;
+                        }
+                    },
+                    None => lines.recv().await,
+                };
+                let Some(line) = next else { break };
                 let parsed = parse(&line.line);
                 let mut observed = observed.lock().unwrap_or_else(PoisonError::into_inner);
                 let before = observed.transitions();
@@ -324,17 +344,10 @@ impl Runtime {
         })
     }
 
-    /// Resolves after a line changed a clock's state (or made a new clock) since the last call.
+    /// Resolves after a line or time changed a clock's state (or a line made a new clock) since
+    /// the last call.
     pub async fn clocks_changed(&self) {
         self.clocks_changed.notified().await;
-    }
-
-    /// When [`Runtime::tick`] must run next at the latest without any line or process change: the
-    /// earliest instant a clock goes stale or leaves HOLDOVER. `None`: no clock changes by time
-    /// alone.
-    pub fn next_deadline(&self) -> Option<Instant> {
-        let observed = self.observed.lock().unwrap_or_else(PoisonError::into_inner);
-        observed.clocks.values().filter_map(ClockTracker::next_deadline).min()
     }
 
     /// After a line, a process change or a clock deadline: process status and restart counts,
@@ -363,14 +376,7 @@ impl Runtime {
                 }
             }
         }
-        let keys: Vec<_> = observed.clocks.keys().cloned().collect();
-        for k in keys {
-            let state = match observed.clocks.get_mut(&k) {
-                Some(clock) => clock.on_tick(now),
-                None => continue,
-            };
-            observed.metrics.clock_state(&k.0, &k.1, &k.2, state);
-        }
+        observed.clocks_on_time(now);
     }
 
     /// Stops every child.
@@ -412,6 +418,19 @@ impl Runtime {
 }
 
 impl Observed {
+    /// Time passed: every clock's stale and holdover transitions, into the metrics.
+    fn clocks_on_time(&mut self, now: Instant) {
+        let Observed { clocks, metrics, .. } = self;
+        for (k, clock) in clocks.iter_mut() {
+            metrics.clock_state(&k.0, &k.1, &k.2, clock.on_tick(now));
+        }
+    }
+
+    /// The earliest instant a clock goes stale or leaves HOLDOVER without a new line.
+    fn next_deadline(&self) -> Option<Instant> {
+        self.clocks.values().filter_map(ClockTracker::next_deadline).min()
+    }
+
     /// Changes only when a clock's state changes or a clock is added (the sum of monotonic
     /// counters, plus the number of clocks).
     fn transitions(&self) -> (usize, u64) {

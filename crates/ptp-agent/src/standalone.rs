@@ -79,19 +79,13 @@ pub async fn run_fed(
     let mut applied_once = false;
     let mut processes = runtime.supervisor().subscribe();
     let mut shutdown = std::pin::pin!(shutdown);
-    // The loop runs when something happens (a profile value, a line changing a clock's state, a
-    // process changing state) or a deadline passes (a clock's samples going stale, the end of
-    // holdover, the observer's next write), not every second: an idle agent wakes once per
-    // ptp4l line, for the log consumer only.
+    // The loop runs when something happens (a profile value, a clock changing state, which the
+    // log consumer reports for lines and for time, a process changing state) or the observer's
+    // deadline passes, not every second: an idle agent wakes once per ptp4l line, for the log
+    // consumer only.
     loop {
         let idle = tokio::time::Instant::now() + IDLE_TICK;
-        let deadline = [
-            runtime.next_deadline().map(tokio::time::Instant::from_std),
-            observer.as_ref().and_then(|o| o.next_deadline()),
-        ]
-        .into_iter()
-        .flatten()
-        .fold(idle, std::cmp::min);
+        let deadline = observer.as_ref().and_then(|o| o.next_deadline()).map_or(idle, |d| d.min(idle));
         tokio::select! {
             _ = tokio::time::sleep_until(deadline) => {}
             () = runtime.clocks_changed() => {}

@@ -104,3 +104,67 @@ async fn summary_lines_give_a_clock_state_and_open_the_phc2sys_gate() {
     consumer.abort();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// ptp4l that locks, then stays alive but prints nothing more.
+const FAKE_PTP4L_FALLS_SILENT: &str = r#"#!/bin/sh
+trap 'exit 0' TERM
+cfg=""; prev=""
+for a in "$@"; do [ "$prev" = "-f" ] && cfg=$(basename "$a"); prev="$a"; done
+i=0
+while [ $i -lt 3 ]; do echo "ptp4l[2.0]: [$cfg] master offset 12 s2 freq 1 path delay 10"; sleep 0.2; i=$((i+1)); done
+while :; do sleep 1; done
+"#;
+
+/// Time alone moves a clock: samples that stop turn LOCKED into HOLDOVER and, after
+/// `holdOverTimeout`, FREERUN. The log consumer does it at the clocks' deadlines and tells the
+/// main loop (`clocks_changed`), which no longer ticks every second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silence_turns_locked_into_holdover_then_freerun_without_a_tick() {
+    use ptp_api::ClockState;
+    let dir = std::env::temp_dir().join(format!("ptp-silent-{}", std::process::id()));
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("ptp4l"), FAKE_PTP4L_FALLS_SILENT).unwrap();
+    std::fs::set_permissions(bin.join("ptp4l"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let settings = Settings {
+        node: "n".into(),
+        run_dir: dir.join("run"),
+        bin_dir: Some(bin),
+        supervisor: ptp_agent::supervise::Settings::default(),
+    };
+    let mut registry = Registry::default();
+    let metrics = AgentMetrics::register(&mut registry, "n");
+    let (mut runtime, lines) = Runtime::new(settings, metrics);
+    let consumer = runtime.consume_logs(lines);
+    let profiles = decode_node_profiles(
+        r#"[{"name":"p","interface":"eth9","ptp4lOpts":"-S","ptpClockThreshold":{"holdOverTimeout":1}}]"#,
+    )
+    .unwrap();
+    runtime.apply(&profiles).await;
+
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while seen.last() != Some(&ClockState::Freerun) || !seen.contains(&ClockState::Holdover) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(
+            tokio::time::timeout(left, runtime.clocks_changed()).await.is_ok(),
+            "the log consumer reports each change (seen {seen:?})"
+        );
+        if let Some(state) = runtime.clock_summary().0
+            && seen.last() != Some(&state)
+        {
+            seen.push(state);
+        }
+    }
+    assert_eq!(seen, [ClockState::Locked, ClockState::Holdover, ClockState::Freerun]);
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    assert!(
+        text.contains(r#"openshift_ptp_clock_state{process="ptp4l",node="n",iface="master"} 0"#)
+            || text.contains(r#"openshift_ptp_clock_state{process="ptp4l",node="n",iface="eth9"} 0"#),
+        "FREERUN (0) in the metrics without a tick:\n{text}"
+    );
+    runtime.shutdown().await;
+    consumer.abort();
+    let _ = std::fs::remove_dir_all(dir);
+}
