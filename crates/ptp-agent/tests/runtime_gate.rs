@@ -28,6 +28,16 @@ fn state(runtime: &Runtime, key: &str) -> Option<State> {
 /// A runtime whose ptp4l and phc2sys are the given scripts, in a fresh directory, with its
 /// metrics registry; one profile `p` with both programs applied.
 async fn runtime_with(tag: &str, ptp4l: &str) -> (Runtime, tokio::task::JoinHandle<()>, Registry, std::path::PathBuf) {
+    runtime_with_profiles(tag, ptp4l, r#"[{"name":"p","interface":"eth9","ptp4lOpts":"-S","phc2sysOpts":"-a -r"}]"#)
+        .await
+}
+
+/// [`runtime_with`] for another profile value.
+async fn runtime_with_profiles(
+    tag: &str,
+    ptp4l: &str,
+    value: &str,
+) -> (Runtime, tokio::task::JoinHandle<()>, Registry, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("ptp-{tag}-{}", std::process::id()));
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
@@ -45,9 +55,7 @@ async fn runtime_with(tag: &str, ptp4l: &str) -> (Runtime, tokio::task::JoinHand
     let metrics = AgentMetrics::register(&mut registry, "n");
     let (mut runtime, lines) = Runtime::new(settings, metrics);
     let consumer = runtime.consume_logs(lines);
-    let profiles =
-        decode_node_profiles(r#"[{"name":"p","interface":"eth9","ptp4lOpts":"-S","phc2sysOpts":"-a -r"}]"#).unwrap();
-    runtime.apply(&profiles).await;
+    runtime.apply(&decode_node_profiles(value).unwrap()).await;
     (runtime, consumer, registry, dir)
 }
 
@@ -121,26 +129,8 @@ while :; do sleep 1; done
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silence_turns_locked_into_holdover_then_freerun_without_a_tick() {
     use ptp_api::ClockState;
-    let dir = std::env::temp_dir().join(format!("ptp-silent-{}", std::process::id()));
-    let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::fs::write(bin.join("ptp4l"), FAKE_PTP4L_FALLS_SILENT).unwrap();
-    std::fs::set_permissions(bin.join("ptp4l"), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let settings = Settings {
-        node: "n".into(),
-        run_dir: dir.join("run"),
-        bin_dir: Some(bin),
-        supervisor: ptp_agent::supervise::Settings::default(),
-    };
-    let mut registry = Registry::default();
-    let metrics = AgentMetrics::register(&mut registry, "n");
-    let (mut runtime, lines) = Runtime::new(settings, metrics);
-    let consumer = runtime.consume_logs(lines);
-    let profiles = decode_node_profiles(
-        r#"[{"name":"p","interface":"eth9","ptp4lOpts":"-S","ptpClockThreshold":{"holdOverTimeout":1}}]"#,
-    )
-    .unwrap();
-    runtime.apply(&profiles).await;
+    let value = r#"[{"name":"p","interface":"eth9","ptp4lOpts":"-S","ptpClockThreshold":{"holdOverTimeout":1}}]"#;
+    let (runtime, consumer, registry, dir) = runtime_with_profiles("silent", FAKE_PTP4L_FALLS_SILENT, value).await;
 
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(15);

@@ -74,7 +74,7 @@ impl OwnNode {
     /// A PtpConfig was created or changed (or listed). Returns the decode problem when this
     /// version does not decode and the previous one did (or there was none).
     pub fn config_applied(&mut self, raw: &RawPtpConfig) -> Option<Undecodable> {
-        let key = key_of(raw);
+        let key = ConfigKey::of_raw(raw);
         for (scope, seen) in &mut self.listing {
             if scope.as_ref().is_none_or(|n| *n == key.namespace) {
                 seen.insert(key.clone());
@@ -112,7 +112,7 @@ impl OwnNode {
 
     /// A PtpConfig was deleted.
     pub fn config_deleted(&mut self, raw: &RawPtpConfig) {
-        self.configs.remove(&key_of(raw));
+        self.configs.remove(&ConfigKey::of_raw(raw));
     }
 
     /// The Node's labels (`None`: the Node is gone).
@@ -133,13 +133,6 @@ impl OwnNode {
         let labels = self.labels.as_ref()?;
         let node = NodeInfo { name: self.node.clone(), labels: labels.clone() };
         Some(render_node(self.configs.values().filter_map(|k| k.last_good.as_ref()), &node))
-    }
-}
-
-fn key_of(raw: &RawPtpConfig) -> ConfigKey {
-    ConfigKey {
-        name: raw.metadata.name.clone().unwrap_or_default(),
-        namespace: raw.metadata.namespace.clone().unwrap_or_default(),
     }
 }
 

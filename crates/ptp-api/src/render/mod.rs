@@ -31,10 +31,16 @@ pub struct ConfigKey {
 
 impl ConfigKey {
     pub fn of(config: &PtpConfig) -> Self {
-        ConfigKey {
-            name: config.metadata.name.clone().unwrap_or_default(),
-            namespace: config.metadata.namespace.clone().unwrap_or_default(),
-        }
+        Self::of_meta(&config.metadata)
+    }
+
+    /// The key of an object as watched undecoded.
+    pub fn of_raw(raw: &crate::RawPtpConfig) -> Self {
+        Self::of_meta(&raw.metadata)
+    }
+
+    fn of_meta(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Self {
+        ConfigKey { name: meta.name.clone().unwrap_or_default(), namespace: meta.namespace.clone().unwrap_or_default() }
     }
 }
 

@@ -51,7 +51,7 @@ impl DecodeCache {
         let mut pass = DecodePass::default();
         let mut seen = HashMap::with_capacity(self.entries.len());
         for raw in objects {
-            let key = key_of(raw);
+            let key = ConfigKey::of_raw(raw);
             let uid = raw.metadata.uid.clone();
             let resource_version = raw.metadata.resource_version.clone();
             let previous = self.entries.remove(&key).filter(|e| e.uid == uid);
@@ -88,13 +88,6 @@ impl DecodeCache {
         }
         self.entries = seen;
         pass
-    }
-}
-
-fn key_of(raw: &RawPtpConfig) -> ConfigKey {
-    ConfigKey {
-        name: raw.metadata.name.clone().unwrap_or_default(),
-        namespace: raw.metadata.namespace.clone().unwrap_or_default(),
     }
 }
 
