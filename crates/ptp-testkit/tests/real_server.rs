@@ -183,10 +183,11 @@ async fn chart_rbac_grants_each_service_account_its_job_and_no_more() {
         !allowed(&operator.client, ns, "update", "", "configmaps", None, Some("other")).await,
         "the operator writes only ptp-configmap"
     );
-    // The agent's whole job, and what it must not do.
+    // The agent's whole job (the chart's default `agent.profileSource: api`: it renders its node
+    // from the PtpConfigs and its Node), and what it must not do.
     for (verb, group, resource, sub, name) in [
-        ("get", "", "configmaps", None, Some("ptp-configmap")),
-        ("watch", "", "configmaps", None, None),
+        ("watch", g, "ptpconfigs", None, None),
+        ("watch", "", "nodes", None, None),
         ("get", g, "nodeptpdevices", None, None),
         ("patch", g, "nodeptpdevices", Some("status"), None),
         ("create", "events.k8s.io", "events", None, None),
@@ -194,8 +195,11 @@ async fn chart_rbac_grants_each_service_account_its_job_and_no_more() {
         assert!(allowed(&agent.client, ns, verb, group, resource, sub, name).await, "agent: {verb} {resource}");
     }
     for (verb, group, resource, sub) in [
+        ("get", "", "configmaps", None),
+        ("watch", "", "configmaps", None),
         ("update", "", "configmaps", None),
         ("patch", "", "configmaps", None),
+        ("patch", "", "nodes", None),
         ("get", "", "secrets", None),
         ("list", "", "secrets", None),
         ("delete", g, "nodeptpdevices", None),
