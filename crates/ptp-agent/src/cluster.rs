@@ -320,6 +320,20 @@ fn truncate(text: &str, max: usize) -> String {
     format!("{}...", &text[..cut])
 }
 
+/// When the status writer looks at the status again if nothing wakes the runtime's loop before:
+/// offsets move without waking it, so one interval after the last write (when a held-back offset
+/// becomes due), else one interval from now; soon when a due write waits for one in flight.
+/// Always in the future: a deadline in the past would spin the loop.
+pub fn next_look(now: Instant, last_write: Option<Instant>, interval: Duration, due: bool, busy: bool) -> Instant {
+    if due && busy {
+        return now + IN_FLIGHT_RETRY;
+    }
+    match last_write.map(|t| t + interval) {
+        Some(held) if !due && held > now => held,
+        _ => now + interval.max(IN_FLIGHT_RETRY),
+    }
+}
+
 /// How soon a due status held back by a write in flight is looked at again.
 const IN_FLIGHT_RETRY: Duration = Duration::from_millis(200);
 
@@ -333,14 +347,8 @@ impl Observer for StatusWriter {
         status["conditions"] = self.profiles_valid(runtime);
         let due = write_due(self.last.as_ref(), &status, self.last_at.map(|t| t.elapsed()), self.interval);
         let busy = self.in_flight.load(Ordering::Relaxed);
-        // Offsets move without waking the runtime's loop: the status is looked at again one
-        // interval after the last write (or soon, when a due write waits for one in flight).
-        self.next_look = if due && busy {
-            Some(tokio::time::Instant::now() + IN_FLIGHT_RETRY)
-        } else {
-            let since = if due { Instant::now() } else { self.last_at.unwrap_or_else(Instant::now) };
-            Some(tokio::time::Instant::from_std(since + self.interval))
-        };
+        self.next_look =
+            Some(tokio::time::Instant::from_std(next_look(Instant::now(), self.last_at, self.interval, due, busy)));
         if !due || busy {
             return;
         }
@@ -364,6 +372,31 @@ impl Observer for StatusWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The writer's next look is never in the past, whatever happened before (a status unchanged
+    /// for longer than the interval made it spin the agent's loop at 60% of a core).
+    #[test]
+    fn the_next_look_is_always_ahead() {
+        let now = Instant::now();
+        let interval = Duration::from_secs(10);
+        for last in [None, Some(now), Some(now - Duration::from_secs(5)), Some(now - Duration::from_secs(3600))] {
+            for due in [false, true] {
+                for busy in [false, true] {
+                    let at = next_look(now, last, interval, due, busy);
+                    assert!(at > now, "last {last:?} due {due} busy {busy}: {at:?} is not after {now:?}");
+                    assert!(at <= now + interval, "looked at again within one interval");
+                }
+            }
+        }
+        // An offset held back looks again when it becomes due.
+        let last = now - Duration::from_secs(4);
+        assert_eq!(next_look(now, Some(last), interval, false, false), last + interval);
+        assert_eq!(
+            next_look(now, Some(last), Duration::ZERO, false, false),
+            now + IN_FLIGHT_RETRY,
+            "never a busy loop"
+        );
+    }
 
     #[test]
     fn state_changes_are_written_at_once_and_offsets_at_the_interval() {

@@ -70,6 +70,18 @@ async fn cluster(test: &str, data: &[(&str, String)]) -> Option<(TestEnv, Identi
     Some((env, agent))
 }
 
+/// CPU time of this test process so far (user + system, every thread).
+fn process_cpu() -> Duration {
+    // SAFETY: getrusage writes into the zeroed struct we own; no other pointer is involved.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
 fn devices(env: &TestEnv) -> Api<NodePtpDevice> {
     Api::namespaced(env.admin.clone(), &env.ns)
 }
@@ -138,11 +150,15 @@ async fn profiles_from_the_configmap_and_runtime_status_in_the_node_ptp_device()
     );
     assert!(status.last_update_time.is_some());
 
-    // Unchanged state: no more status writes.
+    // Unchanged state: no more status writes, and an idle agent (its loop once spun on a
+    // deadline in the past once the status had not changed for an interval: a core's worth).
     tokio::time::sleep(Duration::from_millis(800)).await;
     let writes = requests.count(Verb::Patch, "nodeptpdevices/status");
+    let (cpu, wall) = (process_cpu(), Instant::now());
     tokio::time::sleep(Duration::from_millis(1500)).await;
+    let busy = (process_cpu() - cpu).as_secs_f64() / wall.elapsed().as_secs_f64();
     assert_eq!(requests.count(Verb::Patch, "nodeptpdevices/status"), writes, "no write without a change");
+    assert!(busy < 0.25, "the idle agent (and this test) used {:.0}% of a core", busy * 100.0);
 
     // A new profile in the ConfigMap starts; a malformed value changes nothing.
     let cms = configmaps(&env);
