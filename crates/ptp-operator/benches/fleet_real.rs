@@ -3,12 +3,13 @@
 //! fleet of `benches/support/fleet.rs`), and one `ptp-agent` in API mode for one node of it.
 //!
 //! ```text
-//! cargo build --release --bin ptp-agent   # the bench runs the agent binary beside the operator's
-//! FLEET_NODES=50000 FLEET_CONFIGS=200 cargo bench -p ptp-operator --bench fleet_real
+//! cargo build --release --workspace --bin ptp-agent   # the agent binary, beside the operator's
+//! FLEET_NODES=50000 FLEET_CONFIGS=200 cargo bench --workspace --bench fleet_real
 //! ```
 //!
 //! It starts a private control plane (`ControlPlane::private_for_test`, stopped when the bench
-//! exits; a loud skip without the Kubernetes binaries) and prints, measured in that run:
+//! exits; a loud skip without the Kubernetes binaries) and prints, measured in that run (figures
+//! and what they say: docs/scale.md):
 //!
 //! 1. the operator at fleet size (chart operator ServiceAccount): Node creation time, start to
 //!    every PtpConfig status written (node counts as the render engine expects), peak and settled
@@ -145,7 +146,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -212,7 +213,7 @@ fn binaries() -> (PathBuf, PathBuf) {
     let agent = std::env::var_os("PTP_AGENT_BIN").map_or_else(|| operator.with_file_name("ptp-agent"), PathBuf::from);
     assert!(
         agent.is_file(),
-        "the agent binary is not at {} (set PTP_AGENT_BIN, or build it beside the operator's: `cargo build --release --bin ptp-agent`)",
+        "the agent binary is not at {} (set PTP_AGENT_BIN, or build it beside the operator's: `cargo build --release --workspace --bin ptp-agent`)",
         agent.display()
     );
     (operator, agent)
