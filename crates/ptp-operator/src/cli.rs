@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::ObjectMeta;
 
-use crate::controller::size::size_warning;
+use crate::controller::size::{Precision, size_warning};
 use crate::input::read_paths;
 use crate::render::{CONDITION_APPLIED, render};
 
@@ -235,7 +235,7 @@ pub fn run_render(args: &RenderArgs, out: &mut impl Write, err: &mut impl Write)
             "note: no Node objects in the input, so no node keys; add `kubectl get nodes -o yaml` output"
         );
     }
-    if let Some(w) = size_warning(&args.configmap_name, rendered.data_bytes(), rendered.data.len()) {
+    if let Some(w) = size_warning(&args.configmap_name, rendered.data_bytes(), rendered.data.len(), Precision::Exact) {
         let _ = writeln!(err, "warning: {} ({})", w.message, w.reason);
     }
     if problems > 0 {

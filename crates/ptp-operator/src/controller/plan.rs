@@ -11,7 +11,7 @@ use ptp_api::{NodeMatchList, PtpConfig, PtpConfigStatus};
 use super::conditions::merge;
 use super::selector::LabelSelector;
 pub use super::size::CONFIGMAP_WARN_BYTES;
-use super::size::{CONFIGMAP_LIMIT_BYTES, size_warning};
+use super::size::{CONFIGMAP_LIMIT_BYTES, Precision, size_warning};
 use crate::render::{
     CONDITION_APPLIED, CONDITION_PROFILE_REFERENCE_VALID, CONDITION_VALID, Changes, ConfigKey, ConfigOutcome,
     DesiredCondition, IncrementalRender, NodeInfo,
@@ -150,7 +150,7 @@ pub fn plan_from(
     now: &Time,
 ) -> Plan {
     let data_bytes = engine.data_bytes();
-    let size = size_warning(&snapshot.configmap_name, data_bytes, engine.node_count())
+    let size = size_warning(&snapshot.configmap_name, data_bytes, engine.node_count(), Precision::Steady)
         .filter(|_| !snapshot.configmap_off)
         .map(|w| DesiredCondition {
             type_: CONDITION_CONFIGMAP_WITHIN_LIMIT,
