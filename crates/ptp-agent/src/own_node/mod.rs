@@ -27,6 +27,9 @@ pub struct Scope {
     pub namespaces: Vec<String>,
 }
 
+/// PtpConfigs per page of the initial list.
+const LIST_PAGE: u32 = 25;
+
 enum Input {
     /// An event of the watch of one namespace (`None`: all).
     Config(Option<String>, Result<Event<RawPtpConfig>, watcher::Error>),
@@ -44,7 +47,9 @@ pub async fn watch(client: Client, node: String, scope: Scope, values: mpsc::Sen
             None => Api::<RawPtpConfig>::all(client.clone()),
         };
         let namespace = namespace.clone();
-        watcher::watcher(api, WatchConfig::default())
+        // Small pages: the first list of a large fleet's PtpConfigs (their statuses hold every
+        // matched node) is parsed a page at a time, not all at once.
+        watcher::watcher(api, WatchConfig::default().page_size(LIST_PAGE))
             .default_backoff()
             .map(move |event| Input::Config(namespace.clone(), event))
             .boxed()

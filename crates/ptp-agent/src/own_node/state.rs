@@ -13,6 +13,8 @@ use ptp_api::{PtpConfig, RawPtpConfig};
 struct Known {
     uid: Option<String>,
     resource_version: Option<String>,
+    /// `metadata.generation`: moves with the spec, not with the operator's status writes.
+    generation: Option<i64>,
     /// Why the current version does not decode, if it does not.
     error: Option<String>,
     /// The latest version of this object (same uid) that decoded: what is rendered.
@@ -82,18 +84,31 @@ impl OwnNode {
         }
         let uid = raw.metadata.uid.clone();
         let resource_version = raw.metadata.resource_version.clone();
+        let generation = raw.metadata.generation;
         let previous = self.configs.remove(&key).filter(|k| k.uid == uid);
-        if let Some(p) =
-            previous.as_ref().filter(|p| p.resource_version.is_some() && p.resource_version == resource_version)
-        {
-            self.configs.insert(key, p.clone());
+        // The same version, or only its status changed (the operator writes statuses; every
+        // agent receives them): nothing to decode, nothing the render reads changed.
+        let unchanged = |p: &Known| {
+            (p.resource_version.is_some() && p.resource_version == resource_version)
+                || (p.generation.is_some() && p.generation == generation)
+        };
+        if let Some(mut p) = previous.clone().filter(unchanged) {
+            p.resource_version = resource_version;
+            self.configs.insert(key, p);
             return None;
         }
         let was_bad = previous.as_ref().is_some_and(|p| p.error.is_some());
         let mut last_good = previous.and_then(|p| p.last_good);
-        let (error, problem) = match raw.decode() {
-            Ok(decoded) => {
-                last_good = Some(decoded.config);
+        // The spec only: the status (the operator's matchList, large in big fleets) is not
+        // rendered, and not kept.
+        let decoded = ptp_api::decode_spec(&raw.spec).map(|d| {
+            let mut metadata = raw.metadata.clone();
+            metadata.managed_fields = None;
+            PtpConfig { metadata, spec: d.spec, status: None }
+        });
+        let (error, problem) = match decoded {
+            Ok(config) => {
+                last_good = Some(config);
                 (None, None)
             }
             Err(e) => {
@@ -106,7 +121,7 @@ impl OwnNode {
                 (Some(error), problem)
             }
         };
-        self.configs.insert(key, Known { uid, resource_version, error, last_good });
+        self.configs.insert(key, Known { uid, resource_version, generation, error, last_good });
         problem
     }
 
@@ -278,5 +293,34 @@ mod tests {
         own.list_started(Some("two"));
         own.list_done(Some("two"));
         assert_eq!(own.value(), Some(fleet_value(&[&a], &[("ptp/x", "")])), "b is gone from `two`");
+    }
+
+    /// The operator's status writes reach every agent: a new resourceVersion with the same
+    /// generation is not decoded again (and statuses are never kept), a spec change is.
+    #[test]
+    fn status_only_changes_are_not_decoded_and_statuses_not_kept() {
+        let mut a = config("a", "ptp/a", 10, "-2");
+        a.metadata.generation = Some(1);
+        let mut own = OwnNode::new("n1", 1);
+        own.list_started(None);
+        own.config_applied(&raw(&a, 1));
+        own.list_done(None);
+        own.node_labels(labels(&[("ptp/a", "")]));
+        let before = own.value();
+        let stored = |own: &OwnNode| own.configs.values().next().and_then(|k| k.last_good.clone()).unwrap();
+        assert_eq!(stored(&own).status, None, "no status kept");
+        // A status write: same generation, a spec the agent could not even decode would not matter.
+        let mut status_only = raw(&a, 2);
+        status_only.status = json!({"matchList": [{"nodeName": "n1", "profile": "p"}]});
+        status_only.spec = json!({"profile": "not even a list"});
+        assert_eq!(own.config_applied(&status_only), None);
+        assert_eq!(own.value(), before);
+        assert_eq!(own.undecodable(), 0, "not decoded at all");
+        // A spec change moves the generation: decoded and rendered.
+        a.spec.profile[0].ptp4l_opts = Some("-2 -S".into());
+        a.metadata.generation = Some(2);
+        own.config_applied(&raw(&a, 3));
+        assert_eq!(own.value(), Some(fleet_value(&[&a], &[("ptp/a", "")])));
+        assert_ne!(own.value(), before);
     }
 }
