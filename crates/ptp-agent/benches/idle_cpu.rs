@@ -235,9 +235,11 @@ fn main() {
     let seconds = std::env::var("IDLE_CPU_SECONDS").ok().and_then(|s| s.parse::<u64>().ok()).unwrap_or(60).max(1);
     let interval = Duration::from_secs(seconds);
     let dir = std::env::temp_dir().join(format!("ptp-idle-cpu-{}", std::process::id()));
-    // One offset line a second, as ptp4l with the default sync interval; the offset alternates so
-    // the NodePtpDevice status gets its periodic offset update in API mode.
-    let bin = ptp_testkit::probe::fake_ptp4l(&dir, &[5, -5], "1").expect("fake ptp4l");
+    // One offset line a second, as ptp4l with the default sync interval; the offset cycles over
+    // three values so that it differs at each of the status writer's looks (every 10 s; with two
+    // values every look would see the same one) and the NodePtpDevice status gets its periodic
+    // offset update in API mode.
+    let bin = ptp_testkit::probe::fake_ptp4l(&dir, &[5, -5, 7], "1").expect("fake ptp4l");
     let verdict = |idle: &Idle| if idle.percent() < GOAL_PERCENT { "met" } else { "NOT met" };
     let file = file_mode(&dir, &bin, interval);
     println!(
