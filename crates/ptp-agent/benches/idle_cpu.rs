@@ -134,9 +134,19 @@ fn wait_ready(agent: &mut Child, bin: &Path, health: u16) {
     });
 }
 
-fn stop(mut agent: Child) {
-    let _ = agent.kill();
-    let _ = agent.wait();
+/// The agent process, killed when dropped: also when the bench panics (an agent left running
+/// after a failed run kept a core busy for half an hour).
+struct Agent(Child);
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn stop(agent: Agent) {
+    drop(agent);
 }
 
 fn file_mode(dir: &Path, bin: &Path, interval: Duration) -> Idle {
@@ -144,9 +154,10 @@ fn file_mode(dir: &Path, bin: &Path, interval: Duration) -> Idle {
     std::fs::create_dir_all(profile.parent().expect("has a parent")).expect("profile dir");
     std::fs::write(&profile, profiles()).expect("profile file");
     let health = free_port();
-    let mut agent = agent_command(bin, dir, health, NODE).arg("--profile").arg(&profile).spawn().expect("agent starts");
-    wait_ready(&mut agent, bin, health);
-    let percent = measure(agent.id(), interval);
+    let mut agent =
+        Agent(agent_command(bin, dir, health, NODE).arg("--profile").arg(&profile).spawn().expect("agent starts"));
+    wait_ready(&mut agent.0, bin, health);
+    let percent = measure(agent.0.id(), interval);
     stop(agent);
     percent
 }
@@ -202,13 +213,15 @@ fn api_mode(dir: &Path, bin: &Path, interval: Duration) -> Option<(Idle, String)
         (env, identity, node)
     });
     let health = free_port();
-    let mut agent = agent_command(bin, dir, health, &node)
-        .args(["--watch-namespace", &env.ns])
-        .env("KUBECONFIG", &identity.kubeconfig)
-        .env("POD_NAMESPACE", &env.ns)
-        .spawn()
-        .expect("agent starts");
-    wait_ready(&mut agent, bin, health);
+    let mut agent = Agent(
+        agent_command(bin, dir, health, &node)
+            .args(["--watch-namespace", &env.ns])
+            .env("KUBECONFIG", &identity.kubeconfig)
+            .env("POD_NAMESPACE", &env.ns)
+            .spawn()
+            .expect("agent starts"),
+    );
+    wait_ready(&mut agent.0, bin, health);
     let devices: Api<NodePtpDevice> = Api::namespaced(env.admin.clone(), &env.ns);
     runtime
         .block_on(ptp_testkit::cluster::wait_until(&devices, &node, Duration::from_secs(60), |d| {
@@ -218,7 +231,7 @@ fn api_mode(dir: &Path, bin: &Path, interval: Duration) -> Option<(Idle, String)
         }))
         .expect("runtime status written");
     let before = server_requests(cp);
-    let percent = measure(agent.id(), interval);
+    let percent = measure(agent.0.id(), interval);
     let requests: Vec<String> = server_requests(cp)
         .into_iter()
         .filter_map(|(key, n)| {
