@@ -100,8 +100,11 @@ pub struct Dirty {
     pub configmap: bool,
     /// PtpConfigs whose outcome or stored object changed.
     pub configs: BTreeSet<ConfigKey>,
-    /// The NodePtpDevices (a node or a device appeared, went or changed labels).
+    /// Every NodePtpDevice against every node (a device appeared, went or changed; a Node relist).
     pub devices: bool,
+    /// Nodes that appeared, went or changed labels: only their NodePtpDevices are looked at
+    /// (not every node's, which would make each Node event cost O(fleet)).
+    pub nodes: BTreeSet<String>,
 }
 
 impl Dirty {
@@ -116,7 +119,7 @@ impl Dirty {
     }
 
     pub fn is_clean(&self) -> bool {
-        !self.all && !self.configmap && !self.devices && self.configs.is_empty()
+        !self.all && !self.configmap && !self.devices && self.configs.is_empty() && self.nodes.is_empty()
     }
 }
 
@@ -210,11 +213,20 @@ pub fn plan_from(
     }
 
     let (mut create_devices, mut delete_devices) = (Vec::new(), Vec::new());
+    let runs_agent = |n: &NodeInfo| snapshot.agent_selector.matches(&n.labels);
     if dirty.all || dirty.devices {
-        let wanted: BTreeSet<&str> =
-            engine.nodes().filter(|n| snapshot.agent_selector.matches(&n.labels)).map(|n| n.name.as_str()).collect();
+        let wanted: BTreeSet<&str> = engine.nodes().filter(|n| runs_agent(n)).map(|n| n.name.as_str()).collect();
         create_devices = wanted.iter().filter(|n| !snapshot.devices.contains(**n)).map(|n| n.to_string()).collect();
         delete_devices = snapshot.devices.iter().filter(|d| !wanted.contains(d.as_str())).cloned().collect();
+    } else {
+        for name in &dirty.nodes {
+            let wanted = engine.node(name).is_some_and(runs_agent);
+            match (wanted, snapshot.devices.contains(name)) {
+                (true, false) => create_devices.push(name.clone()),
+                (false, true) => delete_devices.push(name.clone()),
+                _ => {}
+            }
+        }
     }
 
     Plan { configmap, statuses, create_devices, delete_devices, events, data_bytes, size_condition: size }

@@ -15,6 +15,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
+use kube::core::PartialObjectMeta;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher::{self, Event};
@@ -65,7 +66,8 @@ pub struct Settings {
 #[derive(Clone)]
 struct Caches {
     configs: Vec<Store<RawPtpConfig>>,
-    nodes: Store<Node>,
+    /// Node metadata only (name, uid, labels): see [`node_metadata`].
+    nodes: Store<PartialObjectMeta<Node>>,
     configmaps: Store<ConfigMap>,
     devices: Store<NodePtpDevice>,
 }
@@ -188,10 +190,10 @@ struct NodeEvents {
     deltas: mpsc::UnboundedSender<NodeDelta>,
 }
 
-impl Relevance<Node> for NodeEvents {
-    fn relevant(&mut self, event: &Event<Node>) -> bool {
+impl Relevance<PartialObjectMeta<Node>> for NodeEvents {
+    fn relevant(&mut self, event: &Event<PartialObjectMeta<Node>>) -> bool {
         let relevant = self.labels.relevant(event);
-        let info = |n: &Node| NodeInfo { name: n.name_any(), labels: n.labels().clone() };
+        let info = |n: &PartialObjectMeta<Node>| NodeInfo { name: n.name_any(), labels: n.labels().clone() };
         let delta = match event {
             Event::Apply(n) if relevant => Some(NodeDelta::Upsert(info(n))),
             Event::InitApply(n) => Some(NodeDelta::Upsert(info(n))),
@@ -257,20 +259,46 @@ impl<K: Resource> Relevance<K> for LabelsOnly {
 fn spawn_reflector<K>(
     api: Api<K>,
     config: WatchConfig,
-    mut relevance: impl Relevance<K> + Send + 'static,
+    relevance: impl Relevance<K> + Send + 'static,
     wake: mpsc::Sender<()>,
 ) -> Store<K>
 where
     K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
 {
+    spawn_reflector_on(watcher::watcher(api, config), relevance, wake)
+}
+
+/// Drives a reflector over `watch`, waking the reconcile loop on relevant events.
+fn spawn_reflector_on<K, W>(
+    watch: W,
+    mut relevance: impl Relevance<K> + Send + 'static,
+    wake: mpsc::Sender<()>,
+) -> Store<K>
+where
+    K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+    W: Stream<Item = Result<Event<K>, watcher::Error>> + Send + 'static,
+{
     let (reader, writer) = reflector::store();
-    let stream = reflector::reflector(writer, watcher::watcher(api, config).default_backoff());
+    let stream = reflector::reflector(writer, watch.default_backoff());
     tokio::spawn(drive(stream, move |event| {
         if relevance.relevant(event) {
             let _ = wake.try_send(());
         }
     }));
     reader
+}
+
+/// The Nodes as the operator needs them: metadata only (the API server sends no spec or status,
+/// which are most of a real Node's 10–20 KB: images, conditions), and of that only the name, uid
+/// (owner of a NodePtpDevice), labels and resourceVersion are kept in the store.
+fn node_metadata(client: Client) -> impl Stream<Item = Result<Event<PartialObjectMeta<Node>>, watcher::Error>> + Send {
+    watcher::watcher(Api::<PartialObjectMeta<Node>>::all(client), WatchConfig::default()).modify(|node| {
+        let meta = &mut node.metadata;
+        meta.managed_fields = None;
+        meta.annotations = None;
+        meta.owner_references = None;
+        meta.finalizers = None;
+    })
 }
 
 async fn drive<K, S>(stream: S, mut on_event: impl FnMut(&Event<K>))
@@ -401,9 +429,8 @@ async fn run_loop(
     };
     let caches = Caches {
         configs,
-        nodes: spawn_reflector(
-            Api::<Node>::all(client.clone()),
-            WatchConfig::default(),
+        nodes: spawn_reflector_on(
+            node_metadata(client.clone()),
             NodeEvents { labels: LabelsOnly { with_labels: true, ..Default::default() }, deltas: node_deltas },
             wake.clone(),
         ),
@@ -483,7 +510,15 @@ async fn run_loop(
         // The engine and decoding run on standbys too, so that a new leader is ready and knows
         // each PtpConfig's last decodable version.
         while let Ok(delta) = deltas.try_recv() {
-            dirty.devices = true;
+            match &delta {
+                NodeDelta::Upsert(node) => {
+                    dirty.nodes.insert(node.name.clone());
+                }
+                NodeDelta::Remove(name) => {
+                    dirty.nodes.insert(name.clone());
+                }
+                NodeDelta::Relist | NodeDelta::RelistDone => dirty.devices = true,
+            }
             dirty.absorb(feed.apply(&mut engine, delta));
         }
         dirty.configmap |= configmap_changed.swap(false, Ordering::Relaxed);

@@ -312,6 +312,25 @@ fn only_what_is_dirty_is_planned() {
 }
 
 #[test]
+fn a_node_event_looks_at_that_node_s_device_only() {
+    let s = snapshot();
+    let mut s = applied(s.clone(), &plan(&s, &now(100)));
+    s.devices.remove("w0"); // drift the node event does not concern: left to the next full pass
+    let mut engine = engine_of(&s);
+    engine.upsert_node(linux("w2"));
+    engine.upsert_node(NodeInfo::new("w1").with_label("kubernetes.io/os", "windows"));
+    let dirty = Dirty { nodes: ["w1".to_string(), "w2".to_string()].into(), ..Default::default() };
+    let p = plan_from(&s, &engine, &dirty, None, &now(200));
+    assert_eq!(p.create_devices, ["w2"], "the new agent node only, not w0");
+    assert_eq!(p.delete_devices, ["w1"], "no longer selected");
+    engine.remove_node("w2");
+    let p = plan_from(&s, &engine, &Dirty { nodes: ["w2".to_string()].into(), ..Default::default() }, None, &now(300));
+    assert!(p.create_devices.is_empty() && p.delete_devices.is_empty(), "gone before its device was made");
+    let full = plan_from(&s, &engine, &Dirty { devices: true, ..Default::default() }, None, &now(300));
+    assert_eq!(full.create_devices, ["w0"]);
+}
+
+#[test]
 fn a_size_condition_change_plans_every_status() {
     let s = snapshot();
     let mut s = applied(s.clone(), &plan(&s, &now(100)));
