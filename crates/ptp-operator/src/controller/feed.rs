@@ -57,8 +57,12 @@ impl NodeFeed {
 
 /// Makes the engine's PtpConfigs those that decode plus the last decodable versions of the
 /// undecodable ones; returns what changed.
-pub fn sync_configs(engine: &mut IncrementalRender, configs: &[PtpConfig], undecodable: &[Undecodable]) -> Changes {
-    let mut desired: BTreeMap<ConfigKey, &PtpConfig> = configs.iter().map(|c| (ConfigKey::of(c), c)).collect();
+pub fn sync_configs<'a>(
+    engine: &mut IncrementalRender,
+    configs: impl IntoIterator<Item = &'a PtpConfig>,
+    undecodable: &'a [Undecodable],
+) -> Changes {
+    let mut desired: BTreeMap<ConfigKey, &PtpConfig> = configs.into_iter().map(|c| (ConfigKey::of(c), c)).collect();
     for u in undecodable {
         if let Some(last_good) = &u.last_good {
             desired.insert(u.key.clone(), last_good);
@@ -78,7 +82,9 @@ pub fn sync_configs(engine: &mut IncrementalRender, configs: &[PtpConfig], undec
             .config(&key)
             .is_some_and(|c| c.spec == config.spec && c.metadata.generation == config.metadata.generation);
         if !same {
-            merge(engine.upsert_config(config.clone()));
+            // Without its status: rendering does not read it, and at fleet size a status's match
+            // list is as long as the PtpConfig's nodes.
+            merge(engine.upsert_config(PtpConfig { status: None, ..config.clone() }));
         }
     }
     changes

@@ -4,6 +4,7 @@
 //! change compares one ConfigMap and the statuses of the PtpConfigs whose outcome changed.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use ptp_api::{NodeMatchList, PtpConfig, PtpConfigStatus};
@@ -40,8 +41,8 @@ pub struct Undecodable {
 /// What the controller knows about the cluster at one moment.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
-    /// PtpConfigs with their current status.
-    pub configs: Vec<PtpConfig>,
+    /// PtpConfigs with their current status (shared with the decode cache).
+    pub configs: Vec<Arc<PtpConfig>>,
     /// PtpConfigs that do not decode (never in `configs`).
     pub undecodable: Vec<Undecodable>,
     /// Every Node, for [`plan`] (the controller keeps them in its engine and leaves this empty).
@@ -136,7 +137,10 @@ impl Plan {
 /// Plans one reconcile from scratch (every PtpConfig and Node of the snapshot rendered).
 pub fn plan(snapshot: &Snapshot, now: &Time) -> Plan {
     let last_good = snapshot.undecodable.iter().filter_map(|u| u.last_good.clone());
-    let engine = IncrementalRender::build(snapshot.configs.iter().cloned().chain(last_good), snapshot.nodes.clone());
+    let engine = IncrementalRender::build(
+        snapshot.configs.iter().map(|c| (**c).clone()).chain(last_good),
+        snapshot.nodes.clone(),
+    );
     plan_from(snapshot, &engine, &Dirty::all(), None, now)
 }
 

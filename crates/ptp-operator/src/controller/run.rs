@@ -526,7 +526,7 @@ async fn run_loop(
         let Cached { mut snapshot, config_refs, versions: current } = caches.snapshot(&settings, &mut decoder);
         dirty.configs.extend(current.iter().filter(|(k, v)| versions.get(*k) != Some(*v)).map(|(k, _)| k.clone()));
         versions = current;
-        dirty.absorb(sync_configs(&mut engine, &snapshot.configs, &snapshot.undecodable));
+        dirty.absorb(sync_configs(&mut engine, snapshot.configs.iter().map(|c| &**c), &snapshot.undecodable));
         metrics.ptpconfigs.set((snapshot.configs.len() + snapshot.undecodable.len()) as i64);
         metrics.undecodable_ptpconfigs.set(snapshot.undecodable.len() as i64);
         metrics.nodes.set(engine.node_count() as i64);
