@@ -2,7 +2,7 @@
 //! nodes it did not list), and the decoded PtpConfigs of each reconcile (O(PtpConfigs); an
 //! unchanged spec and generation renders nothing).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use ptp_api::PtpConfig;
 
@@ -12,7 +12,8 @@ use crate::render::{Changes, ConfigKey, IncrementalRender, NodeInfo};
 /// One Node watch event, as far as rendering cares.
 #[derive(Clone, Debug, PartialEq)]
 pub enum NodeDelta {
-    Upsert(NodeInfo),
+    /// A node and its uid (owner of its NodePtpDevice).
+    Upsert(NodeInfo, String),
     Remove(String),
     /// The watch relists: the nodes not listed before [`NodeDelta::RelistDone`] are gone.
     Relist,
@@ -23,18 +24,24 @@ pub enum NodeDelta {
 #[derive(Debug, Default)]
 pub struct NodeFeed {
     listed: Option<HashSet<String>>,
+    /// Uid of every node (the operator keeps no Node objects).
+    uids: HashMap<String, String>,
 }
 
 impl NodeFeed {
     pub fn apply(&mut self, engine: &mut IncrementalRender, delta: NodeDelta) -> Changes {
         match delta {
-            NodeDelta::Upsert(node) => {
+            NodeDelta::Upsert(node, uid) => {
                 if let Some(listed) = self.listed.as_mut() {
                     listed.insert(node.name.clone());
                 }
+                self.uids.insert(node.name.clone(), uid);
                 engine.upsert_node(node)
             }
-            NodeDelta::Remove(name) => engine.remove_node(&name),
+            NodeDelta::Remove(name) => {
+                self.uids.remove(&name);
+                engine.remove_node(&name)
+            }
             NodeDelta::Relist => {
                 self.listed = Some(HashSet::new());
                 Changes::default()
@@ -45,6 +52,7 @@ impl NodeFeed {
                     engine.nodes().filter(|n| !listed.contains(&n.name)).map(|n| n.name.clone()).collect();
                 let mut changes = Changes::default();
                 for name in gone {
+                    self.uids.remove(&name);
                     let c = engine.remove_node(&name);
                     changes.nodes.extend(c.nodes);
                     changes.configs.extend(c.configs);
@@ -52,6 +60,13 @@ impl NodeFeed {
                 changes
             }
         }
+    }
+}
+
+impl NodeFeed {
+    /// A node's uid, as last seen.
+    pub fn uid(&self, name: &str) -> Option<&str> {
+        self.uids.get(name).map(String::as_str)
     }
 }
 
@@ -118,17 +133,19 @@ mod tests {
         let mut engine = IncrementalRender::new();
         let mut feed = NodeFeed::default();
         for n in ["a", "b", "c"] {
-            feed.apply(&mut engine, NodeDelta::Upsert(NodeInfo::new(n)));
+            feed.apply(&mut engine, NodeDelta::Upsert(NodeInfo::new(n), format!("uid-{n}")));
         }
         feed.apply(&mut engine, NodeDelta::Relist);
-        feed.apply(&mut engine, NodeDelta::Upsert(NodeInfo::new("a")));
-        feed.apply(&mut engine, NodeDelta::Upsert(NodeInfo::new("d")));
+        feed.apply(&mut engine, NodeDelta::Upsert(NodeInfo::new("a"), "uid-a2".into()));
+        feed.apply(&mut engine, NodeDelta::Upsert(NodeInfo::new("d"), "uid-d".into()));
         let changes = feed.apply(&mut engine, NodeDelta::RelistDone);
         assert_eq!(changes.nodes, [("b".into(), NodeChange::Removed), ("c".into(), NodeChange::Removed)].into());
         let mut names: Vec<&str> = engine.nodes().map(|n| n.name.as_str()).collect();
         names.sort();
         assert_eq!(names, ["a", "d"]);
+        assert_eq!((feed.uid("a"), feed.uid("b"), feed.uid("d")), (Some("uid-a2"), None, Some("uid-d")));
         assert!(feed.apply(&mut engine, NodeDelta::Remove("a".into())).nodes.contains_key("a"));
+        assert_eq!(feed.uid("a"), None);
     }
 
     #[test]

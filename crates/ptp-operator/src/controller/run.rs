@@ -17,7 +17,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::core::PartialObjectMeta;
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::{WatchStreamExt, watcher::Config as WatchConfig};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -66,8 +66,9 @@ pub struct Settings {
 #[derive(Clone)]
 struct Caches {
     configs: Vec<Store<RawPtpConfig>>,
-    /// Node metadata only (name, uid, labels): see [`node_metadata`].
-    nodes: Store<PartialObjectMeta<Node>>,
+    /// Whether the Node watch listed every node once (the nodes themselves are kept by the
+    /// render engine and the node feed only: name, labels, uid).
+    nodes: watch::Receiver<bool>,
     configmaps: Store<ConfigMap>,
     devices: Store<NodePtpDevice>,
 }
@@ -77,7 +78,7 @@ impl Caches {
         for s in &self.configs {
             let _ = s.wait_until_ready().await;
         }
-        let _ = self.nodes.wait_until_ready().await;
+        let _ = self.nodes.clone().wait_for(|listed| *listed).await;
         let _ = self.configmaps.wait_until_ready().await;
         let _ = self.devices.wait_until_ready().await;
     }
@@ -131,14 +132,6 @@ impl Caches {
             .find(|c| c.name_any() == settings.configmap_name)
             .map(|c| c.data.clone().unwrap_or_default())
     }
-
-    /// UIDs of these nodes (owners of their NodePtpDevices).
-    fn node_uids(&self, names: &[String]) -> BTreeMap<String, String> {
-        names
-            .iter()
-            .filter_map(|n| self.nodes.get(&ObjectRef::new(n)).map(|node| (n.clone(), node.uid().unwrap_or_default())))
-            .collect()
-    }
 }
 
 /// One snapshot of the caches.
@@ -188,15 +181,22 @@ impl Relevance<RawPtpConfig> for NotOwn {
 struct NodeEvents {
     labels: LabelsOnly,
     deltas: mpsc::UnboundedSender<NodeDelta>,
+    /// Turned true by the first complete list.
+    listed: watch::Sender<bool>,
 }
 
 impl Relevance<PartialObjectMeta<Node>> for NodeEvents {
     fn relevant(&mut self, event: &Event<PartialObjectMeta<Node>>) -> bool {
         let relevant = self.labels.relevant(event);
-        let info = |n: &PartialObjectMeta<Node>| NodeInfo { name: n.name_any(), labels: n.labels().clone() };
+        let upsert = |n: &PartialObjectMeta<Node>| {
+            NodeDelta::Upsert(NodeInfo { name: n.name_any(), labels: n.labels().clone() }, n.uid().unwrap_or_default())
+        };
+        if matches!(event, Event::InitDone) {
+            self.listed.send_replace(true);
+        }
         let delta = match event {
-            Event::Apply(n) if relevant => Some(NodeDelta::Upsert(info(n))),
-            Event::InitApply(n) => Some(NodeDelta::Upsert(info(n))),
+            Event::Apply(n) if relevant => Some(upsert(n)),
+            Event::InitApply(n) => Some(upsert(n)),
             Event::Delete(n) if relevant => Some(NodeDelta::Remove(n.name_any())),
             Event::Init => Some(NodeDelta::Relist),
             Event::InitDone => Some(NodeDelta::RelistDone),
@@ -288,17 +288,16 @@ where
     reader
 }
 
-/// The Nodes as the operator needs them: metadata only (the API server sends no spec or status,
-/// which are most of a real Node's 10–20 KB: images, conditions), and of that only the name, uid
-/// (owner of a NodePtpDevice), labels and resourceVersion are kept in the store.
-fn node_metadata(client: Client) -> impl Stream<Item = Result<Event<PartialObjectMeta<Node>>, watcher::Error>> + Send {
-    watcher::watcher(Api::<PartialObjectMeta<Node>>::all(client), WatchConfig::default()).modify(|node| {
-        let meta = &mut node.metadata;
-        meta.managed_fields = None;
-        meta.annotations = None;
-        meta.owner_references = None;
-        meta.finalizers = None;
-    })
+/// Watches the Nodes as the operator needs them: metadata only (the API server sends no spec or
+/// status, which are most of a real Node's 10–20 KB: images, conditions), and no store: `events`
+/// passes name, labels and uid on to the render engine and the node feed, which keep them.
+fn spawn_node_watch(client: Client, mut events: NodeEvents, wake: mpsc::Sender<()>) {
+    let watch = watcher::watcher(Api::<PartialObjectMeta<Node>>::all(client), WatchConfig::default());
+    tokio::spawn(drive(watch.default_backoff(), move |event| {
+        if events.relevant(event) {
+            let _ = wake.try_send(());
+        }
+    }));
 }
 
 async fn drive<K, S>(stream: S, mut on_event: impl FnMut(&Event<K>))
@@ -427,13 +426,15 @@ async fn run_loop(
             })
             .collect()
     };
+    let (listed, nodes_listed) = watch::channel(false);
+    spawn_node_watch(
+        client.clone(),
+        NodeEvents { labels: LabelsOnly { with_labels: true, ..Default::default() }, deltas: node_deltas, listed },
+        wake.clone(),
+    );
     let caches = Caches {
         configs,
-        nodes: spawn_reflector_on(
-            node_metadata(client.clone()),
-            NodeEvents { labels: LabelsOnly { with_labels: true, ..Default::default() }, deltas: node_deltas },
-            wake.clone(),
-        ),
+        nodes: nodes_listed,
         configmaps: spawn_reflector(
             Api::<ConfigMap>::namespaced(client.clone(), ns),
             WatchConfig::default().fields(&format!("metadata.name={}", settings.configmap_name)),
@@ -511,7 +512,7 @@ async fn run_loop(
         // each PtpConfig's last decodable version.
         while let Ok(delta) = deltas.try_recv() {
             match &delta {
-                NodeDelta::Upsert(node) => {
+                NodeDelta::Upsert(node, _) => {
                     dirty.nodes.insert(node.name.clone());
                 }
                 NodeDelta::Remove(name) => {
@@ -546,7 +547,8 @@ async fn run_loop(
             snapshot.configmap_data = caches.configmap_data(&settings);
         }
         let planned = plan_from(&snapshot, &engine, &dirty, previous_size.as_ref(), &now());
-        let node_uids = caches.node_uids(&planned.create_devices);
+        let node_uids: BTreeMap<String, String> =
+            planned.create_devices.iter().filter_map(|n| feed.uid(n).map(|uid| (n.clone(), uid.to_string()))).collect();
         let applied = writer.apply(&planned, &node_uids, &config_refs).await;
         metrics.reconciles.inc();
         metrics.reconcile_duration.observe(started.elapsed().as_secs_f64());
