@@ -11,6 +11,10 @@
 //!
 //! Every update returns [`Changes`]: exactly the node values and the PtpConfig outcomes that differ
 //! from before. The ConfigMap data size is kept up to date as values change.
+//!
+//! Memory: nodes with the same result (the same profiles) share one copy of it, so the values cost
+//! O(distinct selections), not O(nodes) × ~4 KB; [`IncrementalRender::data_bytes`] still counts
+//! every node's copy, as the ConfigMap would hold it.
 
 mod index;
 

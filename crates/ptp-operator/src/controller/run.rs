@@ -1,10 +1,11 @@
-//! The event loop: reflectors keep caches of PtpConfigs, Nodes, the ConfigMap and NodePtpDevices;
-//! every relevant change wakes one debounced reconcile. Node events reach the incremental render
-//! engine as deltas; each reconcile syncs the engine's PtpConfigs with the decoded ones (a change
+//! The event loop: reflectors keep caches of PtpConfigs, the ConfigMap and NodePtpDevices; Nodes
+//! are watched metadata only and not cached (the engine keeps names and labels, the node feed
+//! uids); every relevant change wakes one debounced reconcile. Node events reach the incremental
+//! render engine as deltas; each reconcile syncs the engine's PtpConfigs with the decoded ones (a change
 //! re-renders only the nodes concerned), then plans from what changed ([`Dirty`]) and writes.
 //! The events of the operator's own writes (ConfigMap data, statuses) wake nothing.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -176,10 +177,10 @@ impl Relevance<RawPtpConfig> for NotOwn {
     }
 }
 
-/// Node events: label changes and removals go to the render engine as [`NodeDelta`]s (a relist
-/// as a whole); appearance, disappearance and label changes wake the reconcile.
+/// Node events go to the render engine as [`NodeDelta`]s (a relist as a whole) and wake the
+/// loop, which drops the ones that change nothing (kubelet status updates) before any other work:
+/// the engine holds the labels to compare with, so they are not kept twice.
 struct NodeEvents {
-    labels: LabelsOnly,
     deltas: mpsc::UnboundedSender<NodeDelta>,
     /// Turned true by the first complete list.
     listed: watch::Sender<bool>,
@@ -187,7 +188,6 @@ struct NodeEvents {
 
 impl Relevance<PartialObjectMeta<Node>> for NodeEvents {
     fn relevant(&mut self, event: &Event<PartialObjectMeta<Node>>) -> bool {
-        let relevant = self.labels.relevant(event);
         let upsert = |n: &PartialObjectMeta<Node>| {
             NodeDelta::Upsert(NodeInfo { name: n.name_any(), labels: n.labels().clone() }, n.uid().unwrap_or_default())
         };
@@ -195,17 +195,13 @@ impl Relevance<PartialObjectMeta<Node>> for NodeEvents {
             self.listed.send_replace(true);
         }
         let delta = match event {
-            Event::Apply(n) if relevant => Some(upsert(n)),
-            Event::InitApply(n) => Some(upsert(n)),
-            Event::Delete(n) if relevant => Some(NodeDelta::Remove(n.name_any())),
-            Event::Init => Some(NodeDelta::Relist),
-            Event::InitDone => Some(NodeDelta::RelistDone),
-            _ => None,
+            Event::Apply(n) | Event::InitApply(n) => upsert(n),
+            Event::Delete(n) => NodeDelta::Remove(n.name_any()),
+            Event::Init => NodeDelta::Relist,
+            Event::InitDone => NodeDelta::RelistDone,
         };
-        if let Some(delta) = delta {
-            let _ = self.deltas.send(delta);
-        }
-        relevant
+        let _ = self.deltas.send(delta);
+        matches!(event, Event::Apply(_) | Event::Delete(_) | Event::InitDone)
     }
 }
 
@@ -225,25 +221,20 @@ impl<K, R: Relevance<K>> Relevance<K> for Flagged<R> {
     }
 }
 
-/// Only appearance, disappearance and label changes count (Nodes; NodePtpDevices by name only):
-/// kubelet heartbeats and agent status writes do not wake the render.
+/// Only appearance and disappearance count (NodePtpDevices, by name): agent status writes do not
+/// wake the render.
 #[derive(Default)]
-struct LabelsOnly {
-    seen: HashMap<String, BTreeMap<String, String>>,
-    with_labels: bool,
+struct NamesOnly {
+    seen: HashSet<String>,
 }
 
-impl<K: Resource> Relevance<K> for LabelsOnly {
+impl<K: Resource> Relevance<K> for NamesOnly {
     fn relevant(&mut self, event: &Event<K>) -> bool {
         match event {
-            Event::Apply(obj) => {
-                let labels = if self.with_labels { obj.labels().clone() } else { BTreeMap::new() };
-                self.seen.insert(obj.name_any(), labels.clone()) != Some(labels)
-            }
-            Event::Delete(obj) => self.seen.remove(&obj.name_any()).is_some(),
+            Event::Apply(obj) => self.seen.insert(obj.name_any()),
+            Event::Delete(obj) => self.seen.remove(&obj.name_any()),
             Event::InitApply(obj) => {
-                let labels = if self.with_labels { obj.labels().clone() } else { BTreeMap::new() };
-                self.seen.insert(obj.name_any(), labels);
+                self.seen.insert(obj.name_any());
                 false
             }
             Event::Init => {
@@ -408,10 +399,17 @@ async fn run_loop(
     let own = OwnWrites::default();
     let configmap_changed = Arc::new(AtomicBool::new(true));
     let devices_changed = Arc::new(AtomicBool::new(true));
+    let configs_changed = Arc::new(AtomicBool::new(true));
     let not_own = || NotOwn { own: own.clone(), changed: configmap_changed.clone() };
+    let configs_event = || Flagged { inner: not_own(), changed: configs_changed.clone() };
     let ns = settings.namespace.as_str();
     let configs = if settings.watch_namespaces.is_empty() {
-        vec![spawn_reflector(Api::<RawPtpConfig>::all(client.clone()), WatchConfig::default(), not_own(), wake.clone())]
+        vec![spawn_reflector(
+            Api::<RawPtpConfig>::all(client.clone()),
+            WatchConfig::default(),
+            configs_event(),
+            wake.clone(),
+        )]
     } else {
         settings
             .watch_namespaces
@@ -420,18 +418,14 @@ async fn run_loop(
                 spawn_reflector(
                     Api::<RawPtpConfig>::namespaced(client.clone(), w),
                     WatchConfig::default(),
-                    not_own(),
+                    configs_event(),
                     wake.clone(),
                 )
             })
             .collect()
     };
     let (listed, nodes_listed) = watch::channel(false);
-    spawn_node_watch(
-        client.clone(),
-        NodeEvents { labels: LabelsOnly { with_labels: true, ..Default::default() }, deltas: node_deltas, listed },
-        wake.clone(),
-    );
+    spawn_node_watch(client.clone(), NodeEvents { deltas: node_deltas, listed }, wake.clone());
     let caches = Caches {
         configs,
         nodes: nodes_listed,
@@ -444,7 +438,7 @@ async fn run_loop(
         devices: spawn_reflector(
             Api::<NodePtpDevice>::namespaced(client.clone(), ns),
             WatchConfig::default(),
-            Flagged { inner: LabelsOnly::default(), changed: devices_changed.clone() },
+            Flagged { inner: NamesOnly::default(), changed: devices_changed.clone() },
             wake.clone(),
         ),
     };
@@ -512,18 +506,25 @@ async fn run_loop(
         // each PtpConfig's last decodable version.
         while let Ok(delta) = deltas.try_recv() {
             match &delta {
-                NodeDelta::Upsert(node, _) => {
+                // Labels or presence changed (not a status update): that node's device is looked at.
+                NodeDelta::Upsert(node, _) if engine.node(&node.name) != Some(node) => {
                     dirty.nodes.insert(node.name.clone());
                 }
-                NodeDelta::Remove(name) => {
+                NodeDelta::Remove(name) if engine.node(name).is_some() => {
                     dirty.nodes.insert(name.clone());
                 }
                 NodeDelta::Relist | NodeDelta::RelistDone => dirty.devices = true,
+                _ => {}
             }
             dirty.absorb(feed.apply(&mut engine, delta));
         }
         dirty.configmap |= configmap_changed.swap(false, Ordering::Relaxed);
         dirty.devices |= devices_changed.swap(false, Ordering::Relaxed);
+        // Woken by Node events that changed nothing (status updates): nothing else to do.
+        let configs_touched = configs_changed.swap(false, Ordering::Relaxed);
+        if dirty.is_clean() && !configs_touched && *leader_rx.borrow() == was_leading && !*stop.borrow() {
+            continue;
+        }
         let Cached { mut snapshot, config_refs, versions: current } = caches.snapshot(&settings, &mut decoder);
         dirty.configs.extend(current.iter().filter(|(k, v)| versions.get(*k) != Some(*v)).map(|(k, _)| k.clone()));
         versions = current;
