@@ -266,9 +266,12 @@ async fn resync_without_change_writes_nothing_and_drift_is_repaired() {
     let requests = &w.operator.requests;
     requests.reset();
     let reconciles_before = op.metric("ptp_operator_reconciles_total");
+    // A Node update that is not a label change (as a kubelet's) reaches the loop and changes nothing.
+    let patch = json!({"metadata": {"annotations": {"example/heartbeat": "1"}}});
+    w.nodes().patch(&w.worker, &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1600)).await;
     assert!(op.metric("ptp_operator_reconciles_total") >= reconciles_before + 2.0, "resyncs ran");
-    assert_eq!(requests.total_writes(), 0, "writes on an unchanged resync: {:?}", requests.snapshot());
+    assert_eq!(requests.total_writes(), 0, "writes on an unchanged resync or Node update: {:?}", requests.snapshot());
 
     // Someone edits the ConfigMap and deletes a NodePtpDevice: both are repaired.
     let cms: Api<ConfigMap> = Api::namespaced(w.admin(), &w.env.ns);

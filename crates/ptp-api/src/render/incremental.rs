@@ -11,10 +11,15 @@
 //!
 //! Every update returns [`Changes`]: exactly the node values and the PtpConfig outcomes that differ
 //! from before. The ConfigMap data size is kept up to date as values change.
+//!
+//! Memory: nodes with the same result (the same profiles) share one copy of it, so the values cost
+//! O(distinct selections), not O(nodes) × ~4 KB; [`IncrementalRender::data_bytes`] still counts
+//! every node's copy, as the ConfigMap would hold it.
 
 mod index;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::{Finding, NodeMatchList, PtpConfig, join_encoded_profiles, validate_spec};
 
@@ -55,6 +60,10 @@ pub struct IncrementalRender {
     labels: LabelIndex,
     rules: RuleIndex,
     profiles: ProfileNames,
+    /// The distinct node results, shared by the nodes that have them (nodes with the same
+    /// selection have byte-identical values): one copy of each value however many nodes carry
+    /// it. A result leaves the set when its last node does.
+    results: HashSet<Arc<Evaluated>>,
     data_bytes: usize,
 }
 
@@ -85,8 +94,8 @@ struct ConfigState {
     conflicts: BTreeMap<String, usize>,
 }
 
-/// One node's result.
-#[derive(Default)]
+/// One node's result (it does not depend on the node's name, so nodes share it).
+#[derive(Default, PartialEq, Eq, Hash)]
 struct Evaluated {
     value: String,
     selection: Vec<String>,
@@ -98,7 +107,7 @@ struct Evaluated {
 
 struct NodeState {
     info: NodeInfo,
-    result: Evaluated,
+    result: Arc<Evaluated>,
 }
 
 /// The cluster's profile names per PtpConfig name (PtpConfigs of the same name in several
@@ -202,7 +211,7 @@ impl IncrementalRender {
             None => {
                 self.labels.insert(&node);
                 self.data_bytes += name.len();
-                self.nodes.insert(name.clone(), NodeState { info: node, result: Evaluated::default() });
+                self.nodes.insert(name.clone(), NodeState { info: node, result: Arc::default() });
                 changes.nodes.insert(name.clone(), NodeChange::Added);
             }
         }
@@ -216,6 +225,7 @@ impl IncrementalRender {
         let Some(state) = self.nodes.remove(name) else { return changes };
         self.labels.remove(&state.info);
         account(&mut self.configs, &mut self.data_bytes, name, &state.result, None, &mut changes);
+        self.release(state.result);
         self.data_bytes -= name.len();
         changes.nodes.insert(name.to_string(), NodeChange::Removed);
         changes
@@ -364,9 +374,31 @@ impl IncrementalRender {
     fn reevaluate(&mut self, name: &str, changes: &mut Changes) {
         let Some(state) = self.nodes.get(name) else { return };
         let next = self.evaluate(&state.info);
+        let next = match self.results.get(&next) {
+            Some(shared) => shared.clone(),
+            None => {
+                let next = Arc::new(next);
+                self.results.insert(next.clone());
+                next
+            }
+        };
         let Some(state) = self.nodes.get_mut(name) else { return };
         let prev = std::mem::replace(&mut state.result, next);
         account(&mut self.configs, &mut self.data_bytes, name, &prev, Some(&state.result), changes);
+        self.release(prev);
+    }
+
+    /// Drops a node's former result from the shared set when no node has it any more (held by
+    /// the set and `prev` only; a fresh node's default result is not in the set).
+    fn release(&mut self, prev: Arc<Evaluated>) {
+        if Arc::strong_count(&prev) == 2 && self.results.get(&prev).is_some_and(|r| Arc::ptr_eq(r, &prev)) {
+            self.results.remove(&prev);
+        }
+    }
+
+    /// Number of distinct node results held (each value stored once).
+    pub fn distinct_values(&self) -> usize {
+        self.results.len()
     }
 
     /// What one node gets: the candidate rules from the index, then the same decision as `render`.

@@ -8,6 +8,7 @@
 //! is reported ([`Undecodable`]): the plan flags it with `Valid=False`, `DecodeError`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use ptp_api::{PtpConfig, RawPtpConfig};
 
@@ -17,8 +18,8 @@ use crate::render::ConfigKey;
 /// What one decode pass found.
 #[derive(Debug, Default)]
 pub struct DecodePass {
-    /// The PtpConfigs that decoded.
-    pub configs: Vec<PtpConfig>,
+    /// The PtpConfigs that decoded (shared with the cache: a pass copies no PtpConfig).
+    pub configs: Vec<Arc<PtpConfig>>,
     /// The ones that did not, with their last decodable version if one was seen.
     pub undecodable: Vec<Undecodable>,
     /// Objects whose current version failed to decode and whose previous one (if any) did not:
@@ -39,7 +40,7 @@ struct Entry {
     uid: Option<String>,
     resource_version: Option<String>,
     /// The current version, decoded, or the decode error naming the field.
-    current: Result<PtpConfig, String>,
+    current: Result<Arc<PtpConfig>, String>,
     /// The latest version of this object (same uid) that decoded.
     last_good: Option<PtpConfig>,
 }
@@ -58,7 +59,7 @@ impl DecodeCache {
             let entry = match previous {
                 Some(e) if e.resource_version.is_some() && e.resource_version == resource_version => e,
                 previous => {
-                    let current = raw.decode().map(|d| d.config).map_err(|e| e.to_string());
+                    let current = raw.decode().map(|d| Arc::new(d.config)).map_err(|e| e.to_string());
                     let was_bad = previous.as_ref().is_some_and(|e| e.current.is_err());
                     let mut last_good = previous.and_then(|e| e.last_good);
                     match &current {
@@ -66,7 +67,8 @@ impl DecodeCache {
                             if was_bad {
                                 pass.recovered.push(key.clone());
                             }
-                            last_good = Some(config.clone());
+                            // Kept for rendering only: without the status (its match list).
+                            last_good = Some(PtpConfig { status: None, ..(**config).clone() });
                         }
                         Err(error) if !was_bad => pass.newly_undecodable.push((key.clone(), error.clone())),
                         Err(_) => {}
@@ -109,7 +111,7 @@ mod tests {
         raw
     }
 
-    fn names(configs: &[PtpConfig]) -> Vec<String> {
+    fn names(configs: &[Arc<PtpConfig>]) -> Vec<String> {
         configs.iter().map(|c| c.metadata.name.clone().unwrap()).collect()
     }
 

@@ -2,7 +2,7 @@
 //! nodes it did not list), and the decoded PtpConfigs of each reconcile (O(PtpConfigs); an
 //! unchanged spec and generation renders nothing).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use ptp_api::PtpConfig;
 
@@ -12,7 +12,8 @@ use crate::render::{Changes, ConfigKey, IncrementalRender, NodeInfo};
 /// One Node watch event, as far as rendering cares.
 #[derive(Clone, Debug, PartialEq)]
 pub enum NodeDelta {
-    Upsert(NodeInfo),
+    /// A node and its uid (owner of its NodePtpDevice).
+    Upsert(NodeInfo, String),
     Remove(String),
     /// The watch relists: the nodes not listed before [`NodeDelta::RelistDone`] are gone.
     Relist,
@@ -23,18 +24,24 @@ pub enum NodeDelta {
 #[derive(Debug, Default)]
 pub struct NodeFeed {
     listed: Option<HashSet<String>>,
+    /// Uid of every node (the operator keeps no Node objects).
+    uids: HashMap<String, String>,
 }
 
 impl NodeFeed {
     pub fn apply(&mut self, engine: &mut IncrementalRender, delta: NodeDelta) -> Changes {
         match delta {
-            NodeDelta::Upsert(node) => {
+            NodeDelta::Upsert(node, uid) => {
                 if let Some(listed) = self.listed.as_mut() {
                     listed.insert(node.name.clone());
                 }
+                self.uids.insert(node.name.clone(), uid);
                 engine.upsert_node(node)
             }
-            NodeDelta::Remove(name) => engine.remove_node(&name),
+            NodeDelta::Remove(name) => {
+                self.uids.remove(&name);
+                engine.remove_node(&name)
+            }
             NodeDelta::Relist => {
                 self.listed = Some(HashSet::new());
                 Changes::default()
@@ -45,6 +52,7 @@ impl NodeFeed {
                     engine.nodes().filter(|n| !listed.contains(&n.name)).map(|n| n.name.clone()).collect();
                 let mut changes = Changes::default();
                 for name in gone {
+                    self.uids.remove(&name);
                     let c = engine.remove_node(&name);
                     changes.nodes.extend(c.nodes);
                     changes.configs.extend(c.configs);
@@ -55,10 +63,21 @@ impl NodeFeed {
     }
 }
 
+impl NodeFeed {
+    /// A node's uid, as last seen.
+    pub fn uid(&self, name: &str) -> Option<&str> {
+        self.uids.get(name).map(String::as_str)
+    }
+}
+
 /// Makes the engine's PtpConfigs those that decode plus the last decodable versions of the
 /// undecodable ones; returns what changed.
-pub fn sync_configs(engine: &mut IncrementalRender, configs: &[PtpConfig], undecodable: &[Undecodable]) -> Changes {
-    let mut desired: BTreeMap<ConfigKey, &PtpConfig> = configs.iter().map(|c| (ConfigKey::of(c), c)).collect();
+pub fn sync_configs<'a>(
+    engine: &mut IncrementalRender,
+    configs: impl IntoIterator<Item = &'a PtpConfig>,
+    undecodable: &'a [Undecodable],
+) -> Changes {
+    let mut desired: BTreeMap<ConfigKey, &PtpConfig> = configs.into_iter().map(|c| (ConfigKey::of(c), c)).collect();
     for u in undecodable {
         if let Some(last_good) = &u.last_good {
             desired.insert(u.key.clone(), last_good);
@@ -78,7 +97,9 @@ pub fn sync_configs(engine: &mut IncrementalRender, configs: &[PtpConfig], undec
             .config(&key)
             .is_some_and(|c| c.spec == config.spec && c.metadata.generation == config.metadata.generation);
         if !same {
-            merge(engine.upsert_config(config.clone()));
+            // Without its status: rendering does not read it, and at fleet size a status's match
+            // list is as long as the PtpConfig's nodes.
+            merge(engine.upsert_config(PtpConfig { status: None, ..config.clone() }));
         }
     }
     changes
@@ -112,17 +133,19 @@ mod tests {
         let mut engine = IncrementalRender::new();
         let mut feed = NodeFeed::default();
         for n in ["a", "b", "c"] {
-            feed.apply(&mut engine, NodeDelta::Upsert(NodeInfo::new(n)));
+            feed.apply(&mut engine, NodeDelta::Upsert(NodeInfo::new(n), format!("uid-{n}")));
         }
         feed.apply(&mut engine, NodeDelta::Relist);
-        feed.apply(&mut engine, NodeDelta::Upsert(NodeInfo::new("a")));
-        feed.apply(&mut engine, NodeDelta::Upsert(NodeInfo::new("d")));
+        feed.apply(&mut engine, NodeDelta::Upsert(NodeInfo::new("a"), "uid-a2".into()));
+        feed.apply(&mut engine, NodeDelta::Upsert(NodeInfo::new("d"), "uid-d".into()));
         let changes = feed.apply(&mut engine, NodeDelta::RelistDone);
         assert_eq!(changes.nodes, [("b".into(), NodeChange::Removed), ("c".into(), NodeChange::Removed)].into());
         let mut names: Vec<&str> = engine.nodes().map(|n| n.name.as_str()).collect();
         names.sort();
         assert_eq!(names, ["a", "d"]);
+        assert_eq!((feed.uid("a"), feed.uid("b"), feed.uid("d")), (Some("uid-a2"), None, Some("uid-d")));
         assert!(feed.apply(&mut engine, NodeDelta::Remove("a".into())).nodes.contains_key("a"));
+        assert_eq!(feed.uid("a"), None);
     }
 
     #[test]

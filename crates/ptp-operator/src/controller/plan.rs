@@ -4,6 +4,7 @@
 //! change compares one ConfigMap and the statuses of the PtpConfigs whose outcome changed.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use ptp_api::{NodeMatchList, PtpConfig, PtpConfigStatus};
@@ -40,8 +41,8 @@ pub struct Undecodable {
 /// What the controller knows about the cluster at one moment.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
-    /// PtpConfigs with their current status.
-    pub configs: Vec<PtpConfig>,
+    /// PtpConfigs with their current status (shared with the decode cache).
+    pub configs: Vec<Arc<PtpConfig>>,
     /// PtpConfigs that do not decode (never in `configs`).
     pub undecodable: Vec<Undecodable>,
     /// Every Node, for [`plan`] (the controller keeps them in its engine and leaves this empty).
@@ -100,8 +101,11 @@ pub struct Dirty {
     pub configmap: bool,
     /// PtpConfigs whose outcome or stored object changed.
     pub configs: BTreeSet<ConfigKey>,
-    /// The NodePtpDevices (a node or a device appeared, went or changed labels).
+    /// Every NodePtpDevice against every node (a device appeared, went or changed; a Node relist).
     pub devices: bool,
+    /// Nodes that appeared, went or changed labels: only their NodePtpDevices are looked at
+    /// (not every node's, which would make each Node event cost O(fleet)).
+    pub nodes: BTreeSet<String>,
 }
 
 impl Dirty {
@@ -116,7 +120,7 @@ impl Dirty {
     }
 
     pub fn is_clean(&self) -> bool {
-        !self.all && !self.configmap && !self.devices && self.configs.is_empty()
+        !self.all && !self.configmap && !self.devices && self.configs.is_empty() && self.nodes.is_empty()
     }
 }
 
@@ -133,7 +137,10 @@ impl Plan {
 /// Plans one reconcile from scratch (every PtpConfig and Node of the snapshot rendered).
 pub fn plan(snapshot: &Snapshot, now: &Time) -> Plan {
     let last_good = snapshot.undecodable.iter().filter_map(|u| u.last_good.clone());
-    let engine = IncrementalRender::build(snapshot.configs.iter().cloned().chain(last_good), snapshot.nodes.clone());
+    let engine = IncrementalRender::build(
+        snapshot.configs.iter().map(|c| (**c).clone()).chain(last_good),
+        snapshot.nodes.clone(),
+    );
     plan_from(snapshot, &engine, &Dirty::all(), None, now)
 }
 
@@ -210,11 +217,20 @@ pub fn plan_from(
     }
 
     let (mut create_devices, mut delete_devices) = (Vec::new(), Vec::new());
+    let runs_agent = |n: &NodeInfo| snapshot.agent_selector.matches(&n.labels);
     if dirty.all || dirty.devices {
-        let wanted: BTreeSet<&str> =
-            engine.nodes().filter(|n| snapshot.agent_selector.matches(&n.labels)).map(|n| n.name.as_str()).collect();
+        let wanted: BTreeSet<&str> = engine.nodes().filter(|n| runs_agent(n)).map(|n| n.name.as_str()).collect();
         create_devices = wanted.iter().filter(|n| !snapshot.devices.contains(**n)).map(|n| n.to_string()).collect();
         delete_devices = snapshot.devices.iter().filter(|d| !wanted.contains(d.as_str())).cloned().collect();
+    } else {
+        for name in &dirty.nodes {
+            let wanted = engine.node(name).is_some_and(runs_agent);
+            match (wanted, snapshot.devices.contains(name)) {
+                (true, false) => create_devices.push(name.clone()),
+                (false, true) => delete_devices.push(name.clone()),
+                _ => {}
+            }
+        }
     }
 
     Plan { configmap, statuses, create_devices, delete_devices, events, data_bytes, size_condition: size }

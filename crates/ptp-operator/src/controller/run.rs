@@ -1,10 +1,11 @@
-//! The event loop: reflectors keep caches of PtpConfigs, Nodes, the ConfigMap and NodePtpDevices;
-//! every relevant change wakes one debounced reconcile. Node events reach the incremental render
-//! engine as deltas; each reconcile syncs the engine's PtpConfigs with the decoded ones (a change
+//! The event loop: reflectors keep caches of PtpConfigs, the ConfigMap and NodePtpDevices; Nodes
+//! are watched metadata only and not cached (the engine keeps names and labels, the node feed
+//! uids); every relevant change wakes one debounced reconcile. Node events reach the incremental
+//! render engine as deltas; each reconcile syncs the engine's PtpConfigs with the decoded ones (a change
 //! re-renders only the nodes concerned), then plans from what changed ([`Dirty`]) and writes.
 //! The events of the operator's own writes (ConfigMap data, statuses) wake nothing.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,8 +16,9 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
+use kube::core::PartialObjectMeta;
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::{WatchStreamExt, watcher::Config as WatchConfig};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -65,7 +67,9 @@ pub struct Settings {
 #[derive(Clone)]
 struct Caches {
     configs: Vec<Store<RawPtpConfig>>,
-    nodes: Store<Node>,
+    /// Whether the Node watch listed every node once (the nodes themselves are kept by the
+    /// render engine and the node feed only: name, labels, uid).
+    nodes: watch::Receiver<bool>,
     configmaps: Store<ConfigMap>,
     devices: Store<NodePtpDevice>,
 }
@@ -75,7 +79,7 @@ impl Caches {
         for s in &self.configs {
             let _ = s.wait_until_ready().await;
         }
-        let _ = self.nodes.wait_until_ready().await;
+        let _ = self.nodes.clone().wait_for(|listed| *listed).await;
         let _ = self.configmaps.wait_until_ready().await;
         let _ = self.devices.wait_until_ready().await;
     }
@@ -129,14 +133,6 @@ impl Caches {
             .find(|c| c.name_any() == settings.configmap_name)
             .map(|c| c.data.clone().unwrap_or_default())
     }
-
-    /// UIDs of these nodes (owners of their NodePtpDevices).
-    fn node_uids(&self, names: &[String]) -> BTreeMap<String, String> {
-        names
-            .iter()
-            .filter_map(|n| self.nodes.get(&ObjectRef::new(n)).map(|node| (n.clone(), node.uid().unwrap_or_default())))
-            .collect()
-    }
 }
 
 /// One snapshot of the caches.
@@ -181,29 +177,31 @@ impl Relevance<RawPtpConfig> for NotOwn {
     }
 }
 
-/// Node events: label changes and removals go to the render engine as [`NodeDelta`]s (a relist
-/// as a whole); appearance, disappearance and label changes wake the reconcile.
+/// Node events go to the render engine as [`NodeDelta`]s (a relist as a whole) and wake the
+/// loop, which drops the ones that change nothing (kubelet status updates) before any other work:
+/// the engine holds the labels to compare with, so they are not kept twice.
 struct NodeEvents {
-    labels: LabelsOnly,
     deltas: mpsc::UnboundedSender<NodeDelta>,
+    /// Turned true by the first complete list.
+    listed: watch::Sender<bool>,
 }
 
-impl Relevance<Node> for NodeEvents {
-    fn relevant(&mut self, event: &Event<Node>) -> bool {
-        let relevant = self.labels.relevant(event);
-        let info = |n: &Node| NodeInfo { name: n.name_any(), labels: n.labels().clone() };
-        let delta = match event {
-            Event::Apply(n) if relevant => Some(NodeDelta::Upsert(info(n))),
-            Event::InitApply(n) => Some(NodeDelta::Upsert(info(n))),
-            Event::Delete(n) if relevant => Some(NodeDelta::Remove(n.name_any())),
-            Event::Init => Some(NodeDelta::Relist),
-            Event::InitDone => Some(NodeDelta::RelistDone),
-            _ => None,
+impl Relevance<PartialObjectMeta<Node>> for NodeEvents {
+    fn relevant(&mut self, event: &Event<PartialObjectMeta<Node>>) -> bool {
+        let upsert = |n: &PartialObjectMeta<Node>| {
+            NodeDelta::Upsert(NodeInfo { name: n.name_any(), labels: n.labels().clone() }, n.uid().unwrap_or_default())
         };
-        if let Some(delta) = delta {
-            let _ = self.deltas.send(delta);
+        if matches!(event, Event::InitDone) {
+            self.listed.send_replace(true);
         }
-        relevant
+        let delta = match event {
+            Event::Apply(n) | Event::InitApply(n) => upsert(n),
+            Event::Delete(n) => NodeDelta::Remove(n.name_any()),
+            Event::Init => NodeDelta::Relist,
+            Event::InitDone => NodeDelta::RelistDone,
+        };
+        let _ = self.deltas.send(delta);
+        matches!(event, Event::Apply(_) | Event::Delete(_) | Event::InitDone)
     }
 }
 
@@ -223,25 +221,20 @@ impl<K, R: Relevance<K>> Relevance<K> for Flagged<R> {
     }
 }
 
-/// Only appearance, disappearance and label changes count (Nodes; NodePtpDevices by name only):
-/// kubelet heartbeats and agent status writes do not wake the render.
+/// Only appearance and disappearance count (NodePtpDevices, by name): agent status writes do not
+/// wake the render.
 #[derive(Default)]
-struct LabelsOnly {
-    seen: HashMap<String, BTreeMap<String, String>>,
-    with_labels: bool,
+struct NamesOnly {
+    seen: HashSet<String>,
 }
 
-impl<K: Resource> Relevance<K> for LabelsOnly {
+impl<K: Resource> Relevance<K> for NamesOnly {
     fn relevant(&mut self, event: &Event<K>) -> bool {
         match event {
-            Event::Apply(obj) => {
-                let labels = if self.with_labels { obj.labels().clone() } else { BTreeMap::new() };
-                self.seen.insert(obj.name_any(), labels.clone()) != Some(labels)
-            }
-            Event::Delete(obj) => self.seen.remove(&obj.name_any()).is_some(),
+            Event::Apply(obj) => self.seen.insert(obj.name_any()),
+            Event::Delete(obj) => self.seen.remove(&obj.name_any()),
             Event::InitApply(obj) => {
-                let labels = if self.with_labels { obj.labels().clone() } else { BTreeMap::new() };
-                self.seen.insert(obj.name_any(), labels);
+                self.seen.insert(obj.name_any());
                 false
             }
             Event::Init => {
@@ -257,20 +250,45 @@ impl<K: Resource> Relevance<K> for LabelsOnly {
 fn spawn_reflector<K>(
     api: Api<K>,
     config: WatchConfig,
-    mut relevance: impl Relevance<K> + Send + 'static,
+    relevance: impl Relevance<K> + Send + 'static,
     wake: mpsc::Sender<()>,
 ) -> Store<K>
 where
     K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
 {
+    spawn_reflector_on(watcher::watcher(api, config), relevance, wake)
+}
+
+/// Drives a reflector over `watch`, waking the reconcile loop on relevant events.
+fn spawn_reflector_on<K, W>(
+    watch: W,
+    mut relevance: impl Relevance<K> + Send + 'static,
+    wake: mpsc::Sender<()>,
+) -> Store<K>
+where
+    K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+    W: Stream<Item = Result<Event<K>, watcher::Error>> + Send + 'static,
+{
     let (reader, writer) = reflector::store();
-    let stream = reflector::reflector(writer, watcher::watcher(api, config).default_backoff());
+    let stream = reflector::reflector(writer, watch.default_backoff());
     tokio::spawn(drive(stream, move |event| {
         if relevance.relevant(event) {
             let _ = wake.try_send(());
         }
     }));
     reader
+}
+
+/// Watches the Nodes as the operator needs them: metadata only (the API server sends no spec or
+/// status, which are most of a real Node's 10–20 KB: images, conditions), and no store: `events`
+/// passes name, labels and uid on to the render engine and the node feed, which keep them.
+fn spawn_node_watch(client: Client, mut events: NodeEvents, wake: mpsc::Sender<()>) {
+    let watch = watcher::watcher(Api::<PartialObjectMeta<Node>>::all(client), WatchConfig::default());
+    tokio::spawn(drive(watch.default_backoff(), move |event| {
+        if events.relevant(event) {
+            let _ = wake.try_send(());
+        }
+    }));
 }
 
 async fn drive<K, S>(stream: S, mut on_event: impl FnMut(&Event<K>))
@@ -381,10 +399,17 @@ async fn run_loop(
     let own = OwnWrites::default();
     let configmap_changed = Arc::new(AtomicBool::new(true));
     let devices_changed = Arc::new(AtomicBool::new(true));
+    let configs_changed = Arc::new(AtomicBool::new(true));
     let not_own = || NotOwn { own: own.clone(), changed: configmap_changed.clone() };
+    let configs_event = || Flagged { inner: not_own(), changed: configs_changed.clone() };
     let ns = settings.namespace.as_str();
     let configs = if settings.watch_namespaces.is_empty() {
-        vec![spawn_reflector(Api::<RawPtpConfig>::all(client.clone()), WatchConfig::default(), not_own(), wake.clone())]
+        vec![spawn_reflector(
+            Api::<RawPtpConfig>::all(client.clone()),
+            WatchConfig::default(),
+            configs_event(),
+            wake.clone(),
+        )]
     } else {
         settings
             .watch_namespaces
@@ -393,20 +418,17 @@ async fn run_loop(
                 spawn_reflector(
                     Api::<RawPtpConfig>::namespaced(client.clone(), w),
                     WatchConfig::default(),
-                    not_own(),
+                    configs_event(),
                     wake.clone(),
                 )
             })
             .collect()
     };
+    let (listed, nodes_listed) = watch::channel(false);
+    spawn_node_watch(client.clone(), NodeEvents { deltas: node_deltas, listed }, wake.clone());
     let caches = Caches {
         configs,
-        nodes: spawn_reflector(
-            Api::<Node>::all(client.clone()),
-            WatchConfig::default(),
-            NodeEvents { labels: LabelsOnly { with_labels: true, ..Default::default() }, deltas: node_deltas },
-            wake.clone(),
-        ),
+        nodes: nodes_listed,
         configmaps: spawn_reflector(
             Api::<ConfigMap>::namespaced(client.clone(), ns),
             WatchConfig::default().fields(&format!("metadata.name={}", settings.configmap_name)),
@@ -416,7 +438,7 @@ async fn run_loop(
         devices: spawn_reflector(
             Api::<NodePtpDevice>::namespaced(client.clone(), ns),
             WatchConfig::default(),
-            Flagged { inner: LabelsOnly::default(), changed: devices_changed.clone() },
+            Flagged { inner: NamesOnly::default(), changed: devices_changed.clone() },
             wake.clone(),
         ),
     };
@@ -483,15 +505,30 @@ async fn run_loop(
         // The engine and decoding run on standbys too, so that a new leader is ready and knows
         // each PtpConfig's last decodable version.
         while let Ok(delta) = deltas.try_recv() {
-            dirty.devices = true;
+            match &delta {
+                // Labels or presence changed (not a status update): that node's device is looked at.
+                NodeDelta::Upsert(node, _) if engine.node(&node.name) != Some(node) => {
+                    dirty.nodes.insert(node.name.clone());
+                }
+                NodeDelta::Remove(name) if engine.node(name).is_some() => {
+                    dirty.nodes.insert(name.clone());
+                }
+                NodeDelta::Relist | NodeDelta::RelistDone => dirty.devices = true,
+                _ => {}
+            }
             dirty.absorb(feed.apply(&mut engine, delta));
         }
         dirty.configmap |= configmap_changed.swap(false, Ordering::Relaxed);
         dirty.devices |= devices_changed.swap(false, Ordering::Relaxed);
+        // Woken by Node events that changed nothing (status updates): nothing else to do.
+        let configs_touched = configs_changed.swap(false, Ordering::Relaxed);
+        if dirty.is_clean() && !configs_touched && *leader_rx.borrow() == was_leading && !*stop.borrow() {
+            continue;
+        }
         let Cached { mut snapshot, config_refs, versions: current } = caches.snapshot(&settings, &mut decoder);
         dirty.configs.extend(current.iter().filter(|(k, v)| versions.get(*k) != Some(*v)).map(|(k, _)| k.clone()));
         versions = current;
-        dirty.absorb(sync_configs(&mut engine, &snapshot.configs, &snapshot.undecodable));
+        dirty.absorb(sync_configs(&mut engine, snapshot.configs.iter().map(|c| &**c), &snapshot.undecodable));
         metrics.ptpconfigs.set((snapshot.configs.len() + snapshot.undecodable.len()) as i64);
         metrics.undecodable_ptpconfigs.set(snapshot.undecodable.len() as i64);
         metrics.nodes.set(engine.node_count() as i64);
@@ -511,7 +548,8 @@ async fn run_loop(
             snapshot.configmap_data = caches.configmap_data(&settings);
         }
         let planned = plan_from(&snapshot, &engine, &dirty, previous_size.as_ref(), &now());
-        let node_uids = caches.node_uids(&planned.create_devices);
+        let node_uids: BTreeMap<String, String> =
+            planned.create_devices.iter().filter_map(|n| feed.uid(n).map(|uid| (n.clone(), uid.to_string()))).collect();
         let applied = writer.apply(&planned, &node_uids, &config_refs).await;
         metrics.reconciles.inc();
         metrics.reconcile_duration.observe(started.elapsed().as_secs_f64());

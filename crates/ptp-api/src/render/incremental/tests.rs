@@ -89,8 +89,22 @@ impl Harness {
         assert_eq!(self.engine.output(), expected, "output differs from the full render");
         assert_eq!(changes, diff(&self.last, &expected), "reported changes differ from the output's");
         assert_eq!(self.engine.data_bytes(), expected.data_bytes());
+        self.assert_results_shared();
         self.last = expected;
         changes
+    }
+}
+
+impl Harness {
+    /// Every node's result is the shared copy, and the shared set holds exactly the results in use.
+    fn assert_results_shared(&self) {
+        let mut in_use = std::collections::HashSet::new();
+        for (name, node) in &self.engine.nodes {
+            let shared = self.engine.results.get(&node.result).expect("node result is in the shared set");
+            assert!(std::sync::Arc::ptr_eq(shared, &node.result), "node {name} holds its own copy");
+            in_use.insert(std::sync::Arc::as_ptr(&node.result));
+        }
+        assert_eq!(self.engine.results.len(), in_use.len(), "results kept that no node uses");
     }
 }
 
@@ -218,6 +232,33 @@ fn removing_everything_leaves_empty_indexes() {
     h.apply(Event::RemoveConfig(key("ns", "c")));
     assert!(h.engine.rules.is_empty());
     assert!(h.engine.profiles.counts.is_empty());
+    assert_eq!(h.engine.data_bytes(), 0);
+}
+
+#[test]
+fn nodes_with_the_same_selection_share_one_value() {
+    let mut h = Harness::default();
+    h.apply(upsert(config(
+        "ns",
+        "c",
+        vec![opts("gm", "-2"), opts("bc", "-s")],
+        vec![
+            rule("gm", 1, vec![MatchRule::node_label("role=gm")]),
+            rule("bc", 1, vec![MatchRule::node_label("role=bc")]),
+        ],
+    )));
+    for n in ["a", "b", "c"] {
+        h.apply(Event::UpsertNode(NodeInfo::new(n).with_label("role", "gm")));
+    }
+    h.apply(Event::UpsertNode(NodeInfo::new("d").with_label("role", "bc")));
+    assert_eq!(h.engine.distinct_values(), 2);
+    assert!(std::ptr::eq(h.engine.value("a").unwrap(), h.engine.value("c").unwrap()), "one copy of the value");
+    h.apply(Event::UpsertNode(NodeInfo::new("d").with_label("role", "gm")));
+    assert_eq!(h.engine.distinct_values(), 1, "the bc value went with its last node");
+    for n in ["a", "b", "c", "d"] {
+        h.apply(Event::RemoveNode(n.into()));
+    }
+    assert_eq!(h.engine.distinct_values(), 0);
     assert_eq!(h.engine.data_bytes(), 0);
 }
 

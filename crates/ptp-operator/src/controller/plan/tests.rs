@@ -30,7 +30,7 @@ fn linux(name: &str) -> NodeInfo {
 
 fn snapshot() -> Snapshot {
     Snapshot {
-        configs: vec![config("oc", "p", "p", "ptp")],
+        configs: vec![Arc::new(config("oc", "p", "p", "ptp"))],
         nodes: vec![
             linux("w0").with_label("ptp", ""),
             linux("w1"),
@@ -53,7 +53,7 @@ fn applied(mut s: Snapshot, plan: &Plan) -> Snapshot {
     }
     for (key, status) in &plan.statuses {
         match s.configs.iter_mut().find(|c| ConfigKey::of(c) == *key) {
-            Some(c) => c.status = Some(status.clone()),
+            Some(c) => Arc::make_mut(c).status = Some(status.clone()),
             None => s.undecodable.iter_mut().find(|u| u.key == *key).unwrap().status = Some(status.clone()),
         }
     }
@@ -122,7 +122,7 @@ fn node_delete_removes_key_and_device() {
 #[test]
 fn invalid_config_warns_once_and_recovery_is_reported() {
     let mut s = snapshot();
-    s.configs.push(config("broken", "p", "typo", "ptp"));
+    s.configs.push(Arc::new(config("broken", "p", "typo", "ptp")));
     let p = plan(&s, &now(1));
     let warning: Vec<_> = p.events.iter().filter(|e| e.warning).collect();
     assert_eq!(warning.len(), 1);
@@ -136,8 +136,8 @@ fn invalid_config_warns_once_and_recovery_is_reported() {
     assert!(plan(&s2, &now(2)).events.iter().all(|e| !e.warning), "no repeated warning");
 
     let mut fixed = s2.clone();
-    fixed.configs[1].spec.recommend[0].profile = "p".into();
-    fixed.configs[1].metadata.generation = Some(2);
+    Arc::make_mut(&mut fixed.configs[1]).spec.recommend[0].profile = "p".into();
+    Arc::make_mut(&mut fixed.configs[1]).metadata.generation = Some(2);
     let p = plan(&fixed, &now(3));
     let restored: Vec<_> = p.events.iter().filter(|e| e.reason == "ValidRestored").collect();
     assert_eq!(restored.len(), 1);
@@ -151,7 +151,7 @@ fn invalid_config_warns_once_and_recovery_is_reported() {
 fn oversize_configmap_sets_a_condition_and_event_and_clears_them() {
     let mut s = snapshot();
     let big = "x".repeat(1000);
-    s.configs[0].spec.profile[0].ptp4l_conf = Some(format!("[global]\n# {big}\n"));
+    Arc::make_mut(&mut s.configs[0]).spec.profile[0].ptp4l_conf = Some(format!("[global]\n# {big}\n"));
     for i in 0..1000 {
         s.nodes.push(linux(&format!("node-{i:04}")).with_label("ptp", ""));
     }
@@ -205,7 +205,7 @@ fn with_the_configmap_off_nothing_is_written_to_it_and_no_size_is_reported() {
     stale.configmap_data = Some(BTreeMap::from([("node-x".to_string(), "[]".to_string())]));
     assert_eq!(plan(&stale, &now(2)).configmap, ConfigMapAction::Keep, "not updated");
     let big = "x".repeat(1000);
-    s.configs[0].spec.profile[0].ptp4l_conf = Some(format!("[global]\n# {big}\n"));
+    Arc::make_mut(&mut s.configs[0]).spec.profile[0].ptp4l_conf = Some(format!("[global]\n# {big}\n"));
     for i in 0..1000 {
         s.nodes.push(linux(&format!("node-{i:04}")).with_label("ptp", ""));
     }
@@ -287,13 +287,13 @@ fn undecodable_config_without_a_good_version_is_left_out() {
 
 /// The engine the controller would hold for this snapshot.
 fn engine_of(s: &Snapshot) -> IncrementalRender {
-    IncrementalRender::build(s.configs.iter().cloned(), s.nodes.iter().cloned())
+    IncrementalRender::build(s.configs.iter().map(|c| (**c).clone()), s.nodes.iter().cloned())
 }
 
 #[test]
 fn only_what_is_dirty_is_planned() {
     let mut s = snapshot();
-    s.configs.push(config("other", "q", "q", "ptp"));
+    s.configs.push(Arc::new(config("other", "q", "q", "ptp")));
     let s = applied(s.clone(), &plan(&s, &now(100)));
     let mut engine = engine_of(&s);
     // A label change reaches w1: its value and both match lists change.
@@ -316,11 +316,30 @@ fn only_what_is_dirty_is_planned() {
 }
 
 #[test]
+fn a_node_event_looks_at_that_node_s_device_only() {
+    let s = snapshot();
+    let mut s = applied(s.clone(), &plan(&s, &now(100)));
+    s.devices.remove("w0"); // drift the node event does not concern: left to the next full pass
+    let mut engine = engine_of(&s);
+    engine.upsert_node(linux("w2"));
+    engine.upsert_node(NodeInfo::new("w1").with_label("kubernetes.io/os", "windows"));
+    let dirty = Dirty { nodes: ["w1".to_string(), "w2".to_string()].into(), ..Default::default() };
+    let p = plan_from(&s, &engine, &dirty, None, &now(200));
+    assert_eq!(p.create_devices, ["w2"], "the new agent node only, not w0");
+    assert_eq!(p.delete_devices, ["w1"], "no longer selected");
+    engine.remove_node("w2");
+    let p = plan_from(&s, &engine, &Dirty { nodes: ["w2".to_string()].into(), ..Default::default() }, None, &now(300));
+    assert!(p.create_devices.is_empty() && p.delete_devices.is_empty(), "gone before its device was made");
+    let full = plan_from(&s, &engine, &Dirty { devices: true, ..Default::default() }, None, &now(300));
+    assert_eq!(full.create_devices, ["w0"]);
+}
+
+#[test]
 fn a_size_condition_change_plans_every_status() {
     let s = snapshot();
     let mut s = applied(s.clone(), &plan(&s, &now(100)));
     // The stored status still says the ConfigMap was near the limit.
-    let status = s.configs[0].status.as_mut().unwrap();
+    let status = Arc::make_mut(&mut s.configs[0]).status.as_mut().unwrap();
     status.conditions.push(Condition {
         type_: CONDITION_CONFIGMAP_WITHIN_LIMIT.into(),
         status: "False".into(),
