@@ -514,7 +514,10 @@ async fn agent(
     // Fake linuxptp (phc2sys too: nothing touches this machine's clock).
     let bin = ptp_testkit::probe::fake_ptp4l(dir, &[5], "1").expect("fake ptp4l");
     let phc2sys = bin.join("phc2sys");
-    std::fs::write(&phc2sys, "#!/bin/sh\ntrap 'exit 0' TERM\nwhile :; do sleep 1; done\n").expect("fake phc2sys");
+    // `sleep & wait`: a SIGTERM that lands between two sleeps runs the trap at once (with a
+    // foreground sleep it waited for the next one, a whole second: the agent's stop took 1 s).
+    std::fs::write(&phc2sys, "#!/bin/sh\ntrap 'exit 0' TERM\nwhile :; do sleep 1 & wait $!; done\n")
+        .expect("fake phc2sys");
     std::fs::set_permissions(&phc2sys, <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755))
         .expect("chmod");
     let run_dir = dir.join("run");

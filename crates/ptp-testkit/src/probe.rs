@@ -46,7 +46,8 @@ pub fn pids_of(program: &str, needle: &str) -> Vec<u32> {
 /// Writes a fake `ptp4l` into `dir/bin` and returns that directory (for the agent's `--bin-dir`):
 /// a shell script that reads its `-f` file's name for the message tag, reports port 1 (`eth9`)
 /// going to SLAVE, then prints an offset line every `period` (a `sleep` argument such as `1` or
-/// `0.2`), cycling through `offsets`, until SIGTERM.
+/// `0.2`), cycling through `offsets`, until SIGTERM, which it obeys at once (`sleep & wait`: with
+/// a foreground sleep, a SIGTERM landing between two sleeps waited for the next one).
 pub fn fake_ptp4l(dir: &std::path::Path, offsets: &[i64], period: &str) -> std::io::Result<std::path::PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let offsets: Vec<String> = offsets.iter().map(i64::to_string).collect();
@@ -57,7 +58,7 @@ cfg=""; prev=""
 for a in "$@"; do [ "$prev" = "-f" ] && cfg=$(basename "$a"); prev="$a"; done
 echo "ptp4l[1.0]: [$cfg] port 1 (eth9): LISTENING to UNCALIBRATED on RS_SLAVE"
 echo "ptp4l[1.1]: [$cfg] port 1 (eth9): UNCALIBRATED to SLAVE on MASTER_CLOCK_SELECTED"
-while :; do for o in {offsets}; do echo "ptp4l[2.0]: [$cfg] master offset $o s2 freq 1 path delay 10"; sleep {period}; done; done
+while :; do for o in {offsets}; do echo "ptp4l[2.0]: [$cfg] master offset $o s2 freq 1 path delay 10"; sleep {period} & wait $!; done; done
 "#,
         offsets = offsets.join(" "),
     );
