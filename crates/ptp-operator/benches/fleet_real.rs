@@ -33,6 +33,8 @@ mod fleet;
 mod procfs;
 #[path = "support/proxy.rs"]
 mod proxy;
+#[path = "support/stats.rs"]
+mod stats;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -49,6 +51,7 @@ use ptp_testkit::cluster::{ControlPlane, TestEnv};
 use ptp_testkit::probe::free_port;
 use ptp_testkit::sys_time::WITHOUT_SYS_TIME;
 use serde_json::{Value, json};
+use stats::{ms, stats};
 
 use procfs::{Cpu, mib, status_kib};
 
@@ -124,22 +127,6 @@ fn labels(i: usize, group: usize) -> BTreeMap<String, String> {
 
 fn node_info(i: usize, group: usize) -> NodeInfo {
     NodeInfo { name: worker(i), labels: labels(i, group) }
-}
-
-struct Stats {
-    median: Duration,
-    p99: Duration,
-    max: Duration,
-}
-
-fn stats(mut times: Vec<Duration>) -> Stats {
-    times.sort();
-    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
-    Stats { median: at(0.5), p99: at(0.99), max: at(1.0) }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 fn thousands(n: u64) -> String {

@@ -11,11 +11,14 @@
 
 #[path = "support/fleet.rs"]
 mod fleet;
+#[path = "support/stats.rs"]
+mod stats;
 
 use std::time::{Duration, Instant};
 
 use ptp_api::PtpConfig;
 use ptp_operator::render::{IncrementalRender, render};
+use stats::{ms, stats};
 
 const CONFIGS: usize = 200;
 const LABEL_CHANGES: usize = 5_000;
@@ -31,22 +34,6 @@ impl Rng {
         self.0 ^= self.0 >> 27;
         (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
     }
-}
-
-struct Stats {
-    median: Duration,
-    p99: Duration,
-    max: Duration,
-}
-
-fn stats(mut times: Vec<Duration>) -> Stats {
-    times.sort();
-    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
-    Stats { median: at(0.5), p99: at(0.99), max: at(1.0) }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 fn edited(config: &PtpConfig, round: usize) -> PtpConfig {
