@@ -65,6 +65,9 @@ pub async fn watch(client: Client, node: String, scope: Scope, values: mpsc::Sen
     let mut inputs = std::pin::pin!(stream::select(configs, own));
     let mut state = OwnNode::new(node.clone(), scopes.len());
     let mut last: Option<String> = None;
+    // The state's revision last rendered: events that change nothing the render reads (status
+    // writes, unchanged labels) render nothing.
+    let mut rendered: Option<u64> = None;
     let mut node_seen = false;
     let mut waiting_logged = false;
     while let Some(input) = inputs.next().await {
@@ -119,9 +122,10 @@ pub async fn watch(client: Client, node: String, scope: Scope, values: mpsc::Sen
                 false
             }
         };
-        if !settled {
+        if !settled || rendered == Some(state.revision()) {
             continue;
         }
+        rendered = Some(state.revision());
         match state.value() {
             Some(value) if last.as_deref() != Some(value.as_str()) => {
                 last = Some(value.clone());

@@ -43,6 +43,8 @@ pub struct OwnNode {
     listed: BTreeSet<Option<String>>,
     /// The watches there are (one per namespace, or one for all).
     watches: usize,
+    /// Moves with every change that can change [`OwnNode::value`].
+    revision: u64,
 }
 
 impl OwnNode {
@@ -55,7 +57,14 @@ impl OwnNode {
             listing: BTreeMap::new(),
             listed: BTreeSet::new(),
             watches: watches.max(1),
+            revision: 0,
         }
+    }
+
+    /// Changes whenever [`OwnNode::value`] may have changed; equal revisions, equal values (the
+    /// watch renders only when it moved: the operator's status writes reach every agent).
+    pub fn revision(&self) -> u64 {
+        self.revision
     }
 
     /// A (re)list of the watch of `namespace` (`None`: all) begins: its objects not in the list
@@ -71,6 +80,7 @@ impl OwnNode {
             self.configs.retain(|key, _| seen.contains(key) || namespace.is_some_and(|n| n != key.namespace.as_str()));
         }
         self.listed.insert(scope);
+        self.revision += 1;
     }
 
     /// A PtpConfig was created or changed (or listed). Returns the decode problem when this
@@ -122,17 +132,23 @@ impl OwnNode {
             }
         };
         self.configs.insert(key, Known { uid, resource_version, generation, error, last_good });
+        self.revision += 1;
         problem
     }
 
     /// A PtpConfig was deleted.
     pub fn config_deleted(&mut self, raw: &RawPtpConfig) {
-        self.configs.remove(&ConfigKey::of_raw(raw));
+        if self.configs.remove(&ConfigKey::of_raw(raw)).is_some() {
+            self.revision += 1;
+        }
     }
 
     /// The Node's labels (`None`: the Node is gone).
     pub fn node_labels(&mut self, labels: Option<BTreeMap<String, String>>) {
-        self.labels = labels;
+        if self.labels != labels {
+            self.labels = labels;
+            self.revision += 1;
+        }
     }
 
     /// The PtpConfigs that do not decode now.
@@ -313,7 +329,9 @@ mod tests {
         let mut status_only = raw(&a, 2);
         status_only.status = json!({"matchList": [{"nodeName": "n1", "profile": "p"}]});
         status_only.spec = json!({"profile": "not even a list"});
+        let revision = own.revision();
         assert_eq!(own.config_applied(&status_only), None);
+        assert_eq!(own.revision(), revision, "nothing to render again");
         assert_eq!(own.value(), before);
         assert_eq!(own.undecodable(), 0, "not decoded at all");
         // A spec change moves the generation: decoded and rendered.
