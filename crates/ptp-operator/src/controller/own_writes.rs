@@ -43,15 +43,11 @@ impl OwnWrites {
     /// Whether this PtpConfig holds the status last written, for its current generation (a spec
     /// change bumps the generation past the status's `observedGeneration`).
     pub fn is_own_status(&self, raw: &RawPtpConfig) -> bool {
-        let Ok(status) = serde_json::from_value::<PtpConfigStatus>(raw.status.clone()) else { return false };
+        let Some(status) = raw.status() else { return false };
         if status.observed_generation != raw.metadata.generation {
             return false;
         }
-        let key = ConfigKey {
-            name: raw.metadata.name.clone().unwrap_or_default(),
-            namespace: raw.metadata.namespace.clone().unwrap_or_default(),
-        };
-        self.lock().statuses.get(&key) == Some(&status)
+        self.lock().statuses.get(&ConfigKey::of_raw(raw)) == Some(&status)
     }
 }
 

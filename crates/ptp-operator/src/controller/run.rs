@@ -93,10 +93,7 @@ impl Caches {
         let mut config_refs = BTreeMap::new();
         let mut versions = HashMap::new();
         for r in &raws {
-            let key = ConfigKey {
-                name: r.metadata.name.clone().unwrap_or_default(),
-                namespace: r.metadata.namespace.clone().unwrap_or_default(),
-            };
+            let key = ConfigKey::of_raw(r);
             versions.insert(key.clone(), r.metadata.resource_version.clone());
             config_refs.insert(key, r.object_ref(&()));
         }
