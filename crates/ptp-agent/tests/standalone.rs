@@ -221,11 +221,12 @@ fn a_value_without_names_or_not_json_keeps_what_runs_and_only_an_empty_list_stop
     }
 
     std::fs::write(&profile, "[]").unwrap();
-    wait_until("[] stops ptp4l", || ptp4l().is_empty());
+    // The agent marks the value applied once its processes stopped: wait for both.
+    wait_until("[] stops ptp4l and counts as applied", || {
+        ptp4l().is_empty() && metrics(port).contains("ptp_agent_profile_source_valid 1")
+    });
     let text = metrics(port);
-    assert!(
-        text.contains("ptp_agent_profile_source_valid 1") && text.contains("ptp_agent_profile_source_errors_total 5")
-    );
+    assert!(text.contains("ptp_agent_profile_source_errors_total 5"), "{text}");
     let _ = agent.kill();
     let _ = agent.wait();
     let _ = std::fs::remove_dir_all(dir);
