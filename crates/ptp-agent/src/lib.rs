@@ -1,24 +1,32 @@
-//! The per-node PTP agent: NIC discovery over ethtool netlink (`nic`) and reporting the node's
-//! devices into its NodePtpDevice status (`report`); the node's profiles from a file
-//! (`profile_file`), its own render of the PtpConfigs (`own_node`) or the ConfigMap (`cluster`);
-//! profile → files and argv (`render`), the supervisor (`supervise`), the log parser
-//! (`logparse`, `clockstate`), the runtime that ties them (`runtime`, `update`, `standalone`),
-//! metrics and probes (`metrics`, `serve`).
+//! The per-node PTP agent. Where each job lives:
+//!
+//! * `nic`: PTP-capable NICs over ethtool netlink; `report`: them into the node's NodePtpDevice
+//!   status (`devices`).
+//! * `source`: the node's profile values: a file, the agent's own render of the PtpConfigs, or
+//!   the operator's `ptp-configmap`.
+//! * `render`: a profile → configuration files and argv (pure); `update`: which profiles start,
+//!   restart, stop or stay (pure).
+//! * `supervise`: the linuxptp processes (groups, restarts, output lines, orphans).
+//! * `logparse`, `clockstate`: what their lines say (pure).
+//! * `runtime`: applies values, observes lines (`runtime::observe`, pure), publishes a typed
+//!   state snapshot (`runtime::state`).
+//! * `run`: the `ptp-agent run` loop and its modes (`run::file`, `run::cluster`).
+//! * consumers of the state: `serve` (`/metrics`, `/healthz`, `/readyz`), `status` (the runtime's
+//!   NodePtpDevice status fields); `metrics` (the `openshift_ptp_*` series).
 
 pub mod clockstate;
 pub mod error;
 pub mod logparse;
+pub mod metrics;
 pub mod nic;
 pub mod render;
 pub mod report;
-pub mod supervise;
-
-pub use error::Error;
-pub mod cluster;
-pub mod metrics;
-pub mod own_node;
-pub mod profile_file;
+pub mod run;
 pub mod runtime;
 pub mod serve;
-pub mod standalone;
+pub mod source;
+pub mod status;
+pub mod supervise;
 pub mod update;
+
+pub use error::Error;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use ptp_agent::nic::output::{Format, render};
 use ptp_agent::nic::{Discovery, Selection, select};
-use ptp_agent::report::{self, Settings};
+use ptp_agent::report::{self, ReportSettings};
 use ptp_agent::supervise::{reaper, rundir};
 use tracing::error;
 
@@ -77,6 +77,10 @@ enum Command {
         /// WATCH_NAMESPACES); empty: all.
         #[arg(long = "watch-namespace", env = "WATCH_NAMESPACES", value_delimiter = ',')]
         watch_namespaces: Vec<String>,
+        /// Least seconds between two NodePtpDevice status writes that change only offsets
+        /// (`offsetNs`); any other change (profiles, processes, clock states) is written at once.
+        #[arg(long, env = "STATUS_OFFSET_INTERVAL", default_value_t = 300)]
+        status_offset_interval: u64,
         /// Name of this node (metrics label); defaults to the hostname.
         #[arg(long, env = "NODE_NAME")]
         node_name: Option<String>,
@@ -143,6 +147,7 @@ fn main() -> ExitCode {
             configmap_name,
             profile_source,
             watch_namespaces,
+            status_offset_interval,
             node_name,
             run_dir,
             bin_dir,
@@ -154,11 +159,14 @@ fn main() -> ExitCode {
             (
                 namespace,
                 match profile_source {
-                    SourceArg::Configmap => ptp_agent::cluster::ProfileSource::ConfigMap(configmap_name),
-                    SourceArg::Api => ptp_agent::cluster::ProfileSource::Render(ptp_agent::own_node::Scope {
-                        namespaces: watch_namespaces.into_iter().filter(|n| !n.is_empty()).collect(),
-                    }),
+                    SourceArg::Configmap => ptp_agent::run::cluster::ProfileSource::ConfigMap(configmap_name),
+                    SourceArg::Api => {
+                        ptp_agent::run::cluster::ProfileSource::Render(ptp_agent::source::own_node::Scope {
+                            namespaces: watch_namespaces.into_iter().filter(|n| !n.is_empty()).collect(),
+                        })
+                    }
                 },
+                Duration::from_secs(status_offset_interval.max(1)),
             ),
             node_name,
             (run_dir, bin_dir),
@@ -194,7 +202,7 @@ fn nics(output: Format, interface: Option<&str>, args: SelectArgs) -> Result<(),
 
 fn report_forever(node_name: Option<String>, namespace: String, resync: u64, args: SelectArgs) -> Result<(), String> {
     let node_name = node_or_hostname(node_name)?;
-    let mut settings = Settings::new(node_name, namespace);
+    let mut settings = ReportSettings::new(node_name, namespace);
     settings.resync = Duration::from_secs(resync.max(1));
     settings.selection = args.selection();
     settings.netns = args.netns;
@@ -238,7 +246,7 @@ fn parse_stdin() -> Result<(), String> {
 
 fn run_agent(
     (profile, report_status): (Option<PathBuf>, bool),
-    (namespace, source): (String, ptp_agent::cluster::ProfileSource),
+    (namespace, source, offset_interval): (String, ptp_agent::run::cluster::ProfileSource, Duration),
     node_name: Option<String>,
     (run_dir, bin_dir): (PathBuf, Option<PathBuf>),
     (metrics_addr, health_addr, metrics): (&str, &str, ptp_serve::MetricsArgs),
@@ -251,13 +259,13 @@ fn run_agent(
     let lock = rundir::lock(&run_dir).map_err(|e| e.to_string())?;
     // What a previous agent on this directory left running (it logs what it kills).
     rundir::kill_leftovers(&run_dir);
-    let mut run = ptp_agent::standalone::Settings {
+    let mut run = ptp_agent::run::RunSettings {
         profile,
-        runtime: ptp_agent::runtime::Settings {
+        runtime: ptp_agent::runtime::RuntimeSettings {
             node: node.clone(),
             run_dir,
             bin_dir,
-            supervisor: ptp_agent::supervise::Settings::default(),
+            supervisor: ptp_agent::supervise::SupervisorSettings::default(),
         },
         endpoints: ptp_agent::serve::Endpoints {
             metrics: parse_addr("metrics-addr", metrics_addr)?,
@@ -285,26 +293,21 @@ fn run_agent(
         let names = ptp_serve::tls::self_signed_names(&[node.as_str()]);
         run.endpoints.metrics_security = metrics.security(names, client.clone()).map_err(|e| e.to_string())?;
         let Some(client) = client.filter(|_| !standalone) else {
-            return ptp_agent::standalone::run(run, terminated).await.map_err(|e| e.to_string());
+            return ptp_agent::run::file::run(run, terminated).await.map_err(|e| e.to_string());
         };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             terminated.await;
             let _ = stop_tx.send(true);
         });
-        let mut report = Settings::new(node, namespace.clone());
+        let mut report = ReportSettings::new(node, namespace.clone());
         report.selection = Selection {
             include_software: std::env::var("PTP_INCLUDE_SOFTWARE").is_ok_and(|v| v == "true" || v == "1"),
             ..Selection::default()
         };
-        let settings = ptp_agent::cluster::Settings {
-            run,
-            namespace,
-            source,
-            status_interval: Duration::from_secs(10),
-            report: Some(report),
-        };
-        ptp_agent::cluster::run(client, settings, stop_rx).await.map_err(|e| e.to_string())
+        let settings =
+            ptp_agent::run::cluster::ClusterSettings { run, namespace, source, offset_interval, report: Some(report) };
+        ptp_agent::run::cluster::run(client, settings, stop_rx).await.map_err(|e| e.to_string())
     });
     let result = runtime.block_on(agent).map_err(|e| e.to_string()).and_then(|r| r);
     // Every child was stopped; what they left behind (adopted as orphans) goes too.

@@ -8,13 +8,13 @@ use std::path::Path;
 
 use ptp_api::{NodeProfiles, PtpProfile, validate_profile};
 
-use crate::render::{RenderedProfile, RunIds, render_profile};
+use crate::render::{RunIds, RunPlan, render_profile};
 
 /// A profile the agent runs, with what it was rendered to.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Applied {
+pub struct AppliedProfile {
     pub profile: PtpProfile,
-    pub rendered: RenderedProfile,
+    pub plan: RunPlan,
 }
 
 /// A profile of the update that was not applied.
@@ -36,7 +36,7 @@ pub struct UpdatePlan {
     pub keep: Vec<String>,
     pub refused: Vec<Refusal>,
     /// What runs once the plan is carried out.
-    pub next: BTreeMap<String, Applied>,
+    pub next: BTreeMap<String, AppliedProfile>,
 }
 
 impl UpdatePlan {
@@ -49,7 +49,7 @@ impl UpdatePlan {
 /// Plans the update from what runs (`current`) to what the ConfigMap now says (`incoming`).
 /// `ids` keeps run ids stable for names it has seen.
 pub fn plan_update(
-    current: &BTreeMap<String, Applied>,
+    current: &BTreeMap<String, AppliedProfile>,
     incoming: &NodeProfiles,
     ids: &mut RunIds,
     run_dir: &Path,
@@ -95,11 +95,11 @@ pub fn plan_update(
             }
         };
         match current.get(name) {
-            Some(applied) if applied.rendered == rendered => plan.keep.push(name.to_string()),
+            Some(applied) if applied.plan == rendered => plan.keep.push(name.to_string()),
             Some(_) => plan.restart.push(name.to_string()),
             None => plan.start.push(name.to_string()),
         }
-        plan.next.insert(name.to_string(), Applied { profile: profile.clone(), rendered });
+        plan.next.insert(name.to_string(), AppliedProfile { profile: profile.clone(), plan: rendered });
     }
     plan.stop = current.keys().filter(|n| !plan.next.contains_key(*n)).cloned().collect();
     for list in [&mut plan.start, &mut plan.restart, &mut plan.keep] {
@@ -129,7 +129,7 @@ mod tests {
     }
 
     /// Applies `update` on top of `current` and returns the plan and the new state.
-    fn step(current: &BTreeMap<String, Applied>, ids: &mut RunIds, update: NodeProfiles) -> UpdatePlan {
+    fn step(current: &BTreeMap<String, AppliedProfile>, ids: &mut RunIds, update: NodeProfiles) -> UpdatePlan {
         plan_update(current, &update, ids, &run_dir())
     }
 
@@ -149,7 +149,7 @@ mod tests {
             (edited.keep.as_slice(), edited.restart.as_slice()),
             (&["a".to_string()][..], &["b".to_string()][..])
         );
-        assert_eq!(edited.next["b"].rendered.run_id, first.next["b"].rendered.run_id, "run ids are stable");
+        assert_eq!(edited.next["b"].plan.run_id, first.next["b"].plan.run_id, "run ids are stable");
 
         let removed = step(&edited.next, &mut ids, incoming(vec![profile("b", "-2 -s"), profile("c", "-2")]));
         assert_eq!(
@@ -157,7 +157,7 @@ mod tests {
             (&["a".to_string()][..], &["c".to_string()][..])
         );
         assert_eq!(removed.keep, ["b"]);
-        assert_eq!(removed.next["c"].rendered.run_id, first.next["a"].rendered.run_id, "a's id is free again");
+        assert_eq!(removed.next["c"].plan.run_id, first.next["a"].plan.run_id, "a's id is free again");
     }
 
     #[test]

@@ -5,14 +5,14 @@
 
 use std::path::{Path, PathBuf};
 
-use ptp_agent::render::{DEFAULT_RUN_DIR, RenderedProfile, RunIds, render_profile};
+use ptp_agent::render::{DEFAULT_RUN_DIR, RunIds, RunPlan, render_profile};
 use ptp_api::{PtpProfile, SchedulingPolicy};
 
 fn golden_path(case: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(format!("{case}.txt"))
 }
 
-fn check_golden(case: &str, rendered: &RenderedProfile) {
+fn check_golden(case: &str, rendered: &RunPlan) {
     let actual = rendered.to_string();
     let path = golden_path(case);
     if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
@@ -29,7 +29,7 @@ fn check_golden(case: &str, rendered: &RenderedProfile) {
     );
 }
 
-fn render(profile: &PtpProfile, run_id: u32) -> RenderedProfile {
+fn render(profile: &PtpProfile, run_id: u32) -> RunPlan {
     render_profile(profile, run_id, Path::new(DEFAULT_RUN_DIR)).unwrap()
 }
 

@@ -14,6 +14,7 @@ pub mod options;
 pub mod ptp4l_conf;
 pub mod ptp_config;
 pub mod render;
+pub mod util;
 pub mod validation;
 
 pub use configmap::{
@@ -21,7 +22,8 @@ pub use configmap::{
 };
 pub use decode::{Decoded, DecodedSpec, RawPtpConfig, decode_spec};
 pub use node_ptp_device::{
-    ClockState, HardwareInfo, NodePtpDevice, NodePtpDeviceSpec, NodePtpDeviceStatus, ProcessStatus, PtpDevice,
+    ClockState, HardwareInfo, NodePtpDevice, NodePtpDeviceSpec, NodePtpDeviceStatus, ProcessState, ProcessStatus,
+    PtpDevice,
 };
 pub use options::Program;
 pub use ptp_config::{

@@ -55,8 +55,11 @@ pub struct NodePtpDeviceSpec {}
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct NodePtpDeviceStatus {
-    /// Devices found on the node (Go-compatible list).
-    #[serde(default)]
+    /// Devices found on the node (Go-compatible list; omitted when empty, as Go's `omitempty`).
+    /// Every status field is optional or omitted when empty, so that a status with only some
+    /// fields set is what one writer applies (server-side apply: the NIC report owns `devices`
+    /// and `deviceCount`, the runtime the rest).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<PtpDevice>,
     /// Number of entries in `devices`, for `kubectl get`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -77,7 +80,7 @@ pub struct NodePtpDeviceStatus {
     /// Last offset from the master, in nanoseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset_ns: Option<i64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -133,9 +136,7 @@ pub struct ProcessStatus {
     pub profile: String,
     /// `ptp4l`, `phc2sys`, `ts2phc`, ...
     pub process: String,
-    /// `Running`; `Waiting` (phc2sys until its ptp4l is within a second of the master);
-    /// `Backoff` (waiting to restart after an exit).
-    pub state: String,
+    pub state: ProcessState,
     #[serde(default)]
     pub restarts: i64,
     /// The clock state of the process's worst interface (absent before its first sample).
@@ -147,6 +148,18 @@ pub struct ProcessStatus {
     /// That interface: ptp4l's slave port, phc2sys's `CLOCK_REALTIME`, ts2phc's NIC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iface: Option<String>,
+}
+
+/// What a supervised process is doing (a stopped one is not listed).
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum ProcessState {
+    /// Started and not exited.
+    #[default]
+    Running,
+    /// phc2sys, until its ptp4l is within a second of the master (at most 60 s).
+    Waiting,
+    /// Exited (or failed to start); waiting to start again.
+    Backoff,
 }
 
 /// Clock state as reported by the Go daemon's metrics and events.
@@ -166,4 +179,17 @@ impl ClockState {
             ClockState::Freerun => "FREERUN",
         }
     }
+}
+
+/// The body of a server-side apply of `status` to the NodePtpDevice `name` (`PATCH .../status`,
+/// `application/apply-patch+yaml`): the fields set in `status` are the ones the applying field
+/// manager owns; fields it owned before and no longer sets are removed.
+pub fn status_apply_body(name: &str, status: &NodePtpDeviceStatus) -> serde_json::Value {
+    use kube::Resource;
+    serde_json::json!({
+        "apiVersion": NodePtpDevice::api_version(&()),
+        "kind": NodePtpDevice::kind(&()),
+        "metadata": { "name": name },
+        "status": status,
+    })
 }

@@ -49,6 +49,7 @@
 //!   of the profile `Sched { fifo: true, priority }`; SCHED_OTHER or absent gives `None` (the
 //!   priority is then ignored). SCHED_FIFO without a priority, or one out of range, is an error.
 
+mod key;
 mod run_ids;
 
 use std::fmt;
@@ -61,13 +62,14 @@ use ptp_api::{ApiError, PtpProfile, SchedulingPolicy};
 
 use crate::Error;
 
+pub use key::ProcessKey;
 pub use ptp_api::options::{SplitError, join, quote, split_options};
 pub use run_ids::RunIds;
 
 /// Run directory when `--run-dir` is not given.
 pub const DEFAULT_RUN_DIR: &str = "/var/run";
 
-/// Process names (also the program names looked up on `PATH`).
+/// Process names as log lines and metrics carry them ([`Program::name`]).
 pub const PTP4L: &str = "ptp4l";
 pub const PHC2SYS: &str = "phc2sys";
 pub const TS2PHC: &str = "ts2phc";
@@ -77,7 +79,7 @@ const PRIORITY_RANGE: std::ops::RangeInclusive<i64> = 1..=65;
 
 /// Everything needed to run one profile.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RenderedProfile {
+pub struct RunPlan {
     /// The profile's name.
     pub profile: String,
     pub run_id: u32,
@@ -85,20 +87,34 @@ pub struct RenderedProfile {
     pub files: Vec<(PathBuf, String)>,
     /// Processes to start, in start order (ts2phc, ptp4l, phc2sys; each only when it runs).
     pub processes: Vec<ProcessPlan>,
+    /// The interfaces of ptp4l's configuration, in the order of its port sections (ptp4l numbers
+    /// its ports from 1 in this order); empty when ptp4l does not run.
+    pub ptp4l_ports: Vec<String>,
+}
+
+impl RunPlan {
+    /// The key of one of its processes.
+    pub fn key(&self, process: &ProcessPlan) -> ProcessKey {
+        ProcessKey::new(process.program, self.run_id)
+    }
+
+    /// Whether it runs `program`.
+    pub fn runs(&self, program: Program) -> bool {
+        self.processes.iter().any(|p| p.program == program)
+    }
 }
 
 /// One process of a profile.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcessPlan {
-    /// [`PTP4L`], [`PHC2SYS`] or [`TS2PHC`].
-    pub name: &'static str,
-    /// The program: a bare name, resolved on `PATH` (or in a bin directory) by whoever starts it.
-    pub program: String,
+    /// The program; its [`Program::name`] is resolved on `PATH` (or in a bin directory) by
+    /// whoever starts it.
+    pub program: Program,
     /// Arguments, without the program name.
     pub args: Vec<String>,
     /// Real-time scheduling to apply to the child (sched_setscheduler), if any.
     pub sched: Option<Sched>,
-    /// The configuration file the process reads (`-f`), one of [`RenderedProfile::files`].
+    /// The configuration file the process reads (`-f`), one of [`RunPlan::files`].
     pub config_file: Option<PathBuf>,
 }
 
@@ -140,14 +156,19 @@ pub fn ts2phc_message_tag(run_id: u32) -> String {
 }
 
 /// Renders one profile (see the module documentation for every rule).
-pub fn render_profile(profile: &PtpProfile, run_id: u32, run_dir: &Path) -> Result<RenderedProfile, Error> {
+pub fn render_profile(profile: &PtpProfile, run_id: u32, run_dir: &Path) -> Result<RunPlan, Error> {
     let fail = |message: String| Error::Profile { profile: profile.name.clone(), message };
     let run_dir_text =
         run_dir.to_str().ok_or_else(|| fail(format!("run directory {} is not valid UTF-8", run_dir.display())))?;
     let run_dir = Path::new(run_dir_text);
     let sched = scheduling(profile).map_err(fail)?;
-    let mut rendered =
-        RenderedProfile { profile: profile.name.clone(), run_id, files: Vec::new(), processes: Vec::new() };
+    let mut rendered = RunPlan {
+        profile: profile.name.clone(),
+        run_id,
+        files: Vec::new(),
+        processes: Vec::new(),
+        ptp4l_ports: Vec::new(),
+    };
 
     if let Some(opts) = options(profile, Program::Ts2phc).map_err(fail)? {
         let mut conf = parse_conf(profile, Program::Ts2phc).map_err(fail)?;
@@ -159,7 +180,7 @@ pub fn render_profile(profile: &PtpProfile, run_id: u32, run_dir: &Path) -> Resu
         }
         args.extend(opts);
         rendered.files.push((file.clone(), conf.render()));
-        rendered.processes.push(plan(TS2PHC, args, sched, Some(file)));
+        rendered.processes.push(plan(Program::Ts2phc, args, sched, Some(file)));
     }
 
     if let Some(opts) = options(profile, Program::Ptp4l).map_err(fail)? {
@@ -177,8 +198,9 @@ pub fn render_profile(profile: &PtpProfile, run_id: u32, run_dir: &Path) -> Resu
             args.push("-m".into());
         }
         args.extend(opts);
+        rendered.ptp4l_ports = conf.interface_names().map(str::to_string).collect();
         rendered.files.push((file.clone(), conf.render()));
-        rendered.processes.push(plan(PTP4L, args, sched, Some(file)));
+        rendered.processes.push(plan(Program::Ptp4l, args, sched, Some(file)));
     }
 
     if let Some(opts) = options(profile, Program::Phc2sys).map_err(fail)? {
@@ -199,14 +221,14 @@ pub fn render_profile(profile: &PtpProfile, run_id: u32, run_dir: &Path) -> Resu
             args.push("-m".into());
         }
         args.extend(opts);
-        rendered.processes.push(plan(PHC2SYS, args, sched, config_file));
+        rendered.processes.push(plan(Program::Phc2sys, args, sched, config_file));
     }
 
     Ok(rendered)
 }
 
-fn plan(name: &'static str, args: Vec<String>, sched: Option<Sched>, config_file: Option<PathBuf>) -> ProcessPlan {
-    ProcessPlan { name, program: name.to_string(), args, sched, config_file }
+fn plan(program: Program, args: Vec<String>, sched: Option<Sched>, config_file: Option<PathBuf>) -> ProcessPlan {
+    ProcessPlan { program, args, sched, config_file }
 }
 
 /// A path as an argument; `render_profile` has checked that the run directory is UTF-8.
@@ -279,7 +301,7 @@ fn gives(args: &[String], program: Program, flag: char, key: Option<&str>) -> bo
     })
 }
 
-impl fmt::Display for RenderedProfile {
+impl fmt::Display for RunPlan {
     /// A readable listing: each file's path and content, then each process's scheduling, config
     /// file and argv (shell-quoted). Used by the golden tests.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -293,7 +315,7 @@ impl fmt::Display for RenderedProfile {
             writeln!(f, "=== end of file")?;
         }
         for process in &self.processes {
-            writeln!(f, "\n=== process {}", process.name)?;
+            writeln!(f, "\n=== process {}", process.program.name())?;
             match process.sched {
                 Some(Sched { fifo: true, priority }) => writeln!(f, "sched: SCHED_FIFO {priority}")?,
                 Some(Sched { fifo: false, priority }) => writeln!(f, "sched: SCHED_OTHER {priority}")?,
@@ -302,7 +324,7 @@ impl fmt::Display for RenderedProfile {
             if let Some(file) = &process.config_file {
                 writeln!(f, "config: {}", file.display())?;
             }
-            let mut argv = vec![process.program.clone()];
+            let mut argv = vec![process.program.name().to_string()];
             argv.extend(process.args.iter().cloned());
             writeln!(f, "argv: {}", join(&argv))?;
         }

@@ -8,7 +8,7 @@ fn profile(configure: impl FnOnce(&mut PtpProfile)) -> PtpProfile {
     p
 }
 
-fn render(p: &PtpProfile) -> RenderedProfile {
+fn render(p: &PtpProfile) -> RunPlan {
     render_profile(p, 3, Path::new(RUN)).unwrap()
 }
 
@@ -19,15 +19,15 @@ fn render_err(p: &PtpProfile) -> String {
     }
 }
 
-fn names(r: &RenderedProfile) -> Vec<&str> {
-    r.processes.iter().map(|p| p.name).collect()
+fn names(r: &RunPlan) -> Vec<&str> {
+    r.processes.iter().map(|p| p.program.name()).collect()
 }
 
-fn process<'a>(r: &'a RenderedProfile, name: &str) -> &'a ProcessPlan {
-    r.processes.iter().find(|p| p.name == name).unwrap()
+fn process<'a>(r: &'a RunPlan, name: &str) -> &'a ProcessPlan {
+    r.processes.iter().find(|p| p.program.name() == name).unwrap()
 }
 
-fn file<'a>(r: &'a RenderedProfile, path: &str) -> &'a str {
+fn file<'a>(r: &'a RunPlan, path: &str) -> &'a str {
     r.files.iter().find(|(p, _)| p == Path::new(path)).map(|(_, c)| c.as_str()).unwrap()
 }
 
@@ -137,6 +137,12 @@ fn conf_without_global_gets_it_first_and_existing_interface_section_is_kept() {
         file(&r, "/var/run/ptp4l.3.config"),
         "# c\n[global]\nmessage_tag [ptp4l.3.config]\nuds_address /var/run/ptp4l.3.socket\n[eth0]\nmasterOnly 1\n[eth1]\n"
     );
+    assert_eq!(r.ptp4l_ports, ["eth0", "eth1"], "ptp4l's ports in section order, for its port numbers");
+    let only_phc2sys = render(&profile(|p| {
+        p.ptp4l_opts = s("");
+        p.phc2sys_opts = s("-a -r");
+    }));
+    assert!(only_phc2sys.ptp4l_ports.is_empty());
 }
 
 #[test]
@@ -187,7 +193,7 @@ fn phc2sys_talks_to_the_ptp4l_socket_with_the_ptp4l_tag() {
         strings(&["-z", "/var/run/ptp4l.3.socket", "-t", "[ptp4l.3.config]", "-m", "-a", "-r", "-n", "24"])
     );
     assert_eq!(plan.config_file, None);
-    assert_eq!(plan.program, "phc2sys");
+    assert_eq!(plan.program.name(), "phc2sys");
 }
 
 #[test]
@@ -356,7 +362,7 @@ fn sched_fifo_applies_to_every_process() {
     }));
     assert_eq!(r.processes.len(), 3);
     for plan in &r.processes {
-        assert_eq!(plan.sched, Some(Sched { fifo: true, priority: 65 }), "{}", plan.name);
+        assert_eq!(plan.sched, Some(Sched { fifo: true, priority: 65 }), "{}", plan.program.name());
     }
     let r = render(&profile(|p| {
         p.ptp_scheduling_policy = Some(SchedulingPolicy::SchedFifo);

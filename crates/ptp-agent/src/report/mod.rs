@@ -21,11 +21,13 @@ use tracing::{debug, info, warn};
 use crate::Error;
 use crate::nic::{Discovery, LinkWatcher, Nic, Selection, devices};
 use backoff::Backoff;
-use status::status_patch;
+use status::devices_status;
+
+pub use status::DEVICES_MANAGER;
 
 /// Settings of the reporting loop.
 #[derive(Clone, Debug)]
-pub struct Settings {
+pub struct ReportSettings {
     /// The node, and so the NodePtpDevice's name.
     pub node_name: String,
     /// Namespace of the NodePtpDevice (`openshift-ptp`).
@@ -42,9 +44,9 @@ pub struct Settings {
     pub netns: Option<PathBuf>,
 }
 
-impl Settings {
+impl ReportSettings {
     pub fn new(node_name: impl Into<String>, namespace: impl Into<String>) -> Self {
-        Settings {
+        ReportSettings {
             node_name: node_name.into(),
             namespace: namespace.into(),
             resync: Duration::from_secs(300),
@@ -84,7 +86,7 @@ impl Probe for SelectionProbe {
 
 /// Runs the reporting loop until `shutdown` becomes `true`: real discovery and link
 /// notifications in the current network namespace (or `settings.netns`).
-pub async fn run(client: kube::Client, settings: Settings, shutdown: watch::Receiver<bool>) -> Result<(), Error> {
+pub async fn run(client: kube::Client, settings: ReportSettings, shutdown: watch::Receiver<bool>) -> Result<(), Error> {
     let discovery = Discovery { netns: settings.netns.clone(), ..Discovery::default() };
     let (links_tx, links_rx) = mpsc::channel(1);
     let watcher = match LinkWatcher::open(settings.netns.as_deref()) {
@@ -123,7 +125,7 @@ async fn forward_link_changes(mut watcher: LinkWatcher, tx: mpsc::Sender<()>) {
 /// The loop with an injected probe and link-change channel (each message = "links changed").
 pub async fn run_with(
     client: kube::Client,
-    settings: &Settings,
+    settings: &ReportSettings,
     probe: Arc<dyn Probe>,
     mut links: mpsc::Receiver<()>,
     mut shutdown: watch::Receiver<bool>,
@@ -214,7 +216,7 @@ struct Reporter {
 }
 
 impl Reporter {
-    fn new(client: kube::Client, settings: &Settings) -> Self {
+    fn new(client: kube::Client, settings: &ReportSettings) -> Self {
         Reporter {
             api: Api::namespaced(client, &settings.namespace),
             name: settings.node_name.clone(),
@@ -253,10 +255,12 @@ impl Reporter {
                 status
             }
         };
-        let Some(patch) = status_patch(&current, devices) else {
+        let Some(status) = devices_status(&current, devices) else {
             return Ok(());
         };
-        match self.api.patch_status(&self.name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+        let body = ptp_api::node_ptp_device::status_apply_body(&self.name, &status);
+        let params = PatchParams::apply(DEVICES_MANAGER).force();
+        match self.api.patch_status(&self.name, &params, &Patch::Apply(&body)).await {
             Ok(object) => {
                 info!(devices = devices.len(), "NodePtpDevice status updated");
                 self.known = Some(object.status.unwrap_or_default());

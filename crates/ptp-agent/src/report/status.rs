@@ -1,61 +1,70 @@
-//! The status-write decision: patch `devices` and `deviceCount` only when they differ from what
-//! the NodePtpDevice status holds. Other status fields belong to the agent runtime and are left
-//! alone (a JSON merge patch on `/status` with just these two keys).
+//! The status-write decision: write `devices` and `deviceCount` only when they differ from what
+//! the NodePtpDevice status holds. They are applied (server-side apply) under their own field
+//! manager, [`DEVICES_MANAGER`]; the other status fields belong to the agent runtime
+//! ([`crate::status`]) and are left alone.
 
 use ptp_api::{NodePtpDeviceStatus, PtpDevice};
-use serde_json::{Value, json};
 
-/// The merge patch for the `/status` subresource, or `None` when nothing changed.
-pub fn status_patch(current: &NodePtpDeviceStatus, devices: &[PtpDevice]) -> Option<Value> {
+/// The field manager of `devices` and `deviceCount`.
+pub const DEVICES_MANAGER: &str = "ptp-agent-devices";
+
+/// The status to apply (only `devices` and `deviceCount` set), or `None` when nothing changed.
+pub fn devices_status(current: &NodePtpDeviceStatus, devices: &[PtpDevice]) -> Option<NodePtpDeviceStatus> {
     let count = devices.len() as i64;
     if current.devices == devices && current.device_count == Some(count) {
         return None;
     }
-    Some(json!({ "status": { "devices": devices, "deviceCount": count } }))
+    Some(NodePtpDeviceStatus { devices: devices.to_vec(), device_count: Some(count), ..NodePtpDeviceStatus::default() })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use ptp_api::ClockState;
+    use serde_json::json;
 
     fn device(name: &str) -> PtpDevice {
         PtpDevice { name: name.into(), timestamping: Some(vec!["software-transmit".into()]), ..Default::default() }
     }
 
+    fn applied(status: &NodePtpDeviceStatus) -> serde_json::Value {
+        serde_json::to_value(status).unwrap()
+    }
+
     #[test]
     fn unchanged_devices_write_nothing() {
         let status = NodePtpDeviceStatus { devices: vec![device("a")], device_count: Some(1), ..Default::default() };
-        assert_eq!(status_patch(&status, &[device("a")]), None);
+        assert_eq!(devices_status(&status, &[device("a")]), None);
     }
 
     #[test]
     fn new_missing_or_changed_devices_and_a_missing_count_are_written() {
         let status = NodePtpDeviceStatus { devices: vec![device("a")], device_count: Some(1), ..Default::default() };
-        let patch = status_patch(&status, &[device("a"), device("b")]).unwrap();
-        assert_eq!(patch["status"]["deviceCount"], 2);
-        assert_eq!(patch["status"]["devices"][1]["name"], "b");
-        assert!(status_patch(&status, &[]).is_some());
+        let two = applied(&devices_status(&status, &[device("a"), device("b")]).unwrap());
+        assert_eq!(two["deviceCount"], 2);
+        assert_eq!(two["devices"][1]["name"], "b");
         let mut changed = device("a");
         changed.phc_index = Some(0);
-        assert!(status_patch(&status, &[changed]).is_some());
+        assert!(devices_status(&status, &[changed]).is_some());
         let no_count = NodePtpDeviceStatus { devices: vec![device("a")], ..Default::default() };
-        assert!(status_patch(&no_count, &[device("a")]).is_some());
-        // An empty object gets an empty list and a zero count.
-        let patch = status_patch(&NodePtpDeviceStatus::default(), &[]).unwrap();
-        assert_eq!(patch, json!({"status": {"devices": [], "deviceCount": 0}}));
+        assert!(devices_status(&no_count, &[device("a")]).is_some());
+        // No device: a zero count, and no list (an apply without `devices` removes it; Go omits
+        // an empty list too).
+        let none = applied(&devices_status(&status, &[]).unwrap());
+        assert_eq!(none, json!({"deviceCount": 0}));
     }
 
     #[test]
-    fn the_patch_touches_only_devices_and_count() {
+    fn only_devices_and_count_are_applied() {
         let status = NodePtpDeviceStatus {
             clock_state: Some(ClockState::Locked),
             offset_ns: Some(5),
             applied_profiles: Some(vec!["p".into()]),
             ..Default::default()
         };
-        let patch = status_patch(&status, &[device("a")]).unwrap();
-        let keys: Vec<&String> = patch["status"].as_object().unwrap().keys().collect();
+        let body = ptp_api::node_ptp_device::status_apply_body("n", &devices_status(&status, &[device("a")]).unwrap());
+        let keys: Vec<&String> = body["status"].as_object().unwrap().keys().collect();
         assert_eq!(keys, ["deviceCount", "devices"]);
+        assert_eq!((body["kind"].as_str(), body["metadata"]["name"].as_str()), (Some("NodePtpDevice"), Some("n")));
     }
 }

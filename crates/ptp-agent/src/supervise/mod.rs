@@ -21,7 +21,7 @@ pub mod tree;
 pub use backoff::{RestartPolicy, RestartState};
 pub use child::{Discard, LineSink, LogLine, Stream};
 pub use spec::{ProcessSpec, SchedPolicy, Scheduling};
-pub use supervisor::{Gate, ProcessStatus, Settings, Snapshot, State, Supervisor};
+pub use supervisor::{ChildSnapshot, ChildStatus, Gate, State, Supervisor, SupervisorSettings};
 
 /// A future resolving when the agent is asked to stop: SIGTERM (kubelet) or SIGINT (a terminal).
 /// The handlers are installed by this call, so that a signal arriving before the future is first

@@ -16,16 +16,16 @@ use super::spec::ProcessSpec;
 
 /// How the supervisor restarts and stops processes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Settings {
+pub struct SupervisorSettings {
     pub policy: RestartPolicy,
     /// Between SIGTERM and SIGKILL when stopping.
     pub grace: Duration,
 }
 
-impl Default for Settings {
+impl Default for SupervisorSettings {
     /// The default restart policy and a 5 s grace.
     fn default() -> Self {
-        Settings { policy: RestartPolicy::default(), grace: Duration::from_secs(5) }
+        SupervisorSettings { policy: RestartPolicy::default(), grace: Duration::from_secs(5) }
     }
 }
 
@@ -50,7 +50,7 @@ pub enum State {
 
 /// The status of one supervised process, for status reports and metrics.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProcessStatus {
+pub struct ChildStatus {
     /// The spec's name.
     pub name: String,
     pub state: State,
@@ -63,7 +63,7 @@ pub struct ProcessStatus {
 }
 
 /// Every supervised process's status, by key.
-pub type Snapshot = BTreeMap<String, ProcessStatus>;
+pub type ChildSnapshot = BTreeMap<String, ChildStatus>;
 
 /// A condition to wait for before each start of a process, at most `max_wait` (then it starts
 /// anyway): phc2sys waits until its ptp4l's offset is under a second, as the Go daemon does.
@@ -79,9 +79,9 @@ pub struct Gate {
 /// Dropping the supervisor SIGKILLs every process group it runs; [`Supervisor::stop_all`] stops
 /// them gracefully.
 pub struct Supervisor {
-    settings: Settings,
+    settings: SupervisorSettings,
     sink: Arc<dyn LineSink>,
-    status: Arc<watch::Sender<Snapshot>>,
+    status: Arc<watch::Sender<ChildSnapshot>>,
     tasks: Mutex<HashMap<String, Task>>,
 }
 
@@ -92,8 +92,13 @@ struct Task {
 
 impl Supervisor {
     /// A supervisor whose processes' output lines go to `sink` (and to the log).
-    pub fn new(settings: Settings, sink: Arc<dyn LineSink>) -> Self {
-        Supervisor { settings, sink, status: Arc::new(watch::Sender::new(Snapshot::new())), tasks: Mutex::default() }
+    pub fn new(settings: SupervisorSettings, sink: Arc<dyn LineSink>) -> Self {
+        Supervisor {
+            settings,
+            sink,
+            status: Arc::new(watch::Sender::new(ChildSnapshot::new())),
+            tasks: Mutex::default(),
+        }
     }
 
     /// Starts `spec` under `key` and keeps it running. A process already running under `key` is
@@ -143,17 +148,17 @@ impl Supervisor {
     }
 
     /// The status of every process started so far.
-    pub fn snapshot(&self) -> Snapshot {
+    pub fn snapshot(&self) -> ChildSnapshot {
         self.status.borrow().clone()
     }
 
     /// The status of the process under `key`.
-    pub fn status(&self, key: &str) -> Option<ProcessStatus> {
+    pub fn status(&self, key: &str) -> Option<ChildStatus> {
         self.status.borrow().get(key).cloned()
     }
 
     /// Status changes as they happen.
-    pub fn subscribe(&self) -> watch::Receiver<Snapshot> {
+    pub fn subscribe(&self) -> watch::Receiver<ChildSnapshot> {
         self.status.subscribe()
     }
 
@@ -173,7 +178,7 @@ impl Drop for Supervisor {
 }
 
 impl Task {
-    async fn stop(self, key: &str, status: &watch::Sender<Snapshot>) {
+    async fn stop(self, key: &str, status: &watch::Sender<ChildSnapshot>) {
         // A task that ended already dropped its receiver; joining it is all there is to do.
         let _ = self.stop.send(());
         if let Err(e) = self.join.await {
@@ -191,9 +196,9 @@ struct Run {
     key: String,
     spec: ProcessSpec,
     gate: Option<Gate>,
-    settings: Settings,
+    settings: SupervisorSettings,
     sink: Arc<dyn LineSink>,
-    status: Arc<watch::Sender<Snapshot>>,
+    status: Arc<watch::Sender<ChildSnapshot>>,
 }
 
 impl Run {
@@ -206,7 +211,7 @@ impl Run {
         self.status.send_modify(|all| {
             all.insert(
                 key,
-                ProcessStatus {
+                ChildStatus {
                     name: self.spec.name.clone(),
                     state: State::Stopped,
                     restarts: 0,
@@ -285,12 +290,12 @@ impl Run {
         self.set(|s| s.state = State::Stopped);
     }
 
-    fn set(&self, f: impl FnOnce(&mut ProcessStatus)) {
+    fn set(&self, f: impl FnOnce(&mut ChildStatus)) {
         update(&self.status, &self.key, f);
     }
 }
 
-fn update(status: &watch::Sender<Snapshot>, key: &str, f: impl FnOnce(&mut ProcessStatus)) {
+fn update(status: &watch::Sender<ChildSnapshot>, key: &str, f: impl FnOnce(&mut ChildStatus)) {
     status.send_modify(|all| {
         if let Some(s) = all.get_mut(key) {
             f(s);

@@ -120,7 +120,7 @@ impl Writer {
             let ev = Event {
                 type_: if event.warning { EventType::Warning } else { EventType::Normal },
                 reason: event.reason.clone(),
-                note: Some(truncate(&event.note, 1000)),
+                note: Some(ptp_api::util::truncate(&event.note, 1000)),
                 action: "Render".into(),
                 secondary: None,
             };
@@ -169,15 +169,4 @@ impl Writer {
         }
         Err(last_error.unwrap_or_else(|| KubeError::Service("ConfigMap write kept conflicting".into())))
     }
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut cut = max - 3;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}...", &text[..cut])
 }

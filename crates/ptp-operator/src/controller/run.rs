@@ -585,8 +585,7 @@ async fn finish(election: Option<tokio::task::JoinHandle<()>>) -> Result<(), cra
 
 /// Now, to the second (what the API server stores), so unchanged conditions compare equal.
 fn now() -> Time {
-    let ts = Timestamp::now();
-    Time(Timestamp::from_second(ts.as_second()).unwrap_or(ts))
+    ptp_api::util::to_the_second(Timestamp::now())
 }
 
 /// The identity of this instance in the Lease: the pod name when set, else host and pid.

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use crate::standalone::SourceValue;
+use crate::source::SourceValue;
 
 /// The name of kubelet's symlink to the current version of a mounted ConfigMap's files.
 pub const KUBELET_DATA_LINK: &str = "..data";

@@ -17,7 +17,7 @@ use ptp_api::RawPtpConfig;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use crate::standalone::SourceValue;
+use crate::source::SourceValue;
 pub use state::OwnNode;
 
 /// Where the PtpConfigs come from.

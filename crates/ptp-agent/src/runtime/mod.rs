@@ -1,0 +1,338 @@
+//! The agent runtime: applies profile source values (files, processes) through the supervisor,
+//! turns the children's log lines into port roles, clock states and the `openshift_ptp_*`
+//! metrics ([`observe`], pure; [`logs`], the consumer task), and publishes its state as a typed
+//! snapshot ([`state::AgentState`]) that the health endpoint and the status reporter consume.
+//!
+//! Data flows one way: profile values in; files, processes and metrics out; the snapshot out on a
+//! `watch` channel ([`Runtime::subscribe`]) after every change ([`Runtime::tick`]).
+
+pub mod logs;
+pub mod observe;
+pub mod state;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use ptp_api::{ClockState, NodeProfiles, Program, decode_node_profiles};
+use tokio::sync::{Notify, mpsc, watch};
+use tracing::{info, warn};
+
+use crate::clockstate::Thresholds;
+use crate::metrics::{AgentMetrics, OutputCounters};
+use crate::render::{ProcessKey, RunIds, RunPlan};
+use crate::supervise::{Gate, LogLine, ProcessSpec, Scheduling, State, Supervisor, rundir};
+use crate::update::{AppliedProfile, Refusal, UpdatePlan, plan_update};
+use observe::{Effect, LineObserver};
+use state::{AgentState, ProcessView, ProfileView, process_state};
+
+pub use logs::LINE_QUEUE;
+pub use observe::PHC2SYS_GATE_OFFSET_NS;
+
+/// How the runtime runs.
+#[derive(Clone, Debug)]
+pub struct RuntimeSettings {
+    pub node: String,
+    pub run_dir: PathBuf,
+    /// Directory of the linuxptp programs; `None`: looked up on `PATH`.
+    pub bin_dir: Option<PathBuf>,
+    pub supervisor: crate::supervise::SupervisorSettings,
+}
+
+/// phc2sys waits for its ptp4l's offset ([`PHC2SYS_GATE_OFFSET_NS`]) at most this long.
+pub const PHC2SYS_GATE_MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// The longest the main loop sleeps without a line, a process change, a profile value or a
+/// clock deadline: it then publishes the state with the offsets of the moment (lines move
+/// offsets without waking the loop).
+pub const IDLE_TICK: Duration = Duration::from_secs(30);
+
+/// What the log consumer and the runtime share: the line observer, the metrics it feeds and the
+/// phc2sys gates it opens.
+struct Shared {
+    observer: LineObserver,
+    metrics: AgentMetrics,
+    /// ptp4l config → opens the phc2sys gate of its profile.
+    gates: HashMap<String, watch::Sender<bool>>,
+    output: OutputCounters,
+}
+
+impl Shared {
+    /// Carries out what the observer decided.
+    fn apply(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Role { clock, role } => {
+                    self.metrics.role(&clock.config, &clock.process, &clock.iface, role.metric_value());
+                }
+                Effect::Sample { clock, from, sample } => {
+                    self.metrics.sample(&clock.config, from, &clock.process, &clock.iface, sample);
+                }
+                Effect::Clock { clock, state } => {
+                    self.metrics.clock_state(&clock.config, &clock.process, &clock.iface, state);
+                }
+                Effect::ForgetIface(clock) => self.metrics.forget_iface(&clock.config, &clock.process, &clock.iface),
+                Effect::OpenGate { config } => {
+                    if let Some(gate) = self.gates.get(&config) {
+                        gate.send_if_modified(|open| !std::mem::replace(open, true));
+                    }
+                }
+                Effect::Ignored { config, reason, first } => {
+                    self.output.ignored(reason);
+                    if first {
+                        warn!(
+                            config,
+                            reason,
+                            "output lines kept out of the metrics (counted in ptp_agent_ignored_log_lines_total)"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The runtime of one node.
+pub struct Runtime {
+    settings: RuntimeSettings,
+    supervisor: Supervisor,
+    ids: RunIds,
+    applied: BTreeMap<String, AppliedProfile>,
+    /// Profiles of the last update that were not applied (retried when the content changes).
+    refused: Vec<Refusal>,
+    /// Why the last value of the profile source was not applied at all, when it was not.
+    source_error: Option<String>,
+    /// SHA-256 (hex) of the last value of the profile source that was applied.
+    value_hash: Option<String>,
+    applied_once: bool,
+    shared: Arc<Mutex<Shared>>,
+    /// Notified when a line or time changed a clock's state, or a line made a new clock.
+    clocks_changed: Arc<Notify>,
+    state: watch::Sender<Arc<AgentState>>,
+}
+
+/// SHA-256 of a profile source value, lowercase hex (as `sha256sum` prints it).
+pub fn value_hash(text: &str) -> String {
+    ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Runtime {
+    /// A runtime whose children's lines arrive on the returned receiver (feed it to
+    /// [`Runtime::consume_logs`]).
+    pub fn new(settings: RuntimeSettings, metrics: AgentMetrics) -> (Self, mpsc::Receiver<LogLine>) {
+        let (tx, rx) = mpsc::channel(LINE_QUEUE);
+        let output = metrics.output();
+        let supervisor = Supervisor::new(settings.supervisor, Arc::new(logs::QueueSink::new(tx, output.clone())));
+        let shared = Shared { observer: LineObserver::default(), metrics, gates: HashMap::new(), output };
+        let runtime = Runtime {
+            settings,
+            supervisor,
+            ids: RunIds::new(),
+            applied: BTreeMap::new(),
+            refused: Vec::new(),
+            source_error: None,
+            value_hash: None,
+            applied_once: false,
+            shared: Arc::new(Mutex::new(shared)),
+            clocks_changed: Arc::new(Notify::new()),
+            state: watch::Sender::new(Arc::default()),
+        };
+        (runtime, rx)
+    }
+
+    /// The published state: the latest snapshot now, and each one after it.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<AgentState>> {
+        self.state.subscribe()
+    }
+
+    /// What runs now.
+    pub fn applied(&self) -> &BTreeMap<String, AppliedProfile> {
+        &self.applied
+    }
+
+    pub fn supervisor(&self) -> &Supervisor {
+        &self.supervisor
+    }
+
+    /// A value of the profile source (`source` names it in errors): applied when it decodes;
+    /// otherwise nothing changes (what runs keeps running, the refusals of the last applied
+    /// update stand), and the reason is reported.
+    pub async fn take(&mut self, value: Result<String, String>, source: &str) {
+        match value.and_then(|text| decode_node_profiles(&text).map(|p| (p, text)).map_err(|e| e.to_string())) {
+            Ok((profiles, text)) => {
+                self.value_hash = Some(value_hash(&text));
+                self.apply(&profiles).await;
+            }
+            Err(e) => {
+                let reason = format!("{source}: {e}");
+                warn!(error = %reason, "profiles not applied; what runs keeps running");
+                self.source_error = Some(reason);
+                lock(&self.shared).metrics.source_invalid();
+            }
+        }
+    }
+
+    /// Applies an update: only what changed is touched; invalid profiles change nothing.
+    pub async fn apply(&mut self, incoming: &NodeProfiles) -> UpdatePlan {
+        let plan = plan_update(&self.applied, incoming, &mut self.ids, &self.settings.run_dir);
+        for refusal in &plan.refused {
+            warn!(profile = refusal.profile.as_deref().unwrap_or("?"), kept_running = refusal.kept_running, reason = %refusal.reason, "profile not applied");
+        }
+        for name in plan.stop.iter().chain(&plan.restart) {
+            if let Some(old) = self.applied.get(name) {
+                self.stop_profile(&old.plan.clone()).await;
+            }
+        }
+        for name in plan.start.iter().chain(&plan.restart) {
+            if let Some(new) = plan.next.get(name) {
+                self.start_profile(new);
+            }
+        }
+        if plan.changes_processes() {
+            info!(start = ?plan.start, restart = ?plan.restart, stop = ?plan.stop, keep = ?plan.keep, "applied profiles");
+        }
+        self.applied = plan.next.clone();
+        self.refused = plan.refused.clone();
+        self.source_error = None;
+        self.applied_once = true;
+        let shared = lock(&self.shared);
+        shared.metrics.refused(self.refused.len());
+        shared.metrics.source_valid();
+        plan
+    }
+
+    async fn stop_profile(&mut self, plan: &RunPlan) {
+        for process in &plan.processes {
+            self.supervisor.stop(&plan.key(process).to_string()).await;
+        }
+        let mut shared = lock(&self.shared);
+        shared.gates.remove(&ProcessKey::new(Program::Ptp4l, plan.run_id).to_string());
+        // Closed under the same lock as the removal: a late line of this profile, still queued,
+        // cannot bring a series back.
+        for config in shared.observer.close(plan) {
+            shared.metrics.forget(&config);
+        }
+    }
+
+    fn start_profile(&mut self, applied: &AppliedProfile) {
+        let plan = &applied.plan;
+        for (path, content) in &plan.files {
+            let written =
+                path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|_| std::fs::write(path, content));
+            if let Err(e) = written {
+                warn!(profile = %plan.profile, file = %path.display(), error = %e, "cannot write a configuration file");
+            }
+        }
+        let thresholds = Thresholds::from_profile(applied.profile.ptp_clock_threshold.as_ref());
+        lock(&self.shared).observer.open(plan, thresholds);
+        let runs_ptp4l = plan.runs(Program::Ptp4l);
+        for process in &plan.processes {
+            let name = process.program.name();
+            let program = self.settings.bin_dir.as_ref().map_or_else(|| PathBuf::from(name), |dir| dir.join(name));
+            let mut spec = ProcessSpec::new(name, program, process.args.clone());
+            spec.sched = process.sched.map(|s| Scheduling::fifo(s.priority));
+            // What a later agent on this run directory recognises as left over, should this
+            // one die without stopping it (see `rundir::kill_leftovers`).
+            spec.env.push((rundir::RUN_DIR_ENV.to_string(), rundir::marker(&self.settings.run_dir)));
+            let key = plan.key(process);
+            if process.program == Program::Phc2sys && runs_ptp4l {
+                let (open, ready) = watch::channel(false);
+                lock(&self.shared).gates.insert(key.tag_config(), open);
+                self.supervisor.start_gated(key.to_string(), spec, Gate { ready, max_wait: PHC2SYS_GATE_MAX_WAIT });
+            } else {
+                self.supervisor.start(key.to_string(), spec);
+            }
+        }
+    }
+
+    /// Consumes the children's lines until the channel closes (see [`logs`]).
+    pub fn consume_logs(&self, lines: mpsc::Receiver<LogLine>) -> tokio::task::JoinHandle<()> {
+        let shared = self.shared.clone();
+        let changed = self.clocks_changed.clone();
+        tokio::spawn(logs::consume(lines, move |work| {
+            let mut shared = lock(&shared);
+            let before = shared.observer.transitions();
+            let effects = match work {
+                logs::Work::Line(line, now) => shared.observer.observe(&crate::logparse::parse(&line.line), now),
+                logs::Work::Time(now) => shared.observer.on_time(now),
+            };
+            shared.apply(effects);
+            // Only a clock state that changed (or a new clock) needs the main loop; a line that
+            // only moves an offset updates the metrics and nothing else.
+            if shared.observer.transitions() != before {
+                changed.notify_one();
+            }
+            shared.observer.next_deadline()
+        }))
+    }
+
+    /// Resolves after a line or time changed a clock's state (or a line made a new clock) since
+    /// the last call.
+    pub async fn clocks_changed(&self) {
+        self.clocks_changed.notified().await;
+    }
+
+    /// After a profile value, a process change or a clock change: the process metrics, the
+    /// clocks of processes that are down, time-based clock transitions; then the state is
+    /// published.
+    pub fn tick(&self) {
+        let children = self.supervisor.snapshot();
+        let mut shared = lock(&self.shared);
+        let mut profiles = Vec::with_capacity(self.applied.len());
+        for (name, applied) in &self.applied {
+            let plan = &applied.plan;
+            let mut processes = Vec::with_capacity(plan.processes.len());
+            for process in &plan.processes {
+                let key = plan.key(process);
+                let child = children.get(&key.to_string());
+                let state = child.and_then(process_state);
+                let restarts = child.map_or(0, |c| c.restarts);
+                if shared.observer.is_open(&key.to_string()) && child.is_some() {
+                    let running = child.is_some_and(|c| matches!(c.state, State::Running { .. }));
+                    shared.metrics.process(&key.to_string(), key.program.name(), running, restarts);
+                    if !running {
+                        let effects = shared.observer.process_down(key);
+                        shared.apply(effects);
+                    }
+                }
+                processes.push(ProcessView { key, state, restarts, clock: shared.observer.clock_of(key) });
+            }
+            profiles.push(ProfileView { name: name.clone(), run_id: plan.run_id, processes });
+        }
+        let effects = shared.observer.on_time(Instant::now());
+        shared.apply(effects);
+        let (clock_state, offset_ns) = shared.observer.summary();
+        drop(shared);
+        let next = AgentState {
+            profiles,
+            value_hash: self.value_hash.clone(),
+            refused: self.refused.clone(),
+            source_error: self.source_error.clone(),
+            applied_once: self.applied_once,
+            clock_state,
+            offset_ns,
+        };
+        self.state.send_if_modified(|current| {
+            let changed = **current != next;
+            if changed {
+                *current = Arc::new(next);
+            }
+            changed
+        });
+    }
+
+    /// Stops every child.
+    pub async fn shutdown(&self) {
+        self.supervisor.stop_all().await;
+    }
+
+    /// The worst clock state over every process and interface, and the last offset of a ptp4l.
+    pub fn clock_summary(&self) -> (Option<ClockState>, Option<i64>) {
+        lock(&self.shared).observer.summary()
+    }
+}

@@ -1,0 +1,292 @@
+//! What the children's log lines mean: port roles, samples and clock states, as a pure state
+//! machine. [`LineObserver::observe`] takes one parsed line and returns the [`Effect`]s it has
+//! (a metric to set or forget, a phc2sys gate to open, a line kept out of the metrics); the
+//! runtime applies them. Time-based transitions ([`LineObserver::on_time`]) and a process going
+//! down ([`LineObserver::process_down`]) are effects too.
+//!
+//! Only the lines of running profiles count, within the bounds of [`SeriesBudget`]: a profile's
+//! configs are opened when it starts ([`LineObserver::open`]) and closed when it stops
+//! ([`LineObserver::close`]), after which its late lines change nothing.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::time::Instant;
+
+use ptp_api::ClockState;
+
+use crate::clockstate::{ClockTracker, Thresholds};
+use crate::logparse::{Kind, Line, PortTracker, Role, parse};
+use crate::metrics::Sample;
+use crate::metrics::budget::{Rejection, SeriesBudget};
+use crate::render::{PHC2SYS, PTP4L, ProcessKey, RunPlan, TS2PHC};
+use crate::runtime::state::ClockView;
+
+/// phc2sys of a profile waits until its ptp4l reports |offset| below this (as the Go daemon does).
+pub const PHC2SYS_GATE_OFFSET_NS: u64 = 1_000_000_000;
+
+/// Labels of one clock's series: the config (message tag) of its lines, the process, the
+/// interface.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClockKey {
+    pub config: String,
+    pub process: String,
+    pub iface: String,
+}
+
+impl ClockKey {
+    fn new(config: &str, process: &str, iface: &str) -> Self {
+        ClockKey { config: config.to_string(), process: process.to_string(), iface: iface.to_string() }
+    }
+}
+
+/// What a line (or time, or a process going down) changes outside the observer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// `openshift_ptp_interface_role` of a port.
+    Role { clock: ClockKey, role: Role },
+    /// The offset, max offset, frequency and delay series of a clock; `from` is `master` or `phc`.
+    Sample { clock: ClockKey, from: &'static str, sample: Sample },
+    /// `openshift_ptp_clock_state` of a clock.
+    Clock { clock: ClockKey, state: ClockState },
+    /// The series of one interface are gone (the `master` placeholder once the slave port is known).
+    ForgetIface(ClockKey),
+    /// ptp4l of this config is within [`PHC2SYS_GATE_OFFSET_NS`]: its phc2sys may start.
+    OpenGate { config: String },
+    /// A line kept out of the metrics (`ptp_agent_ignored_log_lines_total{reason}`); `first` is
+    /// true the first time for this config and kind while the config is open (warn once).
+    Ignored { config: String, reason: &'static str, first: bool },
+}
+
+/// The state the lines build: ports, clocks, thresholds, the series budget.
+#[derive(Default)]
+pub struct LineObserver {
+    ports: PortTracker,
+    clocks: HashMap<ClockKey, ClockTracker>,
+    /// ptp4l config → thresholds of its profile.
+    thresholds: HashMap<String, Thresholds>,
+    budget: SeriesBudget,
+    /// (config, rejection) already reported as `first` while the config is open.
+    warned: HashSet<(String, Rejection)>,
+}
+
+/// Every `config` a profile's lines and metrics may carry: its ptp4l tag, its process keys, and a
+/// message tag its options set (`phc2sysOpts: -t [mine]`), as the log parser reads it.
+pub fn owned_configs(plan: &RunPlan) -> BTreeSet<String> {
+    let mut owned: BTreeSet<String> = plan.processes.iter().map(|p| plan.key(p).to_string()).collect();
+    owned.insert(ProcessKey::new(ptp_api::Program::Ptp4l, plan.run_id).to_string());
+    for process in &plan.processes {
+        let mut args = process.args.iter();
+        while let Some(arg) = args.next() {
+            let tag = match arg.strip_prefix("-t") {
+                Some("") => args.next().map(String::as_str),
+                Some(attached) => Some(attached),
+                None => None,
+            };
+            if let Some(tag) = tag {
+                let line = format!("{tag} x");
+                if let Some(config) = parse(&line).config {
+                    owned.insert(config.to_string());
+                }
+            }
+        }
+    }
+    owned
+}
+
+impl LineObserver {
+    /// A profile starts: its lines count from now on, with its thresholds, and ptp4l's ports are
+    /// known by number before its first port line.
+    pub fn open(&mut self, plan: &RunPlan, thresholds: Thresholds) {
+        for config in owned_configs(plan) {
+            self.budget.open(&config);
+        }
+        let ptp4l = ProcessKey::new(ptp_api::Program::Ptp4l, plan.run_id).to_string();
+        for (i, name) in plan.ptp4l_ports.iter().enumerate() {
+            self.ports.seed(&ptp4l, i as u32 + 1, name);
+        }
+        self.thresholds.insert(ptp4l, thresholds);
+    }
+
+    /// A profile stopped: everything of its configs goes; returns them (for the metrics to forget).
+    pub fn close(&mut self, plan: &RunPlan) -> BTreeSet<String> {
+        let configs = owned_configs(plan);
+        self.thresholds.remove(&ProcessKey::new(ptp_api::Program::Ptp4l, plan.run_id).to_string());
+        for config in &configs {
+            self.ports.forget(config);
+            self.clocks.retain(|k, _| k.config != *config);
+            self.budget.close(config);
+            self.warned.retain(|(c, _)| c != config);
+        }
+        configs
+    }
+
+    /// Whether the metrics of this config may exist (it belongs to a running profile).
+    pub fn is_open(&self, config: &str) -> bool {
+        self.budget.is_open(config)
+    }
+
+    /// The earliest instant a clock goes stale or leaves HOLDOVER without a new line.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.clocks.values().filter_map(ClockTracker::next_deadline).min()
+    }
+
+    /// Changes only when a clock's state changes or a clock is added (the sum of monotonic
+    /// counters, plus the number of clocks).
+    pub fn transitions(&self) -> (usize, u64) {
+        (self.clocks.len(), self.clocks.values().map(ClockTracker::transitions).sum())
+    }
+
+    /// Time passed: every clock's stale and holdover transitions.
+    pub fn on_time(&mut self, now: Instant) -> Vec<Effect> {
+        self.clocks.iter_mut().map(|(k, clock)| Effect::Clock { clock: k.clone(), state: clock.on_tick(now) }).collect()
+    }
+
+    /// The process `key` is not running: its clocks are FREERUN.
+    pub fn process_down(&mut self, key: ProcessKey) -> Vec<Effect> {
+        let (config, process) = (key.tag_config(), key.program.name());
+        self.clocks
+            .iter_mut()
+            .filter(|(k, _)| k.config == config && k.process == process)
+            .map(|(k, clock)| {
+                clock.on_process_down();
+                Effect::Clock { clock: k.clone(), state: ClockState::Freerun }
+            })
+            .collect()
+    }
+
+    /// The worst interface of the process `key` (from the lines tagged with its config): its
+    /// name, clock state and last offset.
+    pub fn clock_of(&self, key: ProcessKey) -> Option<ClockView> {
+        let (config, process) = (key.tag_config(), key.program.name());
+        self.clocks
+            .iter()
+            .filter(|(k, _)| k.config == config && k.process == process)
+            .max_by_key(|(k, c)| (c.state(), std::cmp::Reverse(k.iface.clone())))
+            .map(|(k, c)| ClockView { iface: k.iface.clone(), state: c.state(), offset_ns: c.last_offset() })
+    }
+
+    /// The worst clock state over every process and interface, and the last offset of a ptp4l.
+    pub fn summary(&self) -> (Option<ClockState>, Option<i64>) {
+        let worst = self.clocks.values().map(ClockTracker::state).max();
+        let offset = self
+            .clocks
+            .iter()
+            .filter(|(k, _)| k.process == PTP4L)
+            .min_by(|a, b| a.0.cmp(b.0))
+            .and_then(|(_, c)| c.last_offset());
+        (worst, offset)
+    }
+
+    /// One line of a child's output.
+    pub fn observe(&mut self, line: &Line<'_>, now: Instant) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        let Some(config) = line.config else { return effects };
+        let process = line.process.unwrap_or(if config.starts_with(TS2PHC) { TS2PHC } else { PTP4L });
+        match line.kind {
+            // Port 0 is ptp4l's local management (UDS) port, not an interface.
+            Some(Kind::Port) if line.port == Some(0) => {}
+            Some(Kind::Port) => self.port(line, config, process, now, &mut effects),
+            Some(Kind::Offset) => {
+                if let (Some(offset), Some(servo)) = (line.offset_ns, line.servo) {
+                    let sample = Sample {
+                        offset,
+                        max_offset: offset,
+                        freq: line.freq_adj_ppb.unwrap_or(0),
+                        delay: line.delay_ns.unwrap_or(0),
+                    };
+                    let update = |c: &mut ClockTracker| c.on_sample(now, servo, offset, line.holdover);
+                    self.sample(line, config, process, sample, update, &mut effects);
+                }
+            }
+            // As the Go daemon: ptp4l summaries (the slave port) and phc2sys CLOCK_REALTIME.
+            Some(Kind::Summary) => {
+                let (rms, max) = (line.offset_ns.unwrap_or(0), line.max_offset_ns.unwrap_or(0));
+                let sample = Sample {
+                    offset: rms,
+                    max_offset: max,
+                    freq: line.freq_adj_ppb.unwrap_or(0),
+                    delay: line.delay_ns.unwrap_or(0),
+                };
+                let counted = process == PTP4L
+                    || (process == PHC2SYS && self.source(line, config, process).1 == "CLOCK_REALTIME");
+                if counted {
+                    self.sample(line, config, process, sample, |c| c.on_summary(now, rms, max), &mut effects);
+                }
+            }
+            _ => {}
+        }
+        effects
+    }
+
+    fn port(&mut self, line: &Line<'_>, config: &str, process: &str, now: Instant, effects: &mut Vec<Effect>) {
+        let Some(port) = line.port else { return };
+        let name = self.ports.name(config, port, line.port_name);
+        let admitted = self.budget.admit_port(config, process, port, &name);
+        if !self.admitted(config, admitted, effects) {
+            return;
+        }
+        let Some((iface, role)) = self.ports.observe(line) else { return };
+        let clock = ClockKey::new(config, process, &iface);
+        effects.push(Effect::Role { clock: clock.clone(), role });
+        if role == Role::Slave {
+            // Samples so far were labelled `master`; from now on they name the port.
+            let master = ClockKey::new(config, process, "master");
+            self.clocks.remove(&master);
+            self.budget.release(config, process, "master");
+            effects.push(Effect::ForgetIface(master));
+        }
+        if role == Role::Faulty
+            && let Some(tracker) = self.clocks.get_mut(&clock)
+        {
+            let state = tracker.on_slave_faulty(now);
+            effects.push(Effect::Clock { clock, state });
+        }
+    }
+
+    /// A sample line (per-sample offset or summary): its series, its clock's state, and the
+    /// phc2sys gate of a ptp4l within a second (the sample's largest offset).
+    fn sample(
+        &mut self,
+        line: &Line<'_>,
+        config: &str,
+        process: &str,
+        sample: Sample,
+        update: impl FnOnce(&mut ClockTracker) -> ClockState,
+        effects: &mut Vec<Effect>,
+    ) {
+        let (from, iface) = self.source(line, config, process);
+        let admitted = self.budget.admit(config, process, &iface);
+        if !self.admitted(config, admitted, effects) {
+            return;
+        }
+        let thresholds = self.thresholds.get(config).copied().unwrap_or_default();
+        let clock = ClockKey::new(config, process, &iface);
+        let state = update(self.clocks.entry(clock.clone()).or_insert_with(|| ClockTracker::new(thresholds)));
+        effects.push(Effect::Sample { clock: clock.clone(), from, sample });
+        effects.push(Effect::Clock { clock, state });
+        if process == PTP4L && sample.max_offset.unsigned_abs() < PHC2SYS_GATE_OFFSET_NS {
+            effects.push(Effect::OpenGate { config: config.to_string() });
+        }
+    }
+
+    /// Whether the line may go on into the metrics; a rejection becomes [`Effect::Ignored`].
+    fn admitted(&mut self, config: &str, verdict: Result<(), Rejection>, effects: &mut Vec<Effect>) -> bool {
+        let Err(rejection) = verdict else { return true };
+        if let Some(reason) = rejection.reason() {
+            let first = self.warned.insert((config.to_string(), rejection));
+            effects.push(Effect::Ignored { config: config.to_string(), reason, first });
+        }
+        false
+    }
+
+    /// The `from` label and interface of a sample line.
+    fn source(&self, line: &Line<'_>, config: &str, process: &str) -> (&'static str, String) {
+        match (process, line.iface) {
+            (PTP4L, Some("master") | None) => ("master", self.ports.slave_port(config).unwrap_or("master").to_string()),
+            (PHC2SYS, iface) => ("phc", iface.unwrap_or("CLOCK_REALTIME").to_string()),
+            (_, iface) => ("master", iface.unwrap_or("master").to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
