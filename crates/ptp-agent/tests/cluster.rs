@@ -175,7 +175,19 @@ async fn profiles_from_the_configmap_and_runtime_status_in_the_node_ptp_device()
     assert_eq!(fake_ptp4l_pids(&bin), 2);
     let patch = serde_json::json!({"data": {NODE: "[{\"name\":"}});
     cms.patch("ptp-configmap", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The agent has taken the value in: the condition says it cannot be used.
+    wait_until(&devices(&env), NODE, wait, |d| {
+        d.status.as_ref().is_some_and(|s| {
+            s.conditions.iter().any(|c| {
+                c.type_ == "ProfilesValid"
+                    && c.status == "False"
+                    && c.reason == "ProfileSourceInvalid"
+                    && c.message.contains("ptp-configmap key node-1")
+            })
+        })
+    })
+    .await
+    .unwrap();
     assert_eq!(fake_ptp4l_pids(&bin), 2, "a malformed value leaves everything running");
 
     // A value with a nameless item is unusable as a whole: everything keeps running, and the

@@ -30,6 +30,7 @@ use ptp_operator::controller::leader::LeaseTiming;
 use ptp_operator::controller::metrics::encode;
 use ptp_operator::controller::run::{Controller, Settings};
 use ptp_operator::controller::selector::LabelSelector;
+use ptp_testkit::Verb;
 use ptp_testkit::cluster::{ControlPlane, Identity, TestEnv, eventually, wait_until};
 use serde_json::json;
 use tokio::sync::watch;
@@ -260,17 +261,20 @@ async fn resync_without_change_writes_nothing_and_drift_is_repaired() {
     .await
     .unwrap();
     wait_until(&w.devices(), &w.master, WAIT, |_| true).await.unwrap();
-    // Let the first reconciles' own watch events settle, then count the operator's writes over
-    // several resyncs (its client counts what it sends; other tests share the server).
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Reconciles run one at a time and write before they count: two more than now means one
+    // began after the writes seen above, so the first reconciles' writes are all done. Then
+    // count the operator's writes over several resyncs (its client counts what it sends; other
+    // tests share the server).
+    let reconciles = || op.metric("ptp_operator_reconciles_total");
+    let seen = reconciles();
+    eventually("a reconcile after the first writes", WAIT, || async { reconciles() >= seen + 2.0 }).await.unwrap();
     let requests = &w.operator.requests;
     requests.reset();
-    let reconciles_before = op.metric("ptp_operator_reconciles_total");
+    let reconciles_before = reconciles();
     // A Node update that is not a label change (as a kubelet's) reaches the loop and changes nothing.
     let patch = json!({"metadata": {"annotations": {"example/heartbeat": "1"}}});
     w.nodes().patch(&w.worker, &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1600)).await;
-    assert!(op.metric("ptp_operator_reconciles_total") >= reconciles_before + 2.0, "resyncs ran");
+    eventually("resyncs ran", WAIT, || async { reconciles() >= reconciles_before + 3.0 }).await.unwrap();
     assert_eq!(requests.total_writes(), 0, "writes on an unchanged resync or Node update: {:?}", requests.snapshot());
 
     // Someone edits the ConfigMap and deletes a NodePtpDevice: both are repaired.
@@ -296,9 +300,18 @@ async fn only_the_leader_writes_and_the_standby_takes_over() {
     let a = w.start("op-a", true);
     let mut a_leader = a.leader.clone();
     tokio::time::timeout(WAIT, a_leader.wait_for(|l| *l)).await.expect("a leads").unwrap();
-    let b = w.start("op-b", true);
+    // The standby has a client of its own, to count its requests.
+    let b_identity = w.env.service_account("ptp-operator").await.unwrap();
+    let b = Running::start(b_identity.client.clone(), settings(&w.env, "op-b", true));
     w.key(&w.worker, |v| v == WORKER_VALUE).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The standby has found the lease held (its second look follows the first's answer) and its
+    // loop has run (the node count is set on standbys too).
+    eventually("the standby looked at the lease twice", WAIT, || async {
+        b_identity.requests.count(Verb::Get, "leases") >= 2
+    })
+    .await
+    .unwrap();
+    eventually("the standby's loop ran", WAIT, || async { b.metric("ptp_operator_nodes") >= 2.0 }).await.unwrap();
     assert!(!*b.leader.borrow(), "the standby does not lead");
     let leases: Api<Lease> = Api::namespaced(w.admin(), &w.env.ns);
     let lease = leases.get("ptp-operator-leader").await.unwrap();
