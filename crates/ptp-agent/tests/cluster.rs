@@ -320,7 +320,7 @@ async fn file_mode_with_status_reads_the_mounted_file_and_still_writes_the_statu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn renders_its_own_node_from_the_ptpconfigs_and_its_labels() {
     use ptp_api::render::{NodeInfo, render_node};
-    use ptp_api::{MatchRule, PtpConfig, PtpConfigSpec, PtpProfile, PtpRecommend};
+    use ptp_api::{PtpConfig, PtpProfile};
 
     let dir = std::env::temp_dir().join(format!("ptp-cluster-render-{}", std::process::id()));
     let bin = ptp_testkit::probe::fake_ptp4l(&dir, &[5], "0.2").unwrap();
@@ -336,19 +336,13 @@ async fn renders_its_own_node_from_the_ptpconfigs_and_its_labels() {
         ptp4l_conf: Some("[global]\nslaveOnly 1\n".into()),
         ..PtpProfile::named(name)
     };
-    let rule = |profile: &str, label: &str| PtpRecommend {
-        profile: profile.into(),
-        priority: 10,
-        r#match: Some(vec![MatchRule::node_label(label)]),
-    };
-    let mut config = PtpConfig::new(
-        "cfg",
-        PtpConfigSpec {
-            profile: vec![profile("a", "-S"), profile("b", "-S")],
-            recommend: vec![rule("a", "ptp/role=a"), rule("b", "ptp/role=b")],
-        },
-    );
-    config.metadata.namespace = Some(env.ns.clone());
+    let mut config = ptp_testkit::fixtures::ptp_config("cfg")
+        .namespace(&env.ns)
+        .profile(profile("a", "-S"))
+        .profile(profile("b", "-S"))
+        .recommend("a", 10, "ptp/role=a")
+        .recommend("b", 10, "ptp/role=b")
+        .build();
     let configs: Api<PtpConfig> = Api::namespaced(env.admin.clone(), &env.ns);
     configs.create(&PostParams::default(), &config).await.unwrap();
 

@@ -25,18 +25,21 @@ use k8s_openapi::api::core::v1::{ConfigMap, Node};
 use k8s_openapi::api::events::v1::Event as K8sEvent;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
-use ptp_api::{MatchRule, NodePtpDevice, PtpConfig, PtpConfigSpec, PtpProfile, PtpRecommend};
+use ptp_api::{NodePtpDevice, PtpConfig};
 use ptp_operator::controller::leader::LeaseTiming;
 use ptp_operator::controller::metrics::encode;
 use ptp_operator::controller::run::{Controller, Settings};
 use ptp_operator::controller::selector::LabelSelector;
 use ptp_testkit::Verb;
 use ptp_testkit::cluster::{ControlPlane, Identity, TestEnv, eventually, wait_until};
+use ptp_testkit::fixtures::ordinary_clock;
 use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 const CM: &str = "ptp-configmap";
+/// The PtpConfig of every test: the ordinary-clock sample.
+const CONFIG: &str = "ordinary-clock-ptpconfig";
 const WAIT: Duration = Duration::from_secs(30);
 /// The label that puts a Node in front of this test's operator only.
 const TEST_LABEL: &str = "ptp-test.example/env";
@@ -120,7 +123,11 @@ impl World {
         let master =
             env.node("master-0", json!({(TEST_LABEL): env.ns, "node-role.kubernetes.io/master": ""})).await.unwrap();
         let world = World { env, operator, worker_label, worker, master };
-        world.configs().create(&PostParams::default(), &ordinary_clock(&world.worker_label)).await.unwrap();
+        world
+            .configs()
+            .create(&PostParams::default(), &ordinary_clock(CONFIG, "profile1", &world.worker_label))
+            .await
+            .unwrap();
         Some(world)
     }
 
@@ -157,25 +164,6 @@ impl World {
     async fn events(&self) -> Vec<K8sEvent> {
         Api::<K8sEvent>::namespaced(self.admin(), &self.env.ns).list(&ListParams::default()).await.unwrap().items
     }
-}
-
-fn ordinary_clock(worker_label: &str) -> PtpConfig {
-    PtpConfig::new(
-        "ordinary-clock-ptpconfig",
-        PtpConfigSpec {
-            profile: vec![PtpProfile {
-                interface: Some("enp134s0f0".into()),
-                ptp4l_opts: Some("-s -2".into()),
-                phc2sys_opts: Some("-a -r".into()),
-                ..PtpProfile::named("profile1")
-            }],
-            recommend: vec![PtpRecommend {
-                profile: "profile1".into(),
-                priority: 4,
-                r#match: Some(vec![MatchRule::node_label(worker_label)]),
-            }],
-        },
-    )
 }
 
 const WORKER_VALUE: &str = r#"[{"name":"ordinary-clock-ptpconfig_profile1","interface":"enp134s0f0","ptp4lOpts":"-s -2","phc2sysOpts":"-a -r"}]"#;
@@ -357,7 +345,7 @@ async fn a_configmap_over_the_limit_is_not_sent_and_the_stored_one_stays() {
     }
     // Settled below the limit: every worker has its key.
     w.key(&workers[11], |v| v == WORKER_VALUE).await;
-    let mut big = ordinary_clock(&w.worker_label);
+    let mut big = ordinary_clock(CONFIG, "profile1", &w.worker_label);
     big.metadata.name = Some("big".into());
     big.spec.profile[0].name = "big".into();
     big.spec.profile[0].ptp4l_conf = Some(format!("[global]\n# {}\n", "x".repeat(100_000)));
