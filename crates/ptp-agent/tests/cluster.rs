@@ -82,6 +82,23 @@ fn process_cpu() -> Duration {
     time(usage.ru_utime) + time(usage.ru_stime)
 }
 
+/// Waits until the `ProfilesValid` condition says the source value cannot be used, with a
+/// message containing `message`.
+async fn source_invalid(env: &TestEnv, message: &str) {
+    wait_until(&devices(env), NODE, Duration::from_secs(15), |d| {
+        d.status.as_ref().is_some_and(|s| {
+            s.conditions.iter().any(|c| {
+                c.type_ == "ProfilesValid"
+                    && c.status == "False"
+                    && c.reason == "ProfileSourceInvalid"
+                    && c.message.contains(message)
+            })
+        })
+    })
+    .await
+    .unwrap();
+}
+
 fn devices(env: &TestEnv) -> Api<NodePtpDevice> {
     Api::namespaced(env.admin.clone(), &env.ns)
 }
@@ -176,36 +193,14 @@ async fn profiles_from_the_configmap_and_runtime_status_in_the_node_ptp_device()
     let patch = serde_json::json!({"data": {NODE: "[{\"name\":"}});
     cms.patch("ptp-configmap", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
     // The agent has taken the value in: the condition says it cannot be used.
-    wait_until(&devices(&env), NODE, wait, |d| {
-        d.status.as_ref().is_some_and(|s| {
-            s.conditions.iter().any(|c| {
-                c.type_ == "ProfilesValid"
-                    && c.status == "False"
-                    && c.reason == "ProfileSourceInvalid"
-                    && c.message.contains("ptp-configmap key node-1")
-            })
-        })
-    })
-    .await
-    .unwrap();
+    source_invalid(&env, "ptp-configmap key node-1").await;
     assert_eq!(fake_ptp4l_pids(&bin), 2, "a malformed value leaves everything running");
 
     // A value with a nameless item is unusable as a whole: everything keeps running, and the
     // condition and a Warning Event name the problem.
     let patch = serde_json::json!({"data": {NODE: r#"[{"nmae":"typo"}]"#}});
     cms.patch("ptp-configmap", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
-    wait_until(&devices(&env), NODE, wait, |d| {
-        d.status.as_ref().is_some_and(|s| {
-            s.conditions.iter().any(|c| {
-                c.type_ == "ProfilesValid"
-                    && c.status == "False"
-                    && c.reason == "ProfileSourceInvalid"
-                    && c.message.contains("ptp-configmap key node-1: ptp-configmap value: item 0: no `name`")
-            })
-        })
-    })
-    .await
-    .unwrap();
+    source_invalid(&env, "ptp-configmap key node-1: ptp-configmap value: item 0: no `name`").await;
     assert_eq!(fake_ptp4l_pids(&bin), 2, "a nameless item stops nothing");
     let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(env.admin.clone(), &env.ns);
     ptp_testkit::cluster::eventually("a ProfileRefused event for the nameless item", wait, || async {
