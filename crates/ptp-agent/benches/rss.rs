@@ -3,16 +3,8 @@
 //! lines), so the agent does its real work (supervision, parsing, metrics) without root.
 //! `cargo bench -p ptp-agent --bench rss`
 
-use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-const FAKE_PTP4L: &str = r#"#!/bin/sh
-trap 'exit 0' TERM
-cfg=""; prev=""
-for a in "$@"; do [ "$prev" = "-f" ] && cfg=$(basename "$a"); prev="$a"; done
-while :; do echo "ptp4l[2.0]: [$cfg] master offset 12 s2 freq 1 path delay 10"; sleep 0.05; done
-"#;
 
 fn status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -26,8 +18,8 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("ptp-rss-{}", std::process::id()));
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).expect("temp dir");
-    std::fs::write(bin.join("ptp4l"), FAKE_PTP4L).expect("fake ptp4l");
-    std::fs::set_permissions(bin.join("ptp4l"), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    ptp_testkit::fixtures::install_fake(&bin, "ptp4l", &ptp_testkit::fixtures::locked_ptp4l_body("0.05"))
+        .expect("fake ptp4l");
     let profiles: Vec<String> = (1..=3)
         .map(|i| {
             serde_json::json!({"name": format!("p{i}"), "interface": format!("eth{i}"), "ptp4lOpts": "-S"}).to_string()

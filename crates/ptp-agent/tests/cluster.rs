@@ -82,6 +82,23 @@ fn process_cpu() -> Duration {
     time(usage.ru_utime) + time(usage.ru_stime)
 }
 
+/// Waits until the `ProfilesValid` condition says the source value cannot be used, with a
+/// message containing `message`.
+async fn source_invalid(env: &TestEnv, message: &str) {
+    wait_until(&devices(env), NODE, Duration::from_secs(15), |d| {
+        d.status.as_ref().is_some_and(|s| {
+            s.conditions.iter().any(|c| {
+                c.type_ == "ProfilesValid"
+                    && c.status == "False"
+                    && c.reason == "ProfileSourceInvalid"
+                    && c.message.contains(message)
+            })
+        })
+    })
+    .await
+    .unwrap();
+}
+
 fn devices(env: &TestEnv) -> Api<NodePtpDevice> {
     Api::namespaced(env.admin.clone(), &env.ns)
 }
@@ -175,25 +192,15 @@ async fn profiles_from_the_configmap_and_runtime_status_in_the_node_ptp_device()
     assert_eq!(fake_ptp4l_pids(&bin), 2);
     let patch = serde_json::json!({"data": {NODE: "[{\"name\":"}});
     cms.patch("ptp-configmap", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The agent has taken the value in: the condition says it cannot be used.
+    source_invalid(&env, "ptp-configmap key node-1").await;
     assert_eq!(fake_ptp4l_pids(&bin), 2, "a malformed value leaves everything running");
 
     // A value with a nameless item is unusable as a whole: everything keeps running, and the
     // condition and a Warning Event name the problem.
     let patch = serde_json::json!({"data": {NODE: r#"[{"nmae":"typo"}]"#}});
     cms.patch("ptp-configmap", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
-    wait_until(&devices(&env), NODE, wait, |d| {
-        d.status.as_ref().is_some_and(|s| {
-            s.conditions.iter().any(|c| {
-                c.type_ == "ProfilesValid"
-                    && c.status == "False"
-                    && c.reason == "ProfileSourceInvalid"
-                    && c.message.contains("ptp-configmap key node-1: ptp-configmap value: item 0: no `name`")
-            })
-        })
-    })
-    .await
-    .unwrap();
+    source_invalid(&env, "ptp-configmap key node-1: ptp-configmap value: item 0: no `name`").await;
     assert_eq!(fake_ptp4l_pids(&bin), 2, "a nameless item stops nothing");
     let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(env.admin.clone(), &env.ns);
     ptp_testkit::cluster::eventually("a ProfileRefused event for the nameless item", wait, || async {
@@ -308,7 +315,7 @@ async fn file_mode_with_status_reads_the_mounted_file_and_still_writes_the_statu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn renders_its_own_node_from_the_ptpconfigs_and_its_labels() {
     use ptp_api::render::{NodeInfo, render_node};
-    use ptp_api::{MatchRule, PtpConfig, PtpConfigSpec, PtpProfile, PtpRecommend};
+    use ptp_api::{PtpConfig, PtpProfile};
 
     let dir = std::env::temp_dir().join(format!("ptp-cluster-render-{}", std::process::id()));
     let bin = ptp_testkit::probe::fake_ptp4l(&dir, &[5], "0.2").unwrap();
@@ -324,19 +331,13 @@ async fn renders_its_own_node_from_the_ptpconfigs_and_its_labels() {
         ptp4l_conf: Some("[global]\nslaveOnly 1\n".into()),
         ..PtpProfile::named(name)
     };
-    let rule = |profile: &str, label: &str| PtpRecommend {
-        profile: profile.into(),
-        priority: 10,
-        r#match: Some(vec![MatchRule::node_label(label)]),
-    };
-    let mut config = PtpConfig::new(
-        "cfg",
-        PtpConfigSpec {
-            profile: vec![profile("a", "-S"), profile("b", "-S")],
-            recommend: vec![rule("a", "ptp/role=a"), rule("b", "ptp/role=b")],
-        },
-    );
-    config.metadata.namespace = Some(env.ns.clone());
+    let mut config = ptp_testkit::fixtures::ptp_config("cfg")
+        .namespace(&env.ns)
+        .profile(profile("a", "-S"))
+        .profile(profile("b", "-S"))
+        .recommend("a", 10, "ptp/role=a")
+        .recommend("b", 10, "ptp/role=b")
+        .build();
     let configs: Api<PtpConfig> = Api::namespaced(env.admin.clone(), &env.ns);
     configs.create(&PostParams::default(), &config).await.unwrap();
 

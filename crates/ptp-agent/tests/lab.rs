@@ -142,10 +142,18 @@ fn agent_runs_ptp4l_against_a_software_grandmaster() {
 
     // A malformed update, and an update with one invalid profile, leave everything running.
     std::fs::write(&profiles, "[{\"name\":").unwrap();
-    std::thread::sleep(Duration::from_secs(3));
+    wait_until("the malformed value seen", Duration::from_secs(15), || {
+        let m = metrics(&node);
+        m.contains("ptp_agent_profile_source_valid 0") && m.contains("ptp_agent_profile_source_errors_total 1")
+    });
+    assert_eq!(pids_of("ptp4l", "ptp4l.0.config"), pid_a);
+    assert_eq!(pids_of("ptp4l", "ptp4l.1.config"), pid_b, "a malformed value keeps what runs");
     let bad_conf = serde_json::json!({"name": "lab-b", "interface": "labnode2", "ptp4lOpts": "-S", "ptp4lConf": "[global]\nslaveOnly\n"});
     write_profiles(&profiles, &[a, bad_conf.to_string()]);
-    std::thread::sleep(Duration::from_secs(3));
+    wait_until("the invalid lab-b refused", Duration::from_secs(15), || {
+        let m = metrics(&node);
+        m.contains("ptp_agent_profile_source_valid 1") && m.contains("ptp_agent_refused_profiles 1")
+    });
     assert_eq!(pids_of("ptp4l", "ptp4l.0.config"), pid_a);
     assert_eq!(pids_of("ptp4l", "ptp4l.1.config"), pid_b, "the invalid update of lab-b keeps the running version");
 

@@ -3,7 +3,6 @@
 //! without a newline keeps the agent small. Fake linuxptp programs (shell scripts) print crafted
 //! lines, so no root is needed.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,21 +15,11 @@ use ptp_testkit::probe::{free_port, http_get};
 
 const LONG: Duration = Duration::from_secs(15);
 
-/// The start of every fake: the message tag from `-f <dir>/ptp4l.N.config`.
-const PRELUDE: &str = r#"#!/bin/sh
-trap 'exit 0' TERM
-cfg=""; prev=""
-for a in "$@"; do [ "$prev" = "-f" ] && cfg=$(basename "$a"); prev="$a"; done
-"#;
-
-/// A fresh directory with `bin/ptp4l` = `PRELUDE` + `body`.
+/// A fresh directory with `bin/ptp4l` = the fixtures' fake prelude + `body`.
 fn fake_ptp4l(tag: &str, body: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ptp-limits-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::fs::write(bin.join("ptp4l"), format!("{PRELUDE}{body}")).unwrap();
-    std::fs::set_permissions(bin.join("ptp4l"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    ptp_testkit::fixtures::install_fake(&dir.join("bin"), "ptp4l", body).unwrap();
     dir
 }
 

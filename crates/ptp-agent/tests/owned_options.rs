@@ -2,18 +2,10 @@
 //! would override what the agent owns (`--uds_address=/tmp/x`) is refused, naming the profile and
 //! the option, and the running version of the profile keeps running (same PID).
 
-use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ptp_testkit::probe::{free_port, http_get, pids_of};
-
-const FAKE_PTP4L: &str = r#"#!/bin/sh
-trap 'exit 0' TERM
-cfg=""; prev=""
-for a in "$@"; do [ "$prev" = "-f" ] && cfg=$(basename "$a"); prev="$a"; done
-while :; do echo "ptp4l[1.0]: [$cfg] master offset 12 s2 freq 1 path delay 10"; sleep 0.2; done
-"#;
 
 fn metrics(port: u16) -> String {
     http_get(port, "/metrics").map(|(_, text)| text).unwrap_or_default()
@@ -31,9 +23,7 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 fn an_update_overriding_the_socket_is_refused_and_the_running_profile_keeps_its_pid() {
     let dir = std::env::temp_dir().join(format!("ptp-owned-{}", std::process::id()));
     let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::fs::write(bin.join("ptp4l"), FAKE_PTP4L).unwrap();
-    std::fs::set_permissions(bin.join("ptp4l"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    ptp_testkit::fixtures::install_fake(&bin, "ptp4l", &ptp_testkit::fixtures::locked_ptp4l_body("0.2")).unwrap();
     let profile = dir.join("node-1");
     std::fs::write(&profile, r#"[{"name":"p","interface":"eth9","ptp4lOpts":"-S"}]"#).unwrap();
     let log = dir.join("agent.log");

@@ -15,13 +15,14 @@ use ptp_agent::Error;
 use ptp_agent::nic::{Nic, Selection};
 use ptp_agent::report::{Probe, Settings, run, run_with};
 use ptp_api::{ClockState, NodePtpDevice, NodePtpDeviceSpec};
-use ptp_testkit::cluster::{ControlPlane, Identity, TestEnv, wait_until};
+use ptp_testkit::cluster::{ControlPlane, Identity, TestEnv, eventually, wait_until};
 use ptp_testkit::{ApiServer, Verb};
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
 const NODE: &str = "worker-0";
 const STATUS: &str = "nodeptpdevices/status";
+const WAIT: Duration = Duration::from_secs(10);
 
 /// A probe that returns what the test scripts, and counts calls.
 #[derive(Default)]
@@ -138,10 +139,14 @@ async fn status_is_written_once_and_not_rewritten_when_unchanged() {
     assert_eq!(status.device_count, Some(2));
     assert_eq!(status.devices[0].phc_index, Some(0));
     assert_eq!(status.devices[0].hardware_info.as_ref().unwrap().driver, "ice");
-    // Link notifications and several resyncs later: rediscovered, never rewritten.
+    // Link notifications and several resyncs later: rediscovered, never rewritten. The loop
+    // discovers, writes if needed, then waits: a discovery that began after another means that
+    // one's write (or none) is done.
+    let calls = || probe.calls.load(Ordering::SeqCst);
     for _ in 0..3 {
+        let before = calls();
         running.links.send(()).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        eventually("a discovery after the link notification", WAIT, || async { calls() > before + 1 }).await.unwrap();
     }
     assert!(probe.calls.load(Ordering::SeqCst) >= 4, "discovery ran {} times", probe.calls.load(Ordering::SeqCst));
     assert_eq!(agent.requests.count(Verb::Patch, STATUS), 1);
@@ -175,13 +180,14 @@ async fn waits_for_the_operator_to_create_the_object_and_never_creates_it() {
     let Some((env, agent)) = cluster("report-waits", false).await else { return };
     let probe = Arc::new(Scripted::default());
     *probe.nics.lock().unwrap() = vec![soft("veth1", 5)];
+    let started = std::time::Instant::now();
     let running = start(agent.client.clone(), settings(&env.ns), probe.clone());
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Three looks at the missing object, the last one after the retry delays of 20 and 40 ms.
+    let gets = || agent.requests.count(Verb::Get, "nodeptpdevices");
+    eventually("three looks at the object", WAIT, || async { gets() >= 3 }).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(60), "backoff spaces the retries: {:?}", started.elapsed());
     assert!(devices(&env).get_opt(NODE).await.unwrap().is_none());
     assert_eq!(agent.requests.writes("nodeptpdevices"), 0, "the agent must not create the object");
-    let gets = agent.requests.count(Verb::Get, "nodeptpdevices");
-    assert!(gets >= 3, "retried {gets} times");
-    assert!(gets <= 30, "backoff bounds the retries: {gets}");
     create_object(&env).await;
     wait_names(&devices(&env), &["veth1"]).await;
     assert_eq!(agent.requests.count(Verb::Create, "nodeptpdevices"), 0);

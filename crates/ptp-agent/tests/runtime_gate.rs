@@ -1,7 +1,6 @@
 //! The runtime starts a profile's phc2sys only once its ptp4l reports |offset| < 1 s (as the Go
 //! daemon does), with fake linuxptp programs (shell scripts), so no root is needed.
 
-use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use prometheus_client::registry::Registry;
@@ -10,16 +9,19 @@ use ptp_agent::runtime::{Runtime, Settings};
 use ptp_agent::supervise::State;
 use ptp_api::decode_node_profiles;
 
-const FAKE_PTP4L: &str = r#"#!/bin/sh
-trap 'exit 0' TERM
-cfg=""; prev=""
-for a in "$@"; do [ "$prev" = "-f" ] && cfg=$(basename "$a"); prev="$a"; done
-i=0
-while [ $i -lt 8 ]; do echo "ptp4l[1.0]: [$cfg] master offset 2000000000 s0 freq 0 path delay 10"; sleep 0.2; i=$((i+1)); done
+/// ptp4l two seconds off until the file `$0.release` exists (the test creates it), then 12 ns.
+const FAKE_PTP4L: &str = r#"while [ ! -e "$0.release" ]; do echo "ptp4l[1.0]: [$cfg] master offset 2000000000 s0 freq 0 path delay 10"; sleep 0.2; done
 while :; do echo "ptp4l[2.0]: [$cfg] master offset 12 s2 freq 1 path delay 10"; sleep 0.2; done
 "#;
 
-const FAKE_PHC2SYS: &str = "#!/bin/sh\ntrap 'exit 0' TERM\nwhile :; do sleep 0.2; done\n";
+const FAKE_PHC2SYS: &str = "while :; do sleep 0.2; done\n";
+
+/// The value of the first series in `registry` whose exported line starts with `prefix`.
+fn metric(registry: &Registry, prefix: &str) -> Option<f64> {
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, registry).unwrap();
+    text.lines().filter(|l| l.starts_with(prefix)).find_map(|l| l.rsplit_once(' ')?.1.parse().ok())
+}
 
 fn state(runtime: &Runtime, key: &str) -> Option<State> {
     runtime.supervisor().status(key).map(|s| s.state)
@@ -40,10 +42,8 @@ async fn runtime_with_profiles(
 ) -> (Runtime, tokio::task::JoinHandle<()>, Registry, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("ptp-{tag}-{}", std::process::id()));
     let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    for (name, script) in [("ptp4l", ptp4l), ("phc2sys", FAKE_PHC2SYS)] {
-        std::fs::write(bin.join(name), script).unwrap();
-        std::fs::set_permissions(bin.join(name), std::fs::Permissions::from_mode(0o755)).unwrap();
+    for (name, body) in [("ptp4l", ptp4l), ("phc2sys", FAKE_PHC2SYS)] {
+        ptp_testkit::fixtures::install_fake(&bin, name, body).unwrap();
     }
     let settings = Settings {
         node: "n".into(),
@@ -61,33 +61,40 @@ async fn runtime_with_profiles(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn phc2sys_waits_for_ptp4l_to_come_within_a_second() {
-    let started = Instant::now();
-    let (runtime, consumer, _registry, dir) = runtime_with("gate", FAKE_PTP4L).await;
+    let (runtime, consumer, registry, dir) = runtime_with("gate", FAKE_PTP4L).await;
 
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // The runtime has taken in a sample two seconds off (the gate's input) ...
+    let offset = r#"openshift_ptp_offset_ns{from="master",process="ptp4l",node="n","#;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(&registry, offset) != Some(2e9) {
+        assert!(Instant::now() < deadline, "ptp4l's offset of 2 s never reached the metrics");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // ... and phc2sys still waits.
     assert!(matches!(state(&runtime, "ptp4l.0.config"), Some(State::Running { .. })));
     assert!(
         matches!(state(&runtime, "phc2sys.0.config"), Some(State::Waiting { .. })),
         "phc2sys waits while ptp4l is a second or more off: {:?}",
         state(&runtime, "phc2sys.0.config")
     );
+    let released = tokio::time::Instant::now();
+    std::fs::write(dir.join("bin/ptp4l.release"), "").unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !matches!(state(&runtime, "phc2sys.0.config"), Some(State::Running { .. })) {
+    let since = loop {
+        if let Some(State::Running { since, .. }) = state(&runtime, "phc2sys.0.config") {
+            break since;
+        }
         assert!(Instant::now() < deadline, "phc2sys starts once ptp4l is within a second");
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(started.elapsed() >= Duration::from_millis(1500), "not before ptp4l's small offsets");
+    };
+    assert!(since >= released, "phc2sys started {:?} before ptp4l's small offsets", released - since);
     runtime.shutdown().await;
     consumer.abort();
     let _ = std::fs::remove_dir_all(dir);
 }
 
 /// ptp4l with `summary_interval` above `logSyncInterval` prints only summaries.
-const FAKE_PTP4L_SUMMARIES: &str = r#"#!/bin/sh
-trap 'exit 0' TERM
-cfg=""; prev=""
-for a in "$@"; do [ "$prev" = "-f" ] && cfg=$(basename "$a"); prev="$a"; done
-echo "ptp4l[1.0]: [$cfg] port 1 (eth9): UNCALIBRATED to SLAVE on MASTER_CLOCK_SELECTED"
+const FAKE_PTP4L_SUMMARIES: &str = r#"echo "ptp4l[1.0]: [$cfg] port 1 (eth9): UNCALIBRATED to SLAVE on MASTER_CLOCK_SELECTED"
 while :; do echo "ptp4l[2.0]: [$cfg] rms   21 max   64 freq  -1234 +/-  30 delay   900 +/-   5"; sleep 0.2; done
 "#;
 
@@ -114,11 +121,7 @@ async fn summary_lines_give_a_clock_state_and_open_the_phc2sys_gate() {
 }
 
 /// ptp4l that locks, then stays alive but prints nothing more.
-const FAKE_PTP4L_FALLS_SILENT: &str = r#"#!/bin/sh
-trap 'exit 0' TERM
-cfg=""; prev=""
-for a in "$@"; do [ "$prev" = "-f" ] && cfg=$(basename "$a"); prev="$a"; done
-i=0
+const FAKE_PTP4L_FALLS_SILENT: &str = r#"i=0
 while [ $i -lt 3 ]; do echo "ptp4l[2.0]: [$cfg] master offset 12 s2 freq 1 path delay 10"; sleep 0.2; i=$((i+1)); done
 while :; do sleep 1; done
 "#;

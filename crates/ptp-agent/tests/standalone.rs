@@ -20,22 +20,26 @@ fn waits_for_the_profile_file_then_becomes_ready() {
     std::fs::create_dir_all(&dir).unwrap();
     let profile = dir.join("node-1");
     let port = free_port();
+    let log = dir.join("agent.log");
     let mut agent = Command::new(env!("CARGO_BIN_EXE_ptp-agent"))
         .args(["run", "--node-name", "node-1", "--metrics-addr", "none", "--health-addr", &format!("127.0.0.1:{port}")])
         .arg("--profile")
         .arg(&profile)
         .arg("--run-dir")
         .arg(dir.join("run"))
+        .env("RUST_LOG", "info")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
+    // The agent has looked for the file and found none.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while readyz(port).is_none() {
-        assert!(Instant::now() < deadline, "health endpoint up");
+    while readyz(port).is_none()
+        || !std::fs::read_to_string(&log).unwrap_or_default().contains("waiting for the profile file")
+    {
+        assert!(Instant::now() < deadline, "health endpoint up and the missing file seen");
         std::thread::sleep(Duration::from_millis(50));
     }
-    std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(readyz(port), Some(503), "not ready while the file is missing");
     assert!(agent.try_wait().unwrap().is_none(), "still running");
     std::fs::write(&profile, "[]").unwrap();

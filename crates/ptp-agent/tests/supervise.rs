@@ -20,8 +20,28 @@ fn sh(name: &str, script: &str) -> ProcessSpec {
 }
 
 fn supervisor(settings: Settings) -> (Supervisor, mpsc::UnboundedReceiver<LogLine>) {
+    let (sup, rx, _sink) = supervisor_with_sink(settings);
+    (sup, rx)
+}
+
+/// [`supervisor`], and the line sink it writes to: every supervising task and output reader holds
+/// a clone of it, so its count tells when nothing of a stopped process is left.
+fn supervisor_with_sink(
+    settings: Settings,
+) -> (Supervisor, mpsc::UnboundedReceiver<LogLine>, Arc<mpsc::UnboundedSender<LogLine>>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    (Supervisor::new(settings, Arc::new(tx)), rx)
+    let sink = Arc::new(tx);
+    (Supervisor::new(settings, sink.clone()), rx, sink)
+}
+
+/// Waits until only the test and the supervisor hold `sink`: no supervising task (which could
+/// start the process again) and no output reader (which could deliver a line) is left.
+async fn nothing_left_running(sup: &Supervisor, sink: &Arc<mpsc::UnboundedSender<LogLine>>) {
+    let deadline = Instant::now() + LONG;
+    while Arc::strong_count(sink) > 2 {
+        assert!(Instant::now() < deadline, "a task still holds the line sink: {:?}", sup.snapshot());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 fn quick_settings() -> Settings {
@@ -136,7 +156,7 @@ async fn output_lines_reach_the_sink_with_their_process_and_stream() {
 
 #[tokio::test]
 async fn an_exiting_child_is_restarted_after_doubling_delays_and_counted() {
-    let (sup, mut rx) = supervisor(quick_settings());
+    let (sup, mut rx, sink) = supervisor_with_sink(quick_settings());
     sup.start("p", sh("quick", "echo started $(date +%s%N); exit 3"));
     let gaps = start_gaps(&mut rx, 5).await;
     // Each start comes at least its delay after the previous one (which ran a little): 100, 200,
@@ -152,7 +172,8 @@ async fn an_exiting_child_is_restarted_after_doubling_delays_and_counted() {
     sup.stop("p").await;
     assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
     let restarts = sup.status("p").map(|s| (s.state, s.restarts));
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Nothing that could start it again or deliver its output is left.
+    nothing_left_running(&sup, &sink).await;
     assert_eq!(sup.status("p").map(|s| (s.state, s.restarts)), restarts);
     assert_eq!(restarts.map(|r| r.0), Some(State::Stopped));
     assert!(rx.try_recv().is_err(), "output after the stop");
@@ -179,7 +200,7 @@ async fn a_run_longer_than_healthy_after_resets_the_delay() {
 
 #[tokio::test]
 async fn stop_sends_sigterm_and_does_not_restart() {
-    let (sup, mut rx) = supervisor(quick_settings());
+    let (sup, mut rx, sink) = supervisor_with_sink(quick_settings());
     sup.start("p", sh("polite", "trap 'echo got TERM; exit 0' TERM; echo ready; while :; do sleep 0.05; done"));
     line_starting(&mut rx, "ready").await;
     let t = Instant::now();
@@ -188,7 +209,7 @@ async fn stop_sends_sigterm_and_does_not_restart() {
     assert_eq!(line_starting(&mut rx, "got").await, "TERM");
     let status = sup.status("p").expect("status");
     assert_eq!((status.state, status.last_exit.as_deref()), (State::Stopped, Some("exit status: 0")));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    nothing_left_running(&sup, &sink).await;
     assert_eq!(sup.status("p").map(|s| (s.state, s.restarts)), Some((State::Stopped, 0)));
 }
 
@@ -358,12 +379,16 @@ async fn start_under_a_used_key_replaces_the_process() {
 async fn a_gated_process_waits_for_readiness() {
     let (sup, mut rx) = supervisor(quick_settings());
     let (ready, gate) = watch::channel(false);
-    sup.start_gated("phc2sys", sh("phc2sys", "echo started; exec sleep 1000"), Gate { ready: gate, max_wait: LONG });
+    let spec = sh("phc2sys", "echo started $(date +%s%N); exec sleep 1000");
+    sup.start_gated("phc2sys", spec, Gate { ready: gate, max_wait: LONG });
     wait_status(&sup, "waiting", |s| matches!(s.get("phc2sys").map(|p| p.state), Some(State::Waiting { .. }))).await;
+    // A while with the gate closed gives a supervisor that ignores it the time to start the
+    // process; what is asserted is the start itself: it comes after the gate opened.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(rx.try_recv().is_err(), "started before ready");
+    let opened = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
     ready.send_replace(true);
-    line_starting(&mut rx, "started").await;
+    let started = Duration::from_nanos(line_starting(&mut rx, "started").await.parse().expect("a time"));
+    assert!(started >= opened, "started {:?} before the gate opened", opened - started);
     sup.stop_all().await;
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node};
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
-use ptp_api::{MatchRule, PtpConfig, PtpConfigSpec, PtpProfile, PtpRecommend};
+use ptp_api::{PtpConfig, PtpProfile};
 use ptp_operator::controller::leader::LeaseTiming;
 use ptp_operator::controller::run::{Controller, Settings};
 use ptp_operator::controller::selector::LabelSelector;
@@ -30,17 +30,10 @@ async fn main() {
         server.seed(&n).expect("node");
     }
     let client = server.client().expect("client");
-    let mut config = PtpConfig::new(
-        "bench",
-        PtpConfigSpec {
-            profile: vec![PtpProfile { ptp4l_opts: Some("-2".into()), ..PtpProfile::named("p") }],
-            recommend: vec![PtpRecommend {
-                profile: "p".into(),
-                priority: 1,
-                r#match: Some(vec![MatchRule::node_label("ptp")]),
-            }],
-        },
-    );
+    let mut config = ptp_testkit::fixtures::ptp_config("bench")
+        .profile(PtpProfile { ptp4l_opts: Some("-2".into()), ..PtpProfile::named("p") })
+        .recommend("p", 1, "ptp")
+        .build();
     config.metadata.namespace = Some(NS.into());
     Api::<PtpConfig>::namespaced(client.clone(), NS).create(&PostParams::default(), &config).await.expect("ptpconfig");
 

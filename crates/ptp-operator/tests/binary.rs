@@ -10,7 +10,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
 use kube::api::PostParams;
-use ptp_api::{MatchRule, PtpConfig, PtpConfigSpec, PtpProfile, PtpRecommend};
+use ptp_api::{PtpConfig, PtpProfile};
 use ptp_testkit::cluster::{ControlPlane, eventually, wait_until};
 use ptp_testkit::probe::{free_port, http_get};
 use serde_json::json;
@@ -25,17 +25,10 @@ async fn run_serves_health_and_metrics_and_releases_the_lease_on_sigterm() {
     let operator = env.service_account("ptp-operator").await.unwrap();
     let selector = format!("ptp-test.example/env={}", env.ns);
     let node_name = env.node("worker-0", json!({"ptp": "yes", "ptp-test.example/env": env.ns})).await.unwrap();
-    let config = PtpConfig::new(
-        "oc",
-        PtpConfigSpec {
-            profile: vec![PtpProfile { ptp4l_opts: Some("-2".into()), ..PtpProfile::named("p") }],
-            recommend: vec![PtpRecommend {
-                profile: "p".into(),
-                priority: 1,
-                r#match: Some(vec![MatchRule::node_label("ptp=yes")]),
-            }],
-        },
-    );
+    let config = ptp_testkit::fixtures::ptp_config("oc")
+        .profile(PtpProfile { ptp4l_opts: Some("-2".into()), ..PtpProfile::named("p") })
+        .recommend("p", 1, "ptp=yes")
+        .build();
     Api::<PtpConfig>::namespaced(env.admin.clone(), &env.ns).create(&PostParams::default(), &config).await.unwrap();
 
     let (metrics, health) = (free_port(), free_port());

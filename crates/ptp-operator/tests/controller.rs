@@ -25,17 +25,21 @@ use k8s_openapi::api::core::v1::{ConfigMap, Node};
 use k8s_openapi::api::events::v1::Event as K8sEvent;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
-use ptp_api::{MatchRule, NodePtpDevice, PtpConfig, PtpConfigSpec, PtpProfile, PtpRecommend};
+use ptp_api::{NodePtpDevice, PtpConfig};
 use ptp_operator::controller::leader::LeaseTiming;
 use ptp_operator::controller::metrics::encode;
 use ptp_operator::controller::run::{Controller, Settings};
 use ptp_operator::controller::selector::LabelSelector;
+use ptp_testkit::Verb;
 use ptp_testkit::cluster::{ControlPlane, Identity, TestEnv, eventually, wait_until};
+use ptp_testkit::fixtures::ordinary_clock;
 use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 const CM: &str = "ptp-configmap";
+/// The PtpConfig of every test: the ordinary-clock sample.
+const CONFIG: &str = "ordinary-clock-ptpconfig";
 const WAIT: Duration = Duration::from_secs(30);
 /// The label that puts a Node in front of this test's operator only.
 const TEST_LABEL: &str = "ptp-test.example/env";
@@ -119,7 +123,11 @@ impl World {
         let master =
             env.node("master-0", json!({(TEST_LABEL): env.ns, "node-role.kubernetes.io/master": ""})).await.unwrap();
         let world = World { env, operator, worker_label, worker, master };
-        world.configs().create(&PostParams::default(), &ordinary_clock(&world.worker_label)).await.unwrap();
+        world
+            .configs()
+            .create(&PostParams::default(), &ordinary_clock(CONFIG, "profile1", &world.worker_label))
+            .await
+            .unwrap();
         Some(world)
     }
 
@@ -156,25 +164,6 @@ impl World {
     async fn events(&self) -> Vec<K8sEvent> {
         Api::<K8sEvent>::namespaced(self.admin(), &self.env.ns).list(&ListParams::default()).await.unwrap().items
     }
-}
-
-fn ordinary_clock(worker_label: &str) -> PtpConfig {
-    PtpConfig::new(
-        "ordinary-clock-ptpconfig",
-        PtpConfigSpec {
-            profile: vec![PtpProfile {
-                interface: Some("enp134s0f0".into()),
-                ptp4l_opts: Some("-s -2".into()),
-                phc2sys_opts: Some("-a -r".into()),
-                ..PtpProfile::named("profile1")
-            }],
-            recommend: vec![PtpRecommend {
-                profile: "profile1".into(),
-                priority: 4,
-                r#match: Some(vec![MatchRule::node_label(worker_label)]),
-            }],
-        },
-    )
 }
 
 const WORKER_VALUE: &str = r#"[{"name":"ordinary-clock-ptpconfig_profile1","interface":"enp134s0f0","ptp4lOpts":"-s -2","phc2sysOpts":"-a -r"}]"#;
@@ -260,17 +249,20 @@ async fn resync_without_change_writes_nothing_and_drift_is_repaired() {
     .await
     .unwrap();
     wait_until(&w.devices(), &w.master, WAIT, |_| true).await.unwrap();
-    // Let the first reconciles' own watch events settle, then count the operator's writes over
-    // several resyncs (its client counts what it sends; other tests share the server).
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Reconciles run one at a time and write before they count: two more than now means one
+    // began after the writes seen above, so the first reconciles' writes are all done. Then
+    // count the operator's writes over several resyncs (its client counts what it sends; other
+    // tests share the server).
+    let reconciles = || op.metric("ptp_operator_reconciles_total");
+    let seen = reconciles();
+    eventually("a reconcile after the first writes", WAIT, || async { reconciles() >= seen + 2.0 }).await.unwrap();
     let requests = &w.operator.requests;
     requests.reset();
-    let reconciles_before = op.metric("ptp_operator_reconciles_total");
+    let reconciles_before = reconciles();
     // A Node update that is not a label change (as a kubelet's) reaches the loop and changes nothing.
     let patch = json!({"metadata": {"annotations": {"example/heartbeat": "1"}}});
     w.nodes().patch(&w.worker, &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1600)).await;
-    assert!(op.metric("ptp_operator_reconciles_total") >= reconciles_before + 2.0, "resyncs ran");
+    eventually("resyncs ran", WAIT, || async { reconciles() >= reconciles_before + 3.0 }).await.unwrap();
     assert_eq!(requests.total_writes(), 0, "writes on an unchanged resync or Node update: {:?}", requests.snapshot());
 
     // Someone edits the ConfigMap and deletes a NodePtpDevice: both are repaired.
@@ -296,9 +288,18 @@ async fn only_the_leader_writes_and_the_standby_takes_over() {
     let a = w.start("op-a", true);
     let mut a_leader = a.leader.clone();
     tokio::time::timeout(WAIT, a_leader.wait_for(|l| *l)).await.expect("a leads").unwrap();
-    let b = w.start("op-b", true);
+    // The standby has a client of its own, to count its requests.
+    let b_identity = w.env.service_account("ptp-operator").await.unwrap();
+    let b = Running::start(b_identity.client.clone(), settings(&w.env, "op-b", true));
     w.key(&w.worker, |v| v == WORKER_VALUE).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The standby has found the lease held (its second look follows the first's answer) and its
+    // loop has run (the node count is set on standbys too).
+    eventually("the standby looked at the lease twice", WAIT, || async {
+        b_identity.requests.count(Verb::Get, "leases") >= 2
+    })
+    .await
+    .unwrap();
+    eventually("the standby's loop ran", WAIT, || async { b.metric("ptp_operator_nodes") >= 2.0 }).await.unwrap();
     assert!(!*b.leader.borrow(), "the standby does not lead");
     let leases: Api<Lease> = Api::namespaced(w.admin(), &w.env.ns);
     let lease = leases.get("ptp-operator-leader").await.unwrap();
@@ -344,7 +345,7 @@ async fn a_configmap_over_the_limit_is_not_sent_and_the_stored_one_stays() {
     }
     // Settled below the limit: every worker has its key.
     w.key(&workers[11], |v| v == WORKER_VALUE).await;
-    let mut big = ordinary_clock(&w.worker_label);
+    let mut big = ordinary_clock(CONFIG, "profile1", &w.worker_label);
     big.metadata.name = Some("big".into());
     big.spec.profile[0].name = "big".into();
     big.spec.profile[0].ptp4l_conf = Some(format!("[global]\n# {}\n", "x".repeat(100_000)));

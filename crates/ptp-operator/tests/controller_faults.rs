@@ -12,11 +12,12 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node};
 use k8s_openapi::api::events::v1::Event as K8sEvent;
 use kube::api::PostParams;
 use kube::{Api, Client};
-use ptp_api::{MatchRule, PtpConfig, PtpConfigSpec, PtpProfile, PtpRecommend};
+use ptp_api::PtpConfig;
 use ptp_operator::controller::leader::LeaseTiming;
 use ptp_operator::controller::metrics::encode;
 use ptp_operator::controller::run::{Controller, Settings};
 use ptp_operator::controller::selector::LabelSelector;
+use ptp_testkit::fixtures;
 use ptp_testkit::{ApiServer, Verb};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -100,22 +101,7 @@ fn node(name: &str, labels: &[(&str, &str)]) -> Node {
 }
 
 fn ordinary_clock() -> PtpConfig {
-    let mut c = PtpConfig::new(
-        "ordinary-clock-ptpconfig",
-        PtpConfigSpec {
-            profile: vec![PtpProfile {
-                interface: Some("enp134s0f0".into()),
-                ptp4l_opts: Some("-s -2".into()),
-                phc2sys_opts: Some("-a -r".into()),
-                ..PtpProfile::named("profile1")
-            }],
-            recommend: vec![PtpRecommend {
-                profile: "profile1".into(),
-                priority: 4,
-                r#match: Some(vec![MatchRule::node_label("node-role.kubernetes.io/worker")]),
-            }],
-        },
-    );
+    let mut c = fixtures::ordinary_clock("ordinary-clock-ptpconfig", "profile1", "node-role.kubernetes.io/worker");
     c.metadata.namespace = Some(NS.into());
     c
 }

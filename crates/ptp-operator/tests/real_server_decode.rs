@@ -13,12 +13,13 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::events::v1::Event as K8sEvent;
 use kube::api::{ApiResource, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
-use ptp_api::{MatchRule, PtpConfig, PtpConfigSpec, PtpProfile, PtpRecommend};
+use ptp_api::PtpConfig;
 use ptp_operator::controller::leader::LeaseTiming;
 use ptp_operator::controller::metrics::encode;
 use ptp_operator::controller::run::{Controller, Settings};
 use ptp_operator::controller::selector::LabelSelector;
 use ptp_testkit::cluster::{ControlPlane, TestEnv, apply, documents, eventually, repo_root, wait_until};
+use ptp_testkit::fixtures::ordinary_clock;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -71,25 +72,6 @@ fn settings(env: &TestEnv) -> Settings {
         health_addr: None,
         metrics_security: Default::default(),
     }
-}
-
-fn ordinary_clock(name: &str, profile: &str, worker_label: &str) -> PtpConfig {
-    PtpConfig::new(
-        name,
-        PtpConfigSpec {
-            profile: vec![PtpProfile {
-                interface: Some("enp134s0f0".into()),
-                ptp4l_opts: Some("-s -2".into()),
-                phc2sys_opts: Some("-a -r".into()),
-                ..PtpProfile::named(profile)
-            }],
-            recommend: vec![PtpRecommend {
-                profile: profile.into(),
-                priority: 4,
-                r#match: Some(vec![MatchRule::node_label(worker_label)]),
-            }],
-        },
-    )
 }
 
 fn condition<'a>(object: &'a Value, type_: &str) -> Option<&'a Value> {

@@ -81,6 +81,7 @@ pub mod cluster;
 pub mod discovery;
 pub mod error;
 pub mod faults;
+pub mod fixtures;
 pub mod http;
 pub mod https;
 pub mod kubeconfig;

@@ -49,22 +49,15 @@ pub fn pids_of(program: &str, needle: &str) -> Vec<u32> {
 /// `0.2`), cycling through `offsets`, until SIGTERM, which it obeys at once (`sleep & wait`: with
 /// a foreground sleep, a SIGTERM landing between two sleeps waited for the next one).
 pub fn fake_ptp4l(dir: &std::path::Path, offsets: &[i64], period: &str) -> std::io::Result<std::path::PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
     let offsets: Vec<String> = offsets.iter().map(i64::to_string).collect();
-    let script = format!(
-        r#"#!/bin/sh
-trap 'exit 0' TERM
-cfg=""; prev=""
-for a in "$@"; do [ "$prev" = "-f" ] && cfg=$(basename "$a"); prev="$a"; done
-echo "ptp4l[1.0]: [$cfg] port 1 (eth9): LISTENING to UNCALIBRATED on RS_SLAVE"
+    let body = format!(
+        r#"echo "ptp4l[1.0]: [$cfg] port 1 (eth9): LISTENING to UNCALIBRATED on RS_SLAVE"
 echo "ptp4l[1.1]: [$cfg] port 1 (eth9): UNCALIBRATED to SLAVE on MASTER_CLOCK_SELECTED"
 while :; do for o in {offsets}; do echo "ptp4l[2.0]: [$cfg] master offset $o s2 freq 1 path delay 10"; sleep {period} & wait $!; done; done
 "#,
         offsets = offsets.join(" "),
     );
     let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin)?;
-    std::fs::write(bin.join("ptp4l"), script)?;
-    std::fs::set_permissions(bin.join("ptp4l"), std::fs::Permissions::from_mode(0o755))?;
+    crate::fixtures::install_fake(&bin, "ptp4l", &body)?;
     Ok(bin)
 }

@@ -9,8 +9,9 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::core::ObjectMeta;
 use kube::{Resource, ResourceExt};
-use ptp_api::{PtpConfig, PtpConfigSpec, PtpConfigStatus, PtpProfile, PtpRecommend};
+use ptp_api::{PtpConfig, PtpConfigStatus, PtpProfile};
 use ptp_testkit::ApiServer;
+use ptp_testkit::fixtures;
 use serde_json::json;
 
 fn cm(name: &str, labels: &[(&str, &str)]) -> ConfigMap {
@@ -26,13 +27,8 @@ fn cm(name: &str, labels: &[(&str, &str)]) -> ConfigMap {
 }
 
 fn ptp_config(name: &str, profiles: &[&str], priority: i64) -> PtpConfig {
-    PtpConfig::new(
-        name,
-        PtpConfigSpec {
-            profile: profiles.iter().map(|p| PtpProfile::named(*p)).collect(),
-            recommend: vec![PtpRecommend { profile: profiles[0].into(), priority, r#match: None }],
-        },
-    )
+    let config = profiles.iter().fold(fixtures::ptp_config(name), |c, p| c.profile(PtpProfile::named(*p)));
+    config.recommend_everywhere(profiles[0], priority).build()
 }
 
 fn api_err(e: kube::Error) -> kube::core::Status {
