@@ -225,9 +225,9 @@ fn api_mode(dir: &Path, bin: &Path, interval: Duration) -> Option<(Idle, String)
     let devices: Api<NodePtpDevice> = Api::namespaced(env.admin.clone(), &env.ns);
     runtime
         .block_on(ptp_testkit::cluster::wait_until(&devices, &node, Duration::from_secs(60), |d| {
-            d.status
-                .as_ref()
-                .is_some_and(|s| s.processes.as_ref().is_some_and(|p| p.iter().any(|p| p.state == "Running")))
+            d.status.as_ref().is_some_and(|s| {
+                s.processes.as_ref().is_some_and(|p| p.iter().any(|p| p.state == ptp_api::ProcessState::Running))
+            })
         }))
         .expect("runtime status written");
     let before = server_requests(cp);

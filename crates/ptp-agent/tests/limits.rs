@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use prometheus_client::registry::Registry;
 use ptp_agent::metrics::AgentMetrics;
-use ptp_agent::runtime::{Runtime, Settings};
+use ptp_agent::runtime::{Runtime, RuntimeSettings};
 use ptp_api::decode_node_profiles;
 use ptp_testkit::probe::{free_port, http_get};
 
@@ -23,12 +23,12 @@ fn fake_ptp4l(tag: &str, body: &str) -> PathBuf {
     dir
 }
 
-fn settings(dir: &Path) -> Settings {
-    Settings {
+fn settings(dir: &Path) -> RuntimeSettings {
+    RuntimeSettings {
         node: "n".into(),
         run_dir: dir.join("run"),
         bin_dir: Some(dir.join("bin")),
-        supervisor: ptp_agent::supervise::Settings::default(),
+        supervisor: ptp_agent::supervise::SupervisorSettings::default(),
     }
 }
 

@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Api;
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::discovery::ApiResource;
-use ptp_agent::report::status::status_patch;
+use ptp_agent::report::status::{DEVICES_MANAGER, devices_status};
 use ptp_api::{NodePtpDeviceStatus, PtpDevice};
 use ptp_testkit::cluster::{ControlPlane, TestEnv, documents, eventually, repo_root};
 use ptp_testkit::probe::{free_port, http_get};
@@ -94,13 +94,14 @@ async fn node_with_device(env: &TestEnv, suffix: &str) -> String {
     name
 }
 
-/// The agent's status write (report/mod.rs: a merge patch of the status subresource built by
-/// `status_patch`) with `client`.
+/// The agent's status write (report/mod.rs: a server-side apply of the status subresource built
+/// by `devices_status`) with `client`.
 async fn write_status(client: &kube::Client, ns: &str, node: &str) -> Result<(), kube::Error> {
     let api: Api<ptp_api::NodePtpDevice> = Api::namespaced(client.clone(), ns);
     let device = PtpDevice { name: "ens1f0".into(), ..Default::default() };
-    let patch = status_patch(&NodePtpDeviceStatus::default(), &[device]).expect("a change");
-    api.patch_status(node, &PatchParams::default(), &Patch::Merge(&patch)).await.map(|_| ())
+    let status = devices_status(&NodePtpDeviceStatus::default(), &[device]).expect("a change");
+    let body = ptp_api::node_ptp_device::status_apply_body(node, &status);
+    api.patch_status(node, &PatchParams::apply(DEVICES_MANAGER).force(), &Patch::Apply(&body)).await.map(|_| ())
 }
 
 fn refused_by_policy(result: &Result<(), kube::Error>, message: &str) -> bool {

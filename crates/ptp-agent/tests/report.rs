@@ -13,7 +13,7 @@ use kube::Client;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use ptp_agent::Error;
 use ptp_agent::nic::{Nic, Selection};
-use ptp_agent::report::{Probe, Settings, run, run_with};
+use ptp_agent::report::{Probe, ReportSettings, run, run_with};
 use ptp_api::{ClockState, NodePtpDevice, NodePtpDeviceSpec};
 use ptp_testkit::cluster::{ControlPlane, Identity, TestEnv, eventually, wait_until};
 use ptp_testkit::{ApiServer, Verb};
@@ -87,8 +87,8 @@ fn devices(env: &TestEnv) -> Api<NodePtpDevice> {
     Api::namespaced(env.admin.clone(), &env.ns)
 }
 
-fn settings(ns: &str) -> Settings {
-    let mut s = Settings::new(NODE, ns);
+fn settings(ns: &str) -> ReportSettings {
+    let mut s = ReportSettings::new(NODE, ns);
     s.resync = Duration::from_millis(100);
     s.debounce = Duration::from_millis(20);
     s.retry_initial = Duration::from_millis(20);
@@ -110,7 +110,7 @@ impl Running {
     }
 }
 
-fn start(client: Client, settings: Settings, probe: Arc<Scripted>) -> Running {
+fn start(client: Client, settings: ReportSettings, probe: Arc<Scripted>) -> Running {
     let (stop, stop_rx) = watch::channel(false);
     let (links, links_rx) = mpsc::channel(1);
     let task = tokio::spawn(async move { run_with(client, &settings, probe, links_rx, stop_rx).await });

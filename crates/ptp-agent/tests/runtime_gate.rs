@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use prometheus_client::registry::Registry;
 use ptp_agent::metrics::AgentMetrics;
-use ptp_agent::runtime::{Runtime, Settings};
+use ptp_agent::runtime::{Runtime, RuntimeSettings};
 use ptp_agent::supervise::State;
 use ptp_api::decode_node_profiles;
 
@@ -45,11 +45,11 @@ async fn runtime_with_profiles(
     for (name, body) in [("ptp4l", ptp4l), ("phc2sys", FAKE_PHC2SYS)] {
         ptp_testkit::fixtures::install_fake(&bin, name, body).unwrap();
     }
-    let settings = Settings {
+    let settings = RuntimeSettings {
         node: "n".into(),
         run_dir: dir.join("run"),
         bin_dir: Some(bin),
-        supervisor: ptp_agent::supervise::Settings::default(),
+        supervisor: ptp_agent::supervise::SupervisorSettings::default(),
     };
     let mut registry = Registry::default();
     let metrics = AgentMetrics::register(&mut registry, "n");

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use ptp_agent::supervise::child;
 use ptp_agent::supervise::{
-    Gate, LogLine, ProcessSpec, RestartPolicy, Scheduling, Settings, Snapshot, State, Stream, Supervisor,
+    ChildSnapshot, Gate, LogLine, ProcessSpec, RestartPolicy, Scheduling, State, Stream, Supervisor, SupervisorSettings,
 };
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, timeout};
@@ -19,7 +19,7 @@ fn sh(name: &str, script: &str) -> ProcessSpec {
     ProcessSpec::new(name, "/bin/sh", ["-c", script])
 }
 
-fn supervisor(settings: Settings) -> (Supervisor, mpsc::UnboundedReceiver<LogLine>) {
+fn supervisor(settings: SupervisorSettings) -> (Supervisor, mpsc::UnboundedReceiver<LogLine>) {
     let (sup, rx, _sink) = supervisor_with_sink(settings);
     (sup, rx)
 }
@@ -27,7 +27,7 @@ fn supervisor(settings: Settings) -> (Supervisor, mpsc::UnboundedReceiver<LogLin
 /// [`supervisor`], and the line sink it writes to: every supervising task and output reader holds
 /// a clone of it, so its count tells when nothing of a stopped process is left.
 fn supervisor_with_sink(
-    settings: Settings,
+    settings: SupervisorSettings,
 ) -> (Supervisor, mpsc::UnboundedReceiver<LogLine>, Arc<mpsc::UnboundedSender<LogLine>>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let sink = Arc::new(tx);
@@ -44,8 +44,8 @@ async fn nothing_left_running(sup: &Supervisor, sink: &Arc<mpsc::UnboundedSender
     }
 }
 
-fn quick_settings() -> Settings {
-    Settings {
+fn quick_settings() -> SupervisorSettings {
+    SupervisorSettings {
         policy: RestartPolicy {
             initial: Duration::from_millis(100),
             max: Duration::from_millis(400),
@@ -80,7 +80,7 @@ async fn start_gaps(rx: &mut mpsc::UnboundedReceiver<LogLine>, n: usize) -> Vec<
     starts.windows(2).map(|w| w[1].saturating_sub(w[0])).collect()
 }
 
-async fn wait_status(sup: &Supervisor, what: &str, pred: impl FnMut(&Snapshot) -> bool) -> Snapshot {
+async fn wait_status(sup: &Supervisor, what: &str, pred: impl FnMut(&ChildSnapshot) -> bool) -> ChildSnapshot {
     let mut rx = sup.subscribe();
     let snapshot =
         timeout(LONG, rx.wait_for(pred)).await.unwrap_or_else(|_| panic!("status never {what}: {:?}", sup.snapshot()));
@@ -114,7 +114,7 @@ fn pgid(pid: i32) -> Option<i32> {
     ptp_agent::supervise::tree::stat(pid).map(|s| s.pgid)
 }
 
-fn running_pid(snapshot: &Snapshot, key: &str) -> Option<i32> {
+fn running_pid(snapshot: &ChildSnapshot, key: &str) -> Option<i32> {
     match snapshot.get(key)?.state {
         State::Running { pid, .. } => Some(pid),
         _ => None,
@@ -123,7 +123,7 @@ fn running_pid(snapshot: &Snapshot, key: &str) -> Option<i32> {
 
 #[tokio::test]
 async fn output_lines_reach_the_sink_with_their_process_and_stream() {
-    let (sup, mut rx) = supervisor(Settings {
+    let (sup, mut rx) = supervisor(SupervisorSettings {
         policy: RestartPolicy {
             initial: Duration::from_secs(60),
             max: Duration::from_secs(60),
@@ -181,7 +181,7 @@ async fn an_exiting_child_is_restarted_after_doubling_delays_and_counted() {
 
 #[tokio::test]
 async fn a_run_longer_than_healthy_after_resets_the_delay() {
-    let settings = Settings {
+    let settings = SupervisorSettings {
         policy: RestartPolicy {
             initial: Duration::from_millis(50),
             max: Duration::from_secs(5),
@@ -216,7 +216,7 @@ async fn stop_sends_sigterm_and_does_not_restart() {
 #[tokio::test]
 async fn a_child_ignoring_sigterm_is_killed_after_the_grace() {
     let grace = Duration::from_millis(300);
-    let (sup, mut rx) = supervisor(Settings { grace, ..quick_settings() });
+    let (sup, mut rx) = supervisor(SupervisorSettings { grace, ..quick_settings() });
     sup.start("p", sh("stubborn", "trap '' TERM; echo ready; while :; do sleep 0.05; done"));
     line_starting(&mut rx, "ready").await;
     let pid = running_pid(&sup.snapshot(), "p").expect("running");
@@ -241,7 +241,7 @@ async fn stop_ends_the_whole_process_group() {
 #[tokio::test]
 async fn a_grandchild_ignoring_sigterm_gets_the_grace_then_sigkill() {
     let grace = Duration::from_millis(400);
-    let (sup, mut rx) = supervisor(Settings { grace, ..quick_settings() });
+    let (sup, mut rx) = supervisor(SupervisorSettings { grace, ..quick_settings() });
     // The leader exits on SIGTERM at once; its child ignores it.
     sup.start("p", sh("leaves-one", "(trap '' TERM; exec sleep 1000) & echo grandchild $!; wait"));
     let grandchild: i32 = line_starting(&mut rx, "grandchild").await.parse().expect("pid");
@@ -254,7 +254,7 @@ async fn a_grandchild_ignoring_sigterm_gets_the_grace_then_sigkill() {
 
 #[tokio::test]
 async fn a_child_exiting_by_itself_takes_its_group_along() {
-    let (sup, mut rx) = supervisor(Settings {
+    let (sup, mut rx) = supervisor(SupervisorSettings {
         policy: RestartPolicy {
             initial: Duration::from_secs(60),
             max: Duration::from_secs(60),
@@ -291,7 +291,7 @@ async fn a_normal_stop_ends_the_descendants_that_left_the_group() {
 
 #[tokio::test]
 async fn a_child_exiting_by_itself_takes_the_descendants_that_left_the_group_along() {
-    let (sup, mut rx) = supervisor(Settings {
+    let (sup, mut rx) = supervisor(SupervisorSettings {
         policy: RestartPolicy {
             initial: Duration::from_secs(60),
             max: Duration::from_secs(60),
@@ -450,7 +450,7 @@ fn agent_helper() {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     runtime.block_on(async {
-        let (sup, mut rx) = supervisor(Settings { grace: Duration::from_secs(5), ..quick_settings() });
+        let (sup, mut rx) = supervisor(SupervisorSettings { grace: Duration::from_secs(5), ..quick_settings() });
         sup.start("a", sh("polite", "trap 'exit 0' TERM; echo ready; while :; do sleep 0.05; done"));
         // The slow one uses its whole grace: the agent still exits within 10 s.
         sup.start("b", sh("stubborn", "trap '' TERM; echo ready; while :; do sleep 0.05; done"));

@@ -285,7 +285,7 @@ async fn operator_and_agent_binaries_run_ptp4l_from_ptpconfigs() {
             let running = s.processes.as_ref().is_some_and(|p| {
                 p.len() == 2
                     && p.iter().all(|p| {
-                        p.state == "Running"
+                        p.state == ptp_api::ProcessState::Running
                             && p.clock_state == Some(ClockState::Locked)
                             && p.offset_ns.is_some()
                             && p.iface.as_ref().is_some_and(|i| node_ends.contains(i))
@@ -362,7 +362,11 @@ async fn operator_and_agent_binaries_run_ptp4l_from_ptpconfigs() {
     assert_eq!(pid_of(&node_ends[0]), pid_a, "the unchanged profile keeps its ptp4l");
     let restarts = eventually("the restarted profile running again in the status", STEP_TIMEOUT, || async {
         let p = c.npd_status().await?.processes.unwrap_or_default();
-        if p.len() == 2 && p.iter().all(|p| p.state == "Running") { Ok(p) } else { Err(format!("{p:?}")) }
+        if p.len() == 2 && p.iter().all(|p| p.state == ptp_api::ProcessState::Running) {
+            Ok(p)
+        } else {
+            Err(format!("{p:?}"))
+        }
     })
     .await;
     assert!(restarts.iter().all(|p| p.restarts == 0), "a profile change is not a crash restart: {restarts:?}");
