@@ -55,10 +55,10 @@ pub struct NodePtpDeviceSpec {}
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct NodePtpDeviceStatus {
+    // Every status field is optional or omitted when empty, so that a status with only some
+    // fields set is what one writer applies (server-side apply: the agent's NIC report owns
+    // `devices` and `deviceCount`, its runtime the rest).
     /// Devices found on the node (Go-compatible list; omitted when empty, as Go's `omitempty`).
-    /// Every status field is optional or omitted when empty, so that a status with only some
-    /// fields set is what one writer applies (server-side apply: the NIC report owns `devices`
-    /// and `deviceCount`, the runtime the rest).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<PtpDevice>,
     /// Number of entries in `devices`, for `kubectl get`.
