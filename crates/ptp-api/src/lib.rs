@@ -14,6 +14,7 @@ pub mod options;
 pub mod ptp4l_conf;
 pub mod ptp_config;
 pub mod render;
+pub mod selector;
 pub mod util;
 pub mod validation;
 
