@@ -8,7 +8,7 @@ use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use ptp_api::{PtpConfig, PtpProfile};
 use ptp_operator::controller::leader::LeaseTiming;
-use ptp_operator::controller::run::{Controller, Settings};
+use ptp_operator::controller::run::{Controller, ControllerSettings};
 use ptp_operator::controller::selector::LabelSelector;
 use ptp_testkit::ApiServer;
 use tokio::sync::watch;
@@ -37,7 +37,7 @@ async fn main() {
     config.metadata.namespace = Some(NS.into());
     Api::<PtpConfig>::namespaced(client.clone(), NS).create(&PostParams::default(), &config).await.expect("ptpconfig");
 
-    let settings = Settings {
+    let settings = ControllerSettings {
         namespace: NS.into(),
         watch_namespaces: vec![],
         configmap_name: "ptp-configmap".into(),

@@ -92,11 +92,11 @@ impl RunArgs {
     /// The controller settings these flags describe; errors name the bad flag. The metrics
     /// endpoint's TLS and authorization are checked here but built with a client
     /// ([`ptp_serve::MetricsArgs::security`]) into `metrics_security`.
-    pub fn settings(&self) -> Result<crate::controller::run::Settings, String> {
+    pub fn settings(&self) -> Result<crate::controller::run::ControllerSettings, String> {
         use ptp_serve::parse_addr as addr;
         use std::time::Duration;
         self.metrics.tls_source(Vec::new()).map_err(|e| e.to_string())?;
-        Ok(crate::controller::run::Settings {
+        Ok(crate::controller::run::ControllerSettings {
             namespace: self.namespace.clone(),
             watch_namespaces: self.watch_namespaces.iter().filter(|n| !n.is_empty()).cloned().collect(),
             configmap_name: self.configmap_name.clone(),

@@ -28,7 +28,7 @@ use kube::{Api, Client};
 use ptp_api::{NodePtpDevice, PtpConfig};
 use ptp_operator::controller::leader::LeaseTiming;
 use ptp_operator::controller::metrics::encode;
-use ptp_operator::controller::run::{Controller, Settings};
+use ptp_operator::controller::run::{Controller, ControllerSettings};
 use ptp_operator::controller::selector::LabelSelector;
 use ptp_testkit::Verb;
 use ptp_testkit::cluster::{ControlPlane, Identity, TestEnv, eventually, wait_until};
@@ -44,8 +44,8 @@ const WAIT: Duration = Duration::from_secs(30);
 /// The label that puts a Node in front of this test's operator only.
 const TEST_LABEL: &str = "ptp-test.example/env";
 
-fn settings(env: &TestEnv, identity: &str, leader_election: bool) -> Settings {
-    Settings {
+fn settings(env: &TestEnv, identity: &str, leader_election: bool) -> ControllerSettings {
+    ControllerSettings {
         namespace: env.ns.clone(),
         watch_namespaces: vec![env.ns.clone()],
         configmap_name: CM.into(),
@@ -75,7 +75,7 @@ struct Running {
 }
 
 impl Running {
-    fn start(client: Client, settings: Settings) -> Self {
+    fn start(client: Client, settings: ControllerSettings) -> Self {
         let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("ptp_operator=debug").try_init();
         let controller = Controller::new(client, settings);
         let leader = controller.leader();

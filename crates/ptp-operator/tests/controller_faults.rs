@@ -15,7 +15,7 @@ use kube::{Api, Client};
 use ptp_api::PtpConfig;
 use ptp_operator::controller::leader::LeaseTiming;
 use ptp_operator::controller::metrics::encode;
-use ptp_operator::controller::run::{Controller, Settings};
+use ptp_operator::controller::run::{Controller, ControllerSettings};
 use ptp_operator::controller::selector::LabelSelector;
 use ptp_testkit::fixtures;
 use ptp_testkit::{ApiServer, Verb};
@@ -26,8 +26,8 @@ const NS: &str = "openshift-ptp";
 const CM: &str = "ptp-configmap";
 const WAIT: Duration = Duration::from_secs(10);
 
-fn settings() -> Settings {
-    Settings {
+fn settings() -> ControllerSettings {
+    ControllerSettings {
         namespace: NS.into(),
         watch_namespaces: vec![],
         configmap_name: CM.into(),
@@ -56,7 +56,7 @@ struct Running {
 }
 
 impl Running {
-    fn start(client: Client, settings: Settings) -> Self {
+    fn start(client: Client, settings: ControllerSettings) -> Self {
         let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("ptp_operator=debug").try_init();
         let controller = Controller::new(client, settings);
         let registry = controller.registry();

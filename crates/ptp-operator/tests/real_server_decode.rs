@@ -16,7 +16,7 @@ use kube::{Api, Client};
 use ptp_api::PtpConfig;
 use ptp_operator::controller::leader::LeaseTiming;
 use ptp_operator::controller::metrics::encode;
-use ptp_operator::controller::run::{Controller, Settings};
+use ptp_operator::controller::run::{Controller, ControllerSettings};
 use ptp_operator::controller::selector::LabelSelector;
 use ptp_testkit::cluster::{ControlPlane, TestEnv, apply, documents, eventually, repo_root, wait_until};
 use ptp_testkit::fixtures::ordinary_clock;
@@ -51,8 +51,8 @@ fn crd_allowing_sched_rr() -> Value {
     crd
 }
 
-fn settings(env: &TestEnv) -> Settings {
-    Settings {
+fn settings(env: &TestEnv) -> ControllerSettings {
+    ControllerSettings {
         namespace: env.ns.clone(),
         watch_namespaces: vec![env.ns.clone()],
         configmap_name: CM.into(),

@@ -30,7 +30,7 @@ pub struct Writer {
 
 /// Outcome of applying a plan: how many writes failed.
 #[derive(Debug, Default)]
-pub struct Applied {
+pub struct ApplyOutcome {
     pub failures: usize,
 }
 
@@ -42,8 +42,8 @@ impl Writer {
         plan: &Plan,
         node_uids: &BTreeMap<String, String>,
         configs: &BTreeMap<ConfigKey, ObjectReference>,
-    ) -> Applied {
-        let mut applied = Applied::default();
+    ) -> ApplyOutcome {
+        let mut applied = ApplyOutcome::default();
         match &plan.configmap {
             ConfigMapAction::Keep => {}
             ConfigMapAction::Create(data) | ConfigMapAction::Update(data) => match self.write_configmap(data).await {

@@ -15,3 +15,4 @@ pub mod plan;
 pub mod run;
 pub mod selector;
 pub mod size;
+pub mod watches;

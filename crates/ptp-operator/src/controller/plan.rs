@@ -40,7 +40,7 @@ pub struct Undecodable {
 
 /// What the controller knows about the cluster at one moment.
 #[derive(Clone, Debug, Default)]
-pub struct Snapshot {
+pub struct ClusterView {
     /// PtpConfigs with their current status (shared with the decode cache).
     pub configs: Vec<Arc<PtpConfig>>,
     /// PtpConfigs that do not decode (never in `configs`).
@@ -135,7 +135,7 @@ impl Plan {
 }
 
 /// Plans one reconcile from scratch (every PtpConfig and Node of the snapshot rendered).
-pub fn plan(snapshot: &Snapshot, now: &Time) -> Plan {
+pub fn plan(snapshot: &ClusterView, now: &Time) -> Plan {
     let last_good = snapshot.undecodable.iter().filter_map(|u| u.last_good.clone());
     let engine = IncrementalRender::build(
         snapshot.configs.iter().map(|c| (**c).clone()).chain(last_good),
@@ -150,7 +150,7 @@ pub fn plan(snapshot: &Snapshot, now: &Time) -> Plan {
 /// everything is dirty or the size condition differs from `previous_size` (it is on every
 /// PtpConfig). `now` stamps conditions that change status.
 pub fn plan_from(
-    snapshot: &Snapshot,
+    snapshot: &ClusterView,
     engine: &IncrementalRender,
     dirty: &Dirty,
     previous_size: Option<&DesiredCondition>,

@@ -28,8 +28,8 @@ fn linux(name: &str) -> NodeInfo {
     NodeInfo::new(name).with_label("kubernetes.io/os", "linux")
 }
 
-fn snapshot() -> Snapshot {
-    Snapshot {
+fn snapshot() -> ClusterView {
+    ClusterView {
         configs: vec![Arc::new(config("oc", "p", "p", "ptp"))],
         nodes: vec![
             linux("w0").with_label("ptp", ""),
@@ -46,7 +46,7 @@ fn snapshot() -> Snapshot {
 }
 
 /// What the cluster looks like after the plan's writes succeeded.
-fn applied(mut s: Snapshot, plan: &Plan) -> Snapshot {
+fn applied(mut s: ClusterView, plan: &Plan) -> ClusterView {
     match &plan.configmap {
         ConfigMapAction::Create(d) | ConfigMapAction::Update(d) => s.configmap_data = Some(d.clone()),
         ConfigMapAction::Keep => {}
@@ -286,7 +286,7 @@ fn undecodable_config_without_a_good_version_is_left_out() {
 }
 
 /// The engine the controller would hold for this snapshot.
-fn engine_of(s: &Snapshot) -> IncrementalRender {
+fn engine_of(s: &ClusterView) -> IncrementalRender {
     IncrementalRender::build(s.configs.iter().map(|c| (**c).clone()), s.nodes.iter().cloned())
 }
 
