@@ -24,7 +24,7 @@ use std::sync::Arc;
 use crate::{Finding, NodeMatchList, PtpConfig, join_encoded_profiles, validate_spec};
 
 use super::{
-    ConfigKey, ConfigOutcome, NodeInfo, ProfileIndex, REFERENCE_KEYS, RenderOutput, RenderedProfile,
+    ConfigKey, ConfigOutcome, EncodedProfile, NodeInfo, ProfileIndex, REFERENCE_KEYS, RenderOutput,
     UnresolvedReference, render_profile, rule_matches, winners,
 };
 use index::{LabelIndex, RuleId, RuleIndex};
@@ -73,7 +73,7 @@ struct RenderedConfig {
     findings: Vec<Finding>,
     unresolved: Vec<UnresolvedReference>,
     /// Profile name → rendered profile; the first of duplicate names wins.
-    profiles: BTreeMap<String, RenderedProfile>,
+    profiles: BTreeMap<String, EncodedProfile>,
     /// Whether a profile has a reference setting (its text depends on other PtpConfigs).
     has_references: bool,
 }
@@ -154,7 +154,7 @@ fn render_profiles(
     index: &ProfileIndex,
     name: &str,
     config: &PtpConfig,
-) -> (BTreeMap<String, RenderedProfile>, Vec<UnresolvedReference>) {
+) -> (BTreeMap<String, EncodedProfile>, Vec<UnresolvedReference>) {
     let mut profiles = BTreeMap::new();
     let mut unresolved = Vec::new();
     for profile in &config.spec.profile {

@@ -104,9 +104,18 @@ impl RenderOutput {
 }
 
 /// A profile as it appears in the ConfigMap: qualified name, schema defaults, rewritten references.
-struct RenderedProfile {
+struct EncodedProfile {
     qualified: String,
     encoded: String,
+}
+
+/// One PtpConfig during a render: its rendered profiles by name (the first of duplicate names
+/// wins), its outcome so far and the nodes it applies to.
+struct ConfigRender<'a> {
+    key: ConfigKey,
+    profiles: BTreeMap<&'a str, EncodedProfile>,
+    outcome: ConfigOutcome,
+    nodes: BTreeSet<&'a str>,
 }
 
 /// Renders the ConfigMap data and statuses from every PtpConfig and Node.
@@ -125,12 +134,10 @@ pub fn render<'a>(configs: impl IntoIterator<Item = &'a PtpConfig>, nodes: &[Nod
         }
     }
 
-    let mut outcomes: Vec<ConfigOutcome> = Vec::with_capacity(configs.len());
-    // Per config: profile name → rendered profile (first of duplicate names wins).
-    let mut rendered: Vec<BTreeMap<&str, RenderedProfile>> = Vec::with_capacity(configs.len());
-    // (priority, (config index, profile name)) for every rule that names an existing profile.
+    let mut records: Vec<ConfigRender<'_>> = Vec::with_capacity(configs.len());
+    // (record index, rule) for every rule that names an existing profile.
     let mut rules: Vec<(usize, &crate::PtpRecommend)> = Vec::new();
-    for (i, (key, config)) in configs.iter().enumerate() {
+    for (i, (key, config)) in configs.into_iter().enumerate() {
         let mut outcome = ConfigOutcome {
             findings: validate_spec(&config.spec).findings,
             observed_generation: config.metadata.generation,
@@ -141,21 +148,16 @@ pub fn render<'a>(configs: impl IntoIterator<Item = &'a PtpConfig>, nodes: &[Nod
             if profiles.contains_key(profile.name.as_str()) {
                 continue;
             }
-            let (rendered_profile, unresolved) = render_profile(&index, &key.name, profile);
+            let (encoded, unresolved) = render_profile(&index, &key.name, profile);
             outcome.unresolved.extend(unresolved);
-            profiles.insert(profile.name.as_str(), rendered_profile);
+            profiles.insert(profile.name.as_str(), encoded);
         }
-        for rule in &config.spec.recommend {
-            if profiles.contains_key(rule.profile.as_str()) {
-                rules.push((i, rule));
-            }
-        }
-        rendered.push(profiles);
-        outcomes.push(outcome);
+        rules
+            .extend(config.spec.recommend.iter().filter(|r| profiles.contains_key(r.profile.as_str())).map(|r| (i, r)));
+        records.push(ConfigRender { key, profiles, outcome, nodes: BTreeSet::new() });
     }
 
     let mut output = RenderOutput::default();
-    let mut applied_nodes: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); configs.len()];
     for node in &nodes {
         let candidates: Vec<(i64, (usize, &str))> = rules
             .iter()
@@ -166,26 +168,33 @@ pub fn render<'a>(configs: impl IntoIterator<Item = &'a PtpConfig>, nodes: &[Nod
         let mut won: Vec<(usize, &str)> = winners(&candidates);
         won.sort();
         won.dedup();
+        let mut conflicts: Vec<(usize, String)> = Vec::new();
         for (i, profile) in won {
-            let qualified = rendered[i][profile].qualified.as_str();
+            let qualified = records[i].profiles[profile].qualified.as_str();
             match chosen.get(qualified) {
-                Some((first, _)) if *first != i => outcomes[i].conflicts.push(qualified.to_string()),
+                Some((first, _)) if *first != i => conflicts.push((i, qualified.to_string())),
                 Some(_) => {}
                 None => {
                     chosen.insert(qualified, (i, profile));
                 }
             }
         }
-        for (i, profile) in chosen.values() {
-            outcomes[*i].match_list.push(NodeMatchList { node_name: node.name.clone(), profile: profile.to_string() });
-            applied_nodes[*i].insert(node.name.as_str());
-        }
-        let value = join_encoded_profiles(chosen.values().map(|(i, p)| rendered[*i][p].encoded.as_str()));
+        let value = join_encoded_profiles(chosen.values().map(|(i, p)| records[*i].profiles[p].encoded.as_str()));
         output.data.insert(node.name.clone(), value);
         output.selection.insert(node.name.clone(), chosen.keys().map(|q| q.to_string()).collect());
+        let picks: Vec<(usize, &str)> = chosen.into_values().collect();
+        for (i, qualified) in conflicts {
+            records[i].outcome.conflicts.push(qualified);
+        }
+        for (i, profile) in picks {
+            let record = &mut records[i];
+            let matched = NodeMatchList { node_name: node.name.clone(), profile: profile.to_string() };
+            record.outcome.match_list.push(matched);
+            record.nodes.insert(node.name.as_str());
+        }
     }
 
-    for ((key, _), (mut outcome, nodes)) in configs.into_iter().zip(outcomes.into_iter().zip(applied_nodes)) {
+    for ConfigRender { key, mut outcome, nodes, .. } in records {
         outcome.match_list.sort();
         outcome.conflicts.sort();
         outcome.conflicts.dedup();
@@ -200,7 +209,7 @@ fn render_profile(
     index: &ProfileIndex,
     config: &str,
     profile: &PtpProfile,
-) -> (RenderedProfile, Vec<UnresolvedReference>) {
+) -> (EncodedProfile, Vec<UnresolvedReference>) {
     let mut p = profile.clone();
     p.apply_defaults();
     p.name = qualified_name(config, &profile.name);
@@ -219,7 +228,7 @@ fn render_profile(
         }
     }
     let encoded = encode_profile(&p);
-    (RenderedProfile { qualified: p.name, encoded }, unresolved)
+    (EncodedProfile { qualified: p.name, encoded }, unresolved)
 }
 
 #[cfg(test)]
