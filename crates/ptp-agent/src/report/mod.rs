@@ -16,7 +16,7 @@ use kube::api::{Api, Patch, PatchParams};
 use ptp_api::{NodePtpDevice, NodePtpDeviceStatus, PtpDevice};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
-use tracing::{debug, info, warn};
+use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::Error;
 use crate::nic::{Discovery, LinkWatcher, Nic, Selection, devices};
@@ -90,7 +90,7 @@ pub async fn run(client: kube::Client, settings: ReportSettings, shutdown: watch
     let discovery = Discovery { netns: settings.netns.clone(), ..Discovery::default() };
     let (links_tx, links_rx) = mpsc::channel(1);
     let watcher = match LinkWatcher::open(settings.netns.as_deref()) {
-        Ok(watcher) => Some(tokio::spawn(forward_link_changes(watcher, links_tx))),
+        Ok(watcher) => Some(tokio::spawn(forward_link_changes(watcher, links_tx).instrument(info_span!("link_watch")))),
         Err(e) => {
             warn!(error = %e, "cannot subscribe to link notifications; relying on the periodic resync");
             None

@@ -9,6 +9,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::{Api, Client};
 use tokio::sync::{mpsc, watch};
+use tracing::{Instrument, info_span};
 
 use super::{RunSettings, run_loop};
 use crate::Error;
@@ -47,19 +48,25 @@ pub async fn run(client: Client, settings: ClusterSettings, mut shutdown: watch:
     let (intake, source) = match (settings.run.profile.clone(), &settings.source) {
         (Some(path), _) => {
             let source = format!("profile file {}", path.display());
-            (tokio::spawn(crate::source::file::watch(path, texts_tx)), source)
+            (tokio::spawn(crate::source::file::watch(path, texts_tx).instrument(info_span!("profile_file"))), source)
         }
         (None, ProfileSource::Render(scope)) => (
-            tokio::spawn(crate::source::own_node::watch(client.clone(), node.clone(), scope.clone(), texts_tx)),
+            tokio::spawn(
+                crate::source::own_node::watch(client.clone(), node.clone(), scope.clone(), texts_tx)
+                    .instrument(info_span!("own_render")),
+            ),
             format!("profiles rendered for node {node}"),
         ),
         (None, ProfileSource::ConfigMap(name)) => {
             let api: Api<ConfigMap> = Api::namespaced(client.clone(), &settings.namespace);
             let source = format!("{name} key {node}");
-            (tokio::spawn(crate::source::configmap::watch(api, name.clone(), node.clone(), texts_tx)), source)
+            let watch = crate::source::configmap::watch(api, name.clone(), node.clone(), texts_tx);
+            (tokio::spawn(watch.instrument(info_span!("configmap_source"))), source)
         }
     };
-    let report = settings.report.clone().map(|r| tokio::spawn(crate::report::run(client.clone(), r, shutdown.clone())));
+    let report = settings.report.clone().map(|r| {
+        tokio::spawn(crate::report::run(client.clone(), r, shutdown.clone()).instrument(info_span!("nic_report")))
+    });
     let writer =
         StatusWriter { client, namespace: settings.namespace.clone(), node, offset_interval: settings.offset_interval };
     let mut status = None;

@@ -3,6 +3,7 @@
 //! API.
 
 use tokio::sync::mpsc;
+use tracing::{Instrument, info_span};
 
 use super::{RunSettings, run_loop};
 use crate::Error;
@@ -15,7 +16,10 @@ pub async fn run(settings: RunSettings, shutdown: impl Future<Output = ()>) -> R
         .profile
         .as_ref()
         .map_or_else(|| "no profile source".to_string(), |p| format!("profile file {}", p.display()));
-    let poller = settings.profile.clone().map(|path| tokio::spawn(crate::source::file::watch(path, texts_tx)));
+    let poller = settings
+        .profile
+        .clone()
+        .map(|path| tokio::spawn(crate::source::file::watch(path, texts_tx).instrument(info_span!("profile_file"))));
     let result = run_loop(settings, source, texts, |_| {}, shutdown).await;
     if let Some(p) = poller {
         p.abort();

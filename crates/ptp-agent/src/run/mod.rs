@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use prometheus_client::registry::Registry;
 use tokio::sync::{mpsc, watch};
-use tracing::info;
+use tracing::{Instrument, info, info_span};
 
 use crate::Error;
 use crate::metrics::AgentMetrics;
@@ -55,7 +55,7 @@ pub async fn run_loop(
     serve::start(&settings.endpoints, Arc::new(registry), health.clone()).await?;
     let (mut runtime, lines) = Runtime::new(settings.runtime.clone(), metrics);
     let consumer = runtime.consume_logs(lines);
-    let readiness = tokio::spawn(serve_readiness(runtime.subscribe(), health));
+    let readiness = tokio::spawn(serve_readiness(runtime.subscribe(), health).instrument(info_span!("readiness")));
     on_state(runtime.subscribe());
     let mut processes = runtime.supervisor().subscribe();
     let mut shutdown = std::pin::pin!(shutdown);

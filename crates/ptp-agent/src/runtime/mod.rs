@@ -254,21 +254,25 @@ impl Runtime {
     pub fn consume_logs(&self, lines: mpsc::Receiver<LogLine>) -> tokio::task::JoinHandle<()> {
         let shared = self.shared.clone();
         let changed = self.clocks_changed.clone();
-        tokio::spawn(logs::consume(lines, move |work| {
-            let mut shared = lock(&shared);
-            let before = shared.observer.transitions();
-            let effects = match work {
-                logs::Work::Line(line, now) => shared.observer.observe(&crate::logparse::parse(&line.line), now),
-                logs::Work::Time(now) => shared.observer.on_time(now),
-            };
-            shared.apply(effects);
-            // Only a clock state that changed (or a new clock) needs the main loop; a line that
-            // only moves an offset updates the metrics and nothing else.
-            if shared.observer.transitions() != before {
-                changed.notify_one();
-            }
-            shared.observer.next_deadline()
-        }))
+        let span = tracing::info_span!("log_consumer");
+        tokio::spawn(tracing::Instrument::instrument(
+            logs::consume(lines, move |work| {
+                let mut shared = lock(&shared);
+                let before = shared.observer.transitions();
+                let effects = match work {
+                    logs::Work::Line(line, now) => shared.observer.observe(&crate::logparse::parse(&line.line), now),
+                    logs::Work::Time(now) => shared.observer.on_time(now),
+                };
+                shared.apply(effects);
+                // Only a clock state that changed (or a new clock) needs the main loop; a line that
+                // only moves an offset updates the metrics and nothing else.
+                if shared.observer.transitions() != before {
+                    changed.notify_one();
+                }
+                shared.observer.next_deadline()
+            }),
+            span,
+        ))
     }
 
     /// Resolves after a line or time changed a clock's state (or a line made a new clock) since

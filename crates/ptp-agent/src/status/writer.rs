@@ -141,11 +141,14 @@ impl StatusWriter {
             secondary: None,
         };
         let recorder = Recorder::new(self.client.clone(), reporter);
-        tokio::spawn(async move {
-            if let Err(e) = recorder.publish(&event, &reference).await {
-                warn!(error = %e, "event not recorded");
+        tokio::spawn(
+            async move {
+                if let Err(e) = recorder.publish(&event, &reference).await {
+                    warn!(error = %e, "event not recorded");
+                }
             }
-        });
+            .in_current_span(),
+        );
     }
 }
 

@@ -155,10 +155,15 @@ pub async fn spawn(spec: &ProcessSpec, sink: Arc<dyn LineSink>) -> Result<Runnin
     let pid = Pid::from_raw(i32::try_from(raw_pid).map_err(|_| fail(format!("pid {raw_pid} out of range")))?);
     let guard = GroupGuard { pgid: Some(pid), child_id };
     if let Some(out) = child.stdout.take() {
-        tokio::spawn(read_lines(out, name.clone(), Stream::Stdout, sink.clone()));
+        let span = tracing::debug_span!("output", process = %name, stream = "stdout");
+        tokio::spawn(tracing::Instrument::instrument(
+            read_lines(out, name.clone(), Stream::Stdout, sink.clone()),
+            span,
+        ));
     }
     if let Some(err) = child.stderr.take() {
-        tokio::spawn(read_lines(err, name.clone(), Stream::Stderr, sink));
+        let span = tracing::debug_span!("output", process = %name, stream = "stderr");
+        tokio::spawn(tracing::Instrument::instrument(read_lines(err, name.clone(), Stream::Stderr, sink), span));
     }
     info!(process = %name, pid = pid.as_raw(), program = %spec.program.display(), "started");
     Ok(Running { name, child, pid, guard })

@@ -41,11 +41,14 @@ pub fn adopt_orphans() -> Result<JoinHandle<()>, Error> {
     // Every SIGCHLD reaps every exited orphan: signals that coalesce lose no orphan (one that
     // exits during a sweep raises SIGCHLD again, and `recv` returns at once), so no periodic
     // sweep of /proc is needed (each read the stat of every process on the node).
-    Ok(tokio::spawn(async move {
-        while exited.recv().await.is_some() {
-            reap_adopted();
-        }
-    }))
+    Ok(tokio::spawn(tracing::Instrument::instrument(
+        async move {
+            while exited.recv().await.is_some() {
+                reap_adopted();
+            }
+        },
+        tracing::info_span!("reaper"),
+    )))
 }
 
 /// The children of this process it did not spawn (adopted orphans), zombies included.

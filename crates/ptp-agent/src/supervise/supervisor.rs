@@ -125,7 +125,8 @@ impl Supervisor {
             sink: self.sink.clone(),
             status: self.status.clone(),
         };
-        let join = tokio::spawn(run.run(stopped, previous));
+        let span = tracing::info_span!("process", key = %run.key);
+        let join = tokio::spawn(tracing::Instrument::instrument(run.run(stopped, previous), span));
         tasks.insert(key, Task { stop, join });
     }
 

@@ -129,11 +129,14 @@ fn spawn_server(
     tls: Option<Arc<ptp_serve::ServerConfig>>,
     stop: watch::Receiver<bool>,
 ) {
-    tokio::spawn(async move {
-        if let Err(e) = serve(addr, router, tls, stop).await {
-            tracing::error!(error = %e, %addr, "{what} server failed");
+    tokio::spawn(
+        async move {
+            if let Err(e) = serve(addr, router, tls, stop).await {
+                tracing::error!(error = %e, %addr, "{what} server failed");
+            }
         }
-    });
+        .instrument(tracing::info_span!("server", what)),
+    );
 }
 
 /// What one reconcile keeps until the next: the render engine and the node feed, the decode cache,
@@ -327,10 +330,13 @@ async fn run_loop(
         if outcome == Outcome::Failed {
             // Try again soon; the caches will have caught up with whatever changed.
             let wake = watches.wake.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                let _ = wake.try_send(());
-            });
+            tokio::spawn(
+                async move {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    let _ = wake.try_send(());
+                }
+                .in_current_span(),
+            );
         }
     }
     finish(election).await

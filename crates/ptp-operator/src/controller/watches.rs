@@ -310,11 +310,15 @@ where
 {
     let (reader, writer) = reflector::store();
     let stream = reflector::reflector(writer, watch.default_backoff());
-    tokio::spawn(drive(stream, move |event| {
-        if relevance.relevant(event) {
-            let _ = wake.try_send(());
-        }
-    }));
+    let span = tracing::info_span!("watch", kind = %K::kind(&()));
+    tokio::spawn(tracing::Instrument::instrument(
+        drive(stream, move |event| {
+            if relevance.relevant(event) {
+                let _ = wake.try_send(());
+            }
+        }),
+        span,
+    ));
     reader
 }
 
@@ -323,11 +327,14 @@ where
 /// passes name, labels and uid on to the render engine and the node feed, which keep them.
 fn spawn_node_watch(client: Client, mut events: NodeEvents, wake: mpsc::Sender<()>) {
     let watch = watcher::watcher(Api::<PartialObjectMeta<Node>>::all(client), WatchConfig::default());
-    tokio::spawn(drive(watch.default_backoff(), move |event| {
-        if events.relevant(event) {
-            let _ = wake.try_send(());
-        }
-    }));
+    tokio::spawn(tracing::Instrument::instrument(
+        drive(watch.default_backoff(), move |event| {
+            if events.relevant(event) {
+                let _ = wake.try_send(());
+            }
+        }),
+        tracing::info_span!("watch", kind = "Node"),
+    ));
 }
 
 async fn drive<K, S>(stream: S, mut on_event: impl FnMut(&Event<K>))
