@@ -127,7 +127,7 @@ pub struct Sched {
 
 /// `<run-dir>/ptp4l.<id>.config`
 pub fn ptp4l_config_path(run_dir: &Path, run_id: u32) -> PathBuf {
-    run_dir.join(format!("ptp4l.{run_id}.config"))
+    run_dir.join(ProcessKey::new(Program::Ptp4l, run_id).to_string())
 }
 
 /// `<run-dir>/ptp4l.<id>.socket`: ptp4l's `uds_address`, used by phc2sys (`-z`) and pmc (`-s`).
@@ -137,22 +137,22 @@ pub fn ptp4l_socket_path(run_dir: &Path, run_id: u32) -> PathBuf {
 
 /// `<run-dir>/phc2sys.<id>.config`
 pub fn phc2sys_config_path(run_dir: &Path, run_id: u32) -> PathBuf {
-    run_dir.join(format!("phc2sys.{run_id}.config"))
+    run_dir.join(ProcessKey::new(Program::Phc2sys, run_id).to_string())
 }
 
 /// `<run-dir>/ts2phc.<id>.config`
 pub fn ts2phc_config_path(run_dir: &Path, run_id: u32) -> PathBuf {
-    run_dir.join(format!("ts2phc.{run_id}.config"))
+    run_dir.join(ProcessKey::new(Program::Ts2phc, run_id).to_string())
 }
 
 /// The message tag of the profile's ptp4l and phc2sys lines: `[ptp4l.<id>.config]`.
 pub fn ptp4l_message_tag(run_id: u32) -> String {
-    format!("[ptp4l.{run_id}.config]")
+    format!("[{}]", ProcessKey::new(Program::Ptp4l, run_id))
 }
 
 /// The message tag of the profile's ts2phc lines: `[ts2phc.<id>.config]`.
 pub fn ts2phc_message_tag(run_id: u32) -> String {
-    format!("[ts2phc.{run_id}.config]")
+    format!("[{}]", ProcessKey::new(Program::Ts2phc, run_id))
 }
 
 /// Renders one profile (see the module documentation for every rule).
