@@ -20,14 +20,9 @@ if [ "$(id -u)" != 0 ]; then
   echo "cluster-lab: needs root (network namespaces); use scripts/lab.sh --no-cluster paths instead" >&2
   exit 2
 fi
-nosystime=(setpriv --inh-caps -sys_time --bounding-set -sys_time)
-if "${nosystime[@]}" cat /proc/self/status | python3 -c '
-import sys
-caps = dict(l.split(":\t") for l in sys.stdin.read().splitlines() if l.startswith("Cap"))
-sys.exit(0 if any(int(caps[k], 16) >> 25 & 1 for k in ("CapEff", "CapBnd", "CapPrm")) else 1)'; then
-  echo "cluster-lab: cannot drop CAP_SYS_TIME here; refusing to run ptp4l" >&2
-  exit 1
-fi
+# shellcheck source=scripts/lab-common.sh
+. scripts/lab-common.sh
+require_no_sys_time cluster-lab
 
 dir=$(mktemp -d /tmp/ptp-cluster-lab.XXXXXX)
 gm=ptplab-gm-$$
@@ -105,17 +100,7 @@ ip link set veth-gm netns "$gm"
 ip -n "$gm" link set lo up
 ip -n "$gm" link set veth-gm up
 ip link set veth-lab1 up
-cat >"$dir/gm.conf" <<'CONF'
-[global]
-priority1 10
-domainNumber 0
-network_transport L2
-time_stamping software
-logSyncInterval 0
-masterOnly 1
-CONF
-ip netns exec "$gm" "${nosystime[@]}" ptp4l -i veth-gm -S -m -f "$dir/gm.conf" >"$dir/gm.log" 2>&1 &
-pids+=($!)
+start_grandmaster "$gm" veth-gm "$dir"
 
 say "ptp-agent run (API mode, as ServiceAccount ptp-operator-agent, node ptp-lab-node, no CAP_SYS_TIME)"
 KUBECONFIG=$dir/agent.kubeconfig NODE_NAME=ptp-lab-node POD_NAMESPACE=openshift-ptp PTP_INCLUDE_SOFTWARE=1 \

@@ -27,15 +27,9 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT INT TERM
-nosystime=(setpriv --inh-caps -sys_time --bounding-set -sys_time)
-# CAP_SYS_TIME is bit 25: it must be gone from the effective and bounding sets of what we start.
-if "${nosystime[@]}" cat /proc/self/status | python3 -c '
-import sys
-caps = dict(l.split(":\t") for l in sys.stdin.read().splitlines() if l.startswith("Cap"))
-sys.exit(0 if any(int(caps[k], 16) >> 25 & 1 for k in ("CapEff", "CapBnd", "CapPrm")) else 1)'; then
-  echo "lab: cannot drop CAP_SYS_TIME here; refusing to run ptp4l" >&2
-  exit 1
-fi
+# shellcheck source=scripts/lab-common.sh
+. scripts/lab-common.sh
+require_no_sys_time lab
 
 cargo build -q --locked -p ptp-operator -p ptp-agent
 target/debug/ptp-operator render -f config/samples/software-lab.yaml -f config/examples/nodes.yaml -o json \
@@ -52,17 +46,7 @@ for ns in "$gm" "$node"; do ip -n "$ns" link set lo up; done
 ip -n "$gm" link set veth-gm up
 ip -n "$node" link set veth-lab1 up
 
-cat > "$dir/gm.conf" <<'CONF'
-[global]
-priority1 10
-domainNumber 0
-network_transport L2
-time_stamping software
-logSyncInterval 0
-masterOnly 1
-CONF
-ip netns exec "$gm" "${nosystime[@]}" ptp4l -i veth-gm -S -m -f "$dir/gm.conf" > "$dir/gm.log" 2>&1 &
-pids+=($!)
+start_grandmaster "$gm" veth-gm "$dir"
 ip netns exec "$node" "${nosystime[@]}" target/debug/ptp-agent run --profile "$dir/profiles.json" \
   --run-dir "$dir/run" --node-name ptp-lab-node --metrics-addr 127.0.0.1:9091 --health-addr 127.0.0.1:8081 \
   > "$dir/agent.log" 2>&1 &

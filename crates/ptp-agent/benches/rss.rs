@@ -3,16 +3,9 @@
 //! lines), so the agent does its real work (supervision, parsing, metrics) without root.
 //! `cargo bench -p ptp-agent --bench rss`
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn status_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(field).map(|v| v.trim().trim_end_matches(" kB").trim().parse().unwrap_or(0)))
-        .unwrap_or(0)
-}
+use ptp_testkit::probe::{agent_run, status_kib};
 
 fn main() {
     let dir = std::env::temp_dir().join(format!("ptp-rss-{}", std::process::id()));
@@ -26,16 +19,10 @@ fn main() {
         })
         .collect();
     std::fs::write(dir.join("profiles.json"), format!("[{}]", profiles.join(","))).expect("profiles");
-    let mut agent = Command::new(env!("CARGO_BIN_EXE_ptp-agent"))
-        .args(["run", "--node-name", "bench", "--metrics-addr", "127.0.0.1:0", "--health-addr", "none"])
-        .arg("--profile")
-        .arg(dir.join("profiles.json"))
-        .arg("--run-dir")
-        .arg(dir.join("run"))
+    let mut agent = agent_run(env!("CARGO_BIN_EXE_ptp-agent"), "bench", &dir.join("profiles.json"), &dir.join("run"))
+        .args(["--metrics-addr", "127.0.0.1:0", "--health-addr", "none"])
         .arg("--bin-dir")
         .arg(&bin)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .expect("agent starts");
     std::thread::sleep(Duration::from_secs(5));

@@ -5,19 +5,11 @@
 //! stub of the review APIs: the API server double serves neither tokenreviews nor
 //! subjectaccessreviews) and against the real kube-apiserver in real_server_auth.rs.
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use ptp_testkit::https::{Trust, https_get};
-use ptp_testkit::probe::{free_port, http_get};
-
-fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use ptp_testkit::probe::{agent_run, free_port, http_get, stop_with_sigterm, wait_for};
 
 #[test]
 fn metrics_over_https_with_a_self_signed_certificate_and_plain_probes() {
@@ -25,18 +17,14 @@ fn metrics_over_https_with_a_self_signed_certificate_and_plain_probes() {
     let profile = dir.join("node-1");
     std::fs::write(&profile, "[]").unwrap();
     let (metrics, health) = (free_port(), free_port());
-    let mut agent = Command::new(env!("CARGO_BIN_EXE_ptp-agent"))
-        .args(["run", "--node-name", "node-1", "--metrics-tls", "self-signed"])
+    let mut agent = agent_run(env!("CARGO_BIN_EXE_ptp-agent"), "node-1", &profile, &dir.join("run"))
+        .args(["--metrics-tls", "self-signed"])
         .args(["--metrics-addr", &format!("127.0.0.1:{metrics}"), "--health-addr", &format!("127.0.0.1:{health}")])
-        .arg("--profile")
-        .arg(&profile)
-        .arg("--run-dir")
-        .arg(dir.join("run"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for("ready over plain HTTP", || http_get(health, "/readyz").is_some_and(|(code, _)| code == 200));
+    wait_for("ready over plain HTTP", Duration::from_secs(15), || {
+        http_get(health, "/readyz").is_some_and(|(code, _)| code == 200)
+    });
     let answer = https_get(metrics, "/metrics", None, Trust::Any).expect("HTTPS GET /metrics");
     assert_eq!(answer.status, 200, "{answer:?}");
     assert!(answer.body.contains("ptp_agent_refused_profiles"), "{}", answer.body);
@@ -44,12 +32,7 @@ fn metrics_over_https_with_a_self_signed_certificate_and_plain_probes() {
     let plain = http_get(metrics, "/metrics");
     assert!(plain.as_ref().is_none_or(|(code, body)| *code != 200 && !body.contains("ptp_agent")), "{plain:?}");
     assert!(agent.try_wait().unwrap().is_none(), "a plain HTTP request does not stop the agent");
-    let _ = Command::new("kill").args(["-TERM", &agent.id().to_string()]).status();
-    let stopping = Instant::now();
-    while agent.try_wait().unwrap().is_none() {
-        assert!(stopping.elapsed() < Duration::from_secs(10), "exits within 10 s of SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    stop_with_sigterm(&mut agent, Duration::from_secs(10));
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -61,16 +44,11 @@ fn tempfile_dir(what: &str) -> std::path::PathBuf {
 
 fn run_agent(args: &[&str]) -> Output {
     let dir = tempfile_dir("flags");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ptp-agent"))
-        .args(["run", "--node-name", "node-1", "--health-addr", "none"])
-        .arg("--profile")
-        .arg(dir.join("node-1"))
-        .arg("--run-dir")
-        .arg(dir.join("run"))
+    let mut child = agent_run(env!("CARGO_BIN_EXE_ptp-agent"), "node-1", &dir.join("node-1"), &dir.join("run"))
+        .args(["--health-addr", "none"])
         .args(args)
         .env_remove("METRICS_TLS")
         .env_remove("METRICS_AUTH")
-        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

@@ -4,14 +4,13 @@
 //! lines, so no root is needed.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use prometheus_client::registry::Registry;
 use ptp_agent::metrics::AgentMetrics;
 use ptp_agent::runtime::{Runtime, RuntimeSettings};
 use ptp_api::decode_node_profiles;
-use ptp_testkit::probe::{free_port, http_get};
+use ptp_testkit::probe::{agent_run, free_port, http_get, status_kib};
 
 const LONG: Duration = Duration::from_secs(15);
 
@@ -58,6 +57,42 @@ fn ptp_series(text: &str) -> Vec<&str> {
     text.lines().filter(|l| l.starts_with("openshift_ptp_")).collect()
 }
 
+/// The offset series of the fake ptp4l's `master offset` lines.
+const OFFSET: &str = r#"openshift_ptp_offset_ns{from="master",process="ptp4l",node="n",iface="master"}"#;
+
+/// A runtime for `dir`'s fake ptp4l whose metrics go to a fresh registry, its log lines consumed
+/// and [`ONE_PROFILE`] applied.
+async fn running(dir: &Path) -> (Registry, Runtime, tokio::task::JoinHandle<()>) {
+    let mut registry = Registry::default();
+    let metrics = AgentMetrics::register(&mut registry, "n");
+    let (mut runtime, lines) = Runtime::new(settings(dir), metrics);
+    let consumer = runtime.consume_logs(lines);
+    runtime.apply(&decode_node_profiles(ONE_PROFILE).unwrap()).await;
+    (registry, runtime, consumer)
+}
+
+/// Polls the registry every `every` until the offset series satisfies `done`.
+async fn wait_for_offset(registry: &Registry, every: Duration, done: impl Fn(Option<f64>) -> bool) {
+    let deadline = Instant::now() + LONG;
+    while !done(value(&text(registry), OFFSET)) {
+        assert!(Instant::now() < deadline, "no offset:\n{}", text(registry));
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// Removes the profile, then checks every `every` for a second that its series stay gone,
+/// whatever of its output was still queued.
+async fn removed_series_stay_removed(runtime: &mut Runtime, registry: &Registry, every: Duration) {
+    runtime.apply(&decode_node_profiles("[]").unwrap()).await;
+    let until = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < until {
+        runtime.tick();
+        let t = text(registry);
+        assert!(ptp_series(&t).is_empty(), "series of a removed profile: {:?}", ptp_series(&t));
+        tokio::time::sleep(every).await;
+    }
+}
+
 const CRAFTED: &str = r#"
 echo "ptp4l[1.0]: [$cfg] master offset 99 s2 freq 1 path delay 10"
 long=$(head -c 1000 /dev/zero | tr '\0' y)
@@ -73,19 +108,9 @@ while :; do echo "ptp4l[2.0]: [$cfg] master offset 12 s2 freq 1 path delay 10"; 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crafted_lines_stay_within_the_label_and_series_caps_and_go_with_their_profile() {
     let dir = fake_ptp4l("caps", CRAFTED);
-    let mut registry = Registry::default();
-    let metrics = AgentMetrics::register(&mut registry, "n");
-    let (mut runtime, lines) = Runtime::new(settings(&dir), metrics);
-    let consumer = runtime.consume_logs(lines);
-    runtime.apply(&decode_node_profiles(ONE_PROFILE).unwrap()).await;
-
+    let (registry, mut runtime, consumer) = running(&dir).await;
     // The steady line comes after every crafted one, on the same stream.
-    let steady = r#"openshift_ptp_offset_ns{from="master",process="ptp4l",node="n",iface="master"}"#;
-    let deadline = Instant::now() + LONG;
-    while value(&text(&registry), steady) != Some(12.0) {
-        assert!(Instant::now() < deadline, "no steady offset:\n{}", text(&registry));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_offset(&registry, Duration::from_millis(50), |v| v == Some(12.0)).await;
     runtime.tick();
     let t = text(&registry);
     let longest = label_values(&t).into_iter().map(str::len).max().unwrap_or(0);
@@ -106,14 +131,7 @@ async fn crafted_lines_stay_within_the_label_and_series_caps_and_go_with_their_p
     println!("metrics with the crafted lines: {} bytes, {} ptp series", t.len(), ptp_series(&t).len());
 
     // The profile goes: its series go, and stay gone whatever of its output was still queued.
-    runtime.apply(&decode_node_profiles("[]").unwrap()).await;
-    let until = Instant::now() + Duration::from_secs(1);
-    while Instant::now() < until {
-        runtime.tick();
-        let t = text(&registry);
-        assert!(ptp_series(&t).is_empty(), "series of a removed profile: {:?}", ptp_series(&t));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    removed_series_stay_removed(&mut runtime, &registry, Duration::from_millis(50)).await;
     consumer.abort();
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -126,26 +144,10 @@ while :; do echo "ptp4l[2.0]: [$cfg] master offset 9223372036854775807 s2 freq 1
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_series_of_a_removed_profile_stay_removed_under_a_flood() {
     let dir = fake_ptp4l("flood", FLOOD);
-    let mut registry = Registry::default();
-    let metrics = AgentMetrics::register(&mut registry, "n");
-    let (mut runtime, lines) = Runtime::new(settings(&dir), metrics);
-    let consumer = runtime.consume_logs(lines);
-    runtime.apply(&decode_node_profiles(ONE_PROFILE).unwrap()).await;
-    let stuck = r#"openshift_ptp_offset_ns{from="master",process="ptp4l",node="n",iface="master"}"#;
-    let deadline = Instant::now() + LONG;
-    while value(&text(&registry), stuck).is_none() {
-        assert!(Instant::now() < deadline, "no offset:\n{}", text(&registry));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let (registry, mut runtime, consumer) = running(&dir).await;
+    wait_for_offset(&registry, Duration::from_millis(20), |v| v.is_some()).await;
     runtime.tick();
-    runtime.apply(&decode_node_profiles("[]").unwrap()).await;
-    let until = Instant::now() + Duration::from_secs(1);
-    while Instant::now() < until {
-        runtime.tick();
-        let t = text(&registry);
-        assert!(ptp_series(&t).is_empty(), "series of a removed profile: {:?}", ptp_series(&t));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    removed_series_stay_removed(&mut runtime, &registry, Duration::from_millis(20)).await;
     consumer.abort();
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -182,14 +184,6 @@ exec sleep 1000
     let _ = std::fs::remove_dir_all(dir);
 }
 
-fn status_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(field).map(|v| v.trim().trim_end_matches(" kB").trim().parse().unwrap_or(0)))
-        .unwrap_or(0)
-}
-
 #[test]
 fn a_line_without_a_newline_keeps_the_agent_small() {
     // 100 MB without a newline, then ordinary lines.
@@ -203,23 +197,16 @@ while :; do echo "ptp4l[2.0]: [$cfg] master offset 12 s2 freq 1 path delay 10"; 
     );
     std::fs::write(dir.join("profiles.json"), ONE_PROFILE).unwrap();
     let port = free_port();
-    let mut agent = Command::new(env!("CARGO_BIN_EXE_ptp-agent"))
-        .args(["run", "--node-name", "n", "--health-addr", "none", "--metrics-addr", &format!("127.0.0.1:{port}")])
-        .arg("--profile")
-        .arg(dir.join("profiles.json"))
-        .arg("--run-dir")
-        .arg(dir.join("run"))
+    let mut agent = agent_run(env!("CARGO_BIN_EXE_ptp-agent"), "n", &dir.join("profiles.json"), &dir.join("run"))
+        .args(["--health-addr", "none", "--metrics-addr", &format!("127.0.0.1:{port}")])
         .arg("--bin-dir")
         .arg(dir.join("bin"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let steady = r#"openshift_ptp_offset_ns{from="master",process="ptp4l",node="n",iface="master"}"#;
     let deadline = Instant::now() + Duration::from_secs(60);
     let metrics = loop {
         let t = http_get(port, "/metrics").map(|(_, t)| t).unwrap_or_default();
-        if value(&t, steady) == Some(12.0) {
+        if value(&t, OFFSET) == Some(12.0) {
             break t;
         }
         assert!(Instant::now() < deadline, "the lines after the long one were not parsed");

@@ -2,21 +2,16 @@
 //! would override what the agent owns (`--uds_address=/tmp/x`) is refused, naming the profile and
 //! the option, and the running version of the profile keeps running (same PID).
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ptp_testkit::probe::{free_port, http_get, pids_of};
+use ptp_testkit::probe::{agent_run, free_port, http_get, pids_of, stop_with_sigterm};
 
 fn metrics(port: u16) -> String {
     http_get(port, "/metrics").map(|(_, text)| text).unwrap_or_default()
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn wait_for(what: &str, done: impl FnMut() -> bool) {
+    ptp_testkit::probe::wait_for(what, Duration::from_secs(10), done)
 }
 
 #[test]
@@ -29,15 +24,10 @@ fn an_update_overriding_the_socket_is_refused_and_the_running_profile_keeps_its_
     let log = dir.join("agent.log");
     let run = dir.join("run");
     let port = free_port();
-    let mut agent = Command::new(env!("CARGO_BIN_EXE_ptp-agent"))
-        .args(["run", "--node-name", "node-1", "--health-addr", "none", "--metrics-addr", &format!("127.0.0.1:{port}")])
-        .arg("--profile")
-        .arg(&profile)
-        .arg("--run-dir")
-        .arg(&run)
+    let mut agent = agent_run(env!("CARGO_BIN_EXE_ptp-agent"), "node-1", &profile, &run)
+        .args(["--health-addr", "none", "--metrics-addr", &format!("127.0.0.1:{port}")])
         .arg("--bin-dir")
         .arg(&bin)
-        .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
@@ -56,8 +46,7 @@ fn an_update_overriding_the_socket_is_refused_and_the_running_profile_keeps_its_
     let written = std::fs::read_to_string(&config).unwrap();
     assert!(written.contains(&format!("uds_address {}", run.join("ptp4l.0.socket").display())), "{written}");
 
-    let _ = Command::new("kill").args(["-TERM", &agent.id().to_string()]).status();
-    wait_for("the agent exits on SIGTERM", || agent.try_wait().unwrap().is_some());
+    stop_with_sigterm(&mut agent, Duration::from_secs(10));
     wait_for("its ptp4l stopped", || ptp4l().is_empty());
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -12,8 +12,8 @@ use std::time::Duration;
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use ptp_agent::Error;
-use ptp_agent::nic::{Nic, Selection};
-use ptp_agent::report::{Probe, ReportSettings, run, run_with};
+use ptp_agent::nic::{Discovery, LinkWatcher, Nic, Selection};
+use ptp_agent::report::{Probe, ReportSettings, forward_link_changes, run_with};
 use ptp_api::{ClockState, NodePtpDevice, NodePtpDeviceSpec};
 use ptp_testkit::cluster::{ControlPlane, Identity, TestEnv, eventually, wait_until};
 use ptp_testkit::{ApiServer, Verb};
@@ -248,8 +248,17 @@ async fn a_veth_added_in_a_namespace_is_reported() {
     s.resync = Duration::from_secs(3600); // only link notifications can explain the update
     s.debounce = Duration::from_millis(200);
     s.netns = Some(ns.path());
+    // What `run` does (real discovery, the namespace's link notifications), with the discoveries
+    // counted and a sender the test can use to ask for one more.
+    let probe = Arc::new(CountingDiscovery {
+        discovery: Discovery { netns: Some(ns.path()), ..Discovery::default() },
+        calls: AtomicUsize::new(0),
+    });
+    let (links, links_rx) = mpsc::channel(1);
+    let forwarder = tokio::spawn(forward_link_changes(LinkWatcher::open(Some(&ns.path())).unwrap(), links.clone()));
     let (stop, stop_rx) = watch::channel(false);
-    let task = tokio::spawn(run(agent.client.clone(), s, stop_rx));
+    let (client, counted) = (agent.client.clone(), probe.clone());
+    let task = tokio::spawn(async move { run_with(client, &s, counted, links_rx, stop_rx).await });
     let api = devices(&env);
     let npd = wait_names(&api, &["rep0a", "rep0b"]).await;
     let first = &npd.status.unwrap().devices[0];
@@ -265,11 +274,38 @@ async fn a_veth_added_in_a_namespace_is_reported() {
     wait_names(&api, &["rep1a", "rep1b"]).await;
     // Once the links are quiet the status is not written again. (Each change is at least one
     // write; an `ip` command that lands after the debounce can add one, e.g. a link going up.)
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    probe.rediscovered(&links).await;
     let writes = agent.requests.count(Verb::Patch, STATUS);
     assert!(writes >= 3, "{writes} writes");
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    probe.rediscovered(&links).await;
     assert_eq!(agent.requests.count(Verb::Patch, STATUS), writes, "nothing changed, nothing written");
     stop.send(true).unwrap();
     tokio::time::timeout(Duration::from_secs(5), task).await.unwrap().unwrap().unwrap();
+    forwarder.abort();
+}
+
+/// Real discovery (complete, as `run` does for a selection with software interfaces), counted.
+struct CountingDiscovery {
+    discovery: Discovery,
+    calls: AtomicUsize,
+}
+
+impl Probe for CountingDiscovery {
+    fn discover(&self) -> Result<Vec<Nic>, Error> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.discovery.discover()
+    }
+}
+
+impl CountingDiscovery {
+    /// Asks the loop for two rediscoveries in turn (as link changes) and returns once the second
+    /// has started: the loop runs discovery, status sync, wait in turn, so by then the sync of
+    /// the first (and of every discovery before it) is done.
+    async fn rediscovered(&self, links: &mpsc::Sender<()>) {
+        for _ in 0..2 {
+            let before = self.calls.load(Ordering::SeqCst);
+            links.send(()).await.unwrap();
+            eventually("a rediscovery", WAIT, || async { self.calls.load(Ordering::SeqCst) > before }).await.unwrap();
+        }
+    }
 }

@@ -3,12 +3,12 @@
 //! it reads the file only when it changes; a value it cannot use changes nothing that runs.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use ptp_testkit::probe::{free_port, http_get, pids_of};
+use ptp_testkit::probe::{agent_run, free_port, http_get, pids_of, stop_with_sigterm, wait_for};
 
 fn readyz(port: u16) -> Option<u16> {
     http_get(port, "/readyz").map(|(code, _)| code)
@@ -21,39 +21,22 @@ fn waits_for_the_profile_file_then_becomes_ready() {
     let profile = dir.join("node-1");
     let port = free_port();
     let log = dir.join("agent.log");
-    let mut agent = Command::new(env!("CARGO_BIN_EXE_ptp-agent"))
-        .args(["run", "--node-name", "node-1", "--metrics-addr", "none", "--health-addr", &format!("127.0.0.1:{port}")])
-        .arg("--profile")
-        .arg(&profile)
-        .arg("--run-dir")
-        .arg(dir.join("run"))
+    let mut agent = agent_run(env!("CARGO_BIN_EXE_ptp-agent"), "node-1", &profile, &dir.join("run"))
+        .args(["--metrics-addr", "none", "--health-addr", &format!("127.0.0.1:{port}")])
         .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
     // The agent has looked for the file and found none.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while readyz(port).is_none()
-        || !std::fs::read_to_string(&log).unwrap_or_default().contains("waiting for the profile file")
-    {
-        assert!(Instant::now() < deadline, "health endpoint up and the missing file seen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until("health endpoint up and the missing file seen", || {
+        readyz(port).is_some()
+            && std::fs::read_to_string(&log).unwrap_or_default().contains("waiting for the profile file")
+    });
     assert_eq!(readyz(port), Some(503), "not ready while the file is missing");
     assert!(agent.try_wait().unwrap().is_none(), "still running");
     std::fs::write(&profile, "[]").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while readyz(port) != Some(200) {
-        assert!(Instant::now() < deadline, "ready once the (empty) profile list is applied");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = Command::new("kill").args(["-TERM", &agent.id().to_string()]).status();
-    let stopping = Instant::now();
-    while agent.try_wait().unwrap().is_none() {
-        assert!(stopping.elapsed() < Duration::from_secs(10), "exits within 10 s of SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until("ready once the (empty) profile list is applied", || readyz(port) == Some(200));
+    stop_with_sigterm(&mut agent, Duration::from_secs(10));
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -83,21 +66,11 @@ fn a_kubelet_style_configmap_update_is_seen_through_inotify() {
     std::fs::create_dir_all(&dir).unwrap();
     kubelet_write(&dir, "node-1", "[]", 1);
     let port = free_port();
-    let mut agent = Command::new(env!("CARGO_BIN_EXE_ptp-agent"))
-        .args(["run", "--node-name", "node-1", "--health-addr", "none", "--metrics-addr", &format!("127.0.0.1:{port}")])
-        .arg("--profile")
-        .arg(dir.join("node-1"))
-        .arg("--run-dir")
-        .arg(dir.join("run"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+    let mut agent = agent_run(env!("CARGO_BIN_EXE_ptp-agent"), "node-1", &dir.join("node-1"), &dir.join("run"))
+        .args(["--health-addr", "none", "--metrics-addr", &format!("127.0.0.1:{port}")])
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !metrics(port).contains("ptp_agent_refused_profiles 0") {
-        assert!(Instant::now() < deadline, "first value applied");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until("first value applied", || metrics(port).contains("ptp_agent_refused_profiles 0"));
     // An update with an invalid profile: seen well before the 10 s fallback poll.
     let changed = Instant::now();
     kubelet_write(&dir, "node-1", r#"[{"name":"bad","ptp4lConf":"[global]\nslaveOnly\n"}]"#, 2);
@@ -111,28 +84,17 @@ fn a_kubelet_style_configmap_update_is_seen_through_inotify() {
 }
 
 /// Waits until `ok` holds, for at most 10 s.
-fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn wait_until(what: &str, ok: impl FnMut() -> bool) {
+    wait_for(what, Duration::from_secs(10), ok)
 }
 
 /// `ptp-agent run --profile FILE` with metrics and health on free ports.
 fn start_agent(profile: &Path, run_dir: &Path, bin_dir: Option<&Path>) -> (Child, u16, u16) {
     let (metrics_port, health_port) = (free_port(), free_port());
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ptp-agent"));
+    let mut command = agent_run(env!("CARGO_BIN_EXE_ptp-agent"), "node-1", profile, run_dir);
     command
-        .args(["run", "--node-name", "node-1"])
         .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
-        .args(["--health-addr", &format!("127.0.0.1:{health_port}")])
-        .arg("--profile")
-        .arg(profile)
-        .arg("--run-dir")
-        .arg(run_dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .args(["--health-addr", &format!("127.0.0.1:{health_port}")]);
     if let Some(bin) = bin_dir {
         command.arg("--bin-dir").arg(bin);
     }

@@ -55,6 +55,18 @@ fn quick_settings() -> SupervisorSettings {
     }
 }
 
+/// [`quick_settings`] with a restart a minute away: a crashed child stays in backoff.
+fn no_restart_settings() -> SupervisorSettings {
+    SupervisorSettings {
+        policy: RestartPolicy {
+            initial: Duration::from_secs(60),
+            max: Duration::from_secs(60),
+            ..quick_settings().policy
+        },
+        ..quick_settings()
+    }
+}
+
 /// The next output line, failing the test after a while.
 async fn next_line(rx: &mut mpsc::UnboundedReceiver<LogLine>) -> LogLine {
     timeout(LONG, rx.recv()).await.expect("no output line in time").expect("line channel closed")
@@ -123,14 +135,7 @@ fn running_pid(snapshot: &ChildSnapshot, key: &str) -> Option<i32> {
 
 #[tokio::test]
 async fn output_lines_reach_the_sink_with_their_process_and_stream() {
-    let (sup, mut rx) = supervisor(SupervisorSettings {
-        policy: RestartPolicy {
-            initial: Duration::from_secs(60),
-            max: Duration::from_secs(60),
-            ..quick_settings().policy
-        },
-        ..quick_settings()
-    });
+    let (sup, mut rx) = supervisor(no_restart_settings());
     // The last line has no newline: it comes at the end of the output.
     sup.start("p", sh("ptp4l.0.config", "echo out one; echo err one >&2; printf 'no newline'"));
     let mut lines = Vec::new();
@@ -252,21 +257,20 @@ async fn a_grandchild_ignoring_sigterm_gets_the_grace_then_sigkill() {
     assert!(gone_within(grandchild, Duration::from_secs(2)).await, "grandchild {grandchild} survived");
 }
 
-#[tokio::test]
-async fn a_child_exiting_by_itself_takes_its_group_along() {
-    let (sup, mut rx) = supervisor(SupervisorSettings {
-        policy: RestartPolicy {
-            initial: Duration::from_secs(60),
-            max: Duration::from_secs(60),
-            ..quick_settings().policy
-        },
-        ..quick_settings()
-    });
-    sup.start("p", sh("crashes", "sleep 1000 & echo grandchild $!; sleep 0.2; exit 1"));
+/// Runs `script` (which prints `grandchild PID`, then exits 1) until it is in backoff, and checks
+/// that the grandchild went with it.
+async fn exit_takes_the_grandchild_along(name: &str, script: &str) {
+    let (sup, mut rx) = supervisor(no_restart_settings());
+    sup.start("p", sh(name, script));
     let grandchild: i32 = line_starting(&mut rx, "grandchild").await.parse().expect("pid");
     wait_status(&sup, "in backoff", |s| matches!(s["p"].state, State::Backoff { .. })).await;
     assert!(gone_within(grandchild, Duration::from_secs(2)).await, "grandchild {grandchild} outlived its parent");
     sup.stop_all().await;
+}
+
+#[tokio::test]
+async fn a_child_exiting_by_itself_takes_its_group_along() {
+    exit_takes_the_grandchild_along("crashes", "sleep 1000 & echo grandchild $!; sleep 0.2; exit 1").await;
 }
 
 #[tokio::test]
@@ -291,19 +295,7 @@ async fn a_normal_stop_ends_the_descendants_that_left_the_group() {
 
 #[tokio::test]
 async fn a_child_exiting_by_itself_takes_the_descendants_that_left_the_group_along() {
-    let (sup, mut rx) = supervisor(SupervisorSettings {
-        policy: RestartPolicy {
-            initial: Duration::from_secs(60),
-            max: Duration::from_secs(60),
-            ..quick_settings().policy
-        },
-        ..quick_settings()
-    });
-    sup.start("p", sh("daemonizes", "(setsid sleep 1000 & echo grandchild $!); sleep 0.2; exit 1"));
-    let grandchild: i32 = line_starting(&mut rx, "grandchild").await.parse().expect("pid");
-    wait_status(&sup, "in backoff", |s| matches!(s["p"].state, State::Backoff { .. })).await;
-    assert!(gone_within(grandchild, Duration::from_secs(2)).await, "grandchild {grandchild} outlived its parent");
-    sup.stop_all().await;
+    exit_takes_the_grandchild_along("daemonizes", "(setsid sleep 1000 & echo grandchild $!); sleep 0.2; exit 1").await;
 }
 
 #[tokio::test]

@@ -86,31 +86,24 @@ fn run(nodes_count: usize) {
     let label = stats(label);
 
     let mut configs = configs;
-    let mut edit = Vec::with_capacity(CONFIG_EDITS);
-    let mut edit_nodes = 0;
-    for round in 0..CONFIG_EDITS {
-        let i = rng.below(configs.len());
-        configs[i] = edited(&configs[i], round);
-        let c = configs[i].clone();
-        let start = Instant::now();
-        let changes = engine.upsert_config(c);
-        edit.push(start.elapsed());
-        edit_nodes += changes.nodes.len();
-    }
-    let edit = stats(edit);
-
-    let mut moves = Vec::with_capacity(CONFIG_EDITS);
-    let mut move_nodes = 0;
-    for _ in 0..CONFIG_EDITS {
-        let i = rng.below(configs.len());
-        configs[i] = regrouped(&configs[i], rng.below(fleet::GROUPS));
-        let c = configs[i].clone();
-        let start = Instant::now();
-        let changes = engine.upsert_config(c);
-        moves.push(start.elapsed());
-        move_nodes += changes.nodes.len();
-    }
-    let moves = stats(moves);
+    // CONFIG_EDITS upserts of a random PtpConfig changed by `change(config, round)`: their times
+    // and the nodes they changed.
+    let mut upserts = |change: &dyn Fn(&PtpConfig, usize, &mut Rng) -> PtpConfig| {
+        let mut times = Vec::with_capacity(CONFIG_EDITS);
+        let mut changed_nodes = 0;
+        for round in 0..CONFIG_EDITS {
+            let i = rng.below(configs.len());
+            configs[i] = change(&configs[i], round, &mut rng);
+            let c = configs[i].clone();
+            let start = Instant::now();
+            let changes = engine.upsert_config(c);
+            times.push(start.elapsed());
+            changed_nodes += changes.nodes.len();
+        }
+        (stats(times), changed_nodes)
+    };
+    let (edit, edit_nodes) = upserts(&|config, round, _| edited(config, round));
+    let (moves, move_nodes) = upserts(&|config, _, rng| regrouped(config, rng.below(fleet::GROUPS)));
 
     let checked = if nodes_count <= 10_000 {
         assert_eq!(engine.output(), render(&configs, &nodes), "incremental output equals the full render");

@@ -26,18 +26,16 @@ use k8s_openapi::api::events::v1::Event as K8sEvent;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use ptp_api::{NodePtpDevice, PtpConfig};
-use ptp_operator::controller::leader::LeaseTiming;
-use ptp_operator::controller::metrics::encode;
-use ptp_operator::controller::run::{Controller, ControllerSettings};
-use ptp_operator::controller::selector::LabelSelector;
+use ptp_operator::controller::run::ControllerSettings;
 use ptp_testkit::Verb;
 use ptp_testkit::cluster::{ControlPlane, Identity, TestEnv, eventually, wait_until};
 use ptp_testkit::fixtures::ordinary_clock;
 use serde_json::json;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
-const CM: &str = "ptp-configmap";
+#[path = "support/controller.rs"]
+mod harness;
+use harness::{CM, Running, configmap_key};
+
 /// The PtpConfig of every test: the ordinary-clock sample.
 const CONFIG: &str = "ordinary-clock-ptpconfig";
 const WAIT: Duration = Duration::from_secs(30);
@@ -45,61 +43,7 @@ const WAIT: Duration = Duration::from_secs(30);
 const TEST_LABEL: &str = "ptp-test.example/env";
 
 fn settings(env: &TestEnv, identity: &str, leader_election: bool) -> ControllerSettings {
-    ControllerSettings {
-        namespace: env.ns.clone(),
-        watch_namespaces: vec![env.ns.clone()],
-        configmap_name: CM.into(),
-        write_configmap: true,
-        agent_selector: LabelSelector::parse(&format!("{TEST_LABEL}={}", env.ns)).unwrap(),
-        leader_election,
-        lease_name: "ptp-operator-leader".into(),
-        identity: identity.into(),
-        lease_timing: LeaseTiming {
-            duration: Duration::from_secs(3),
-            retry: Duration::from_millis(200),
-            renew_deadline: Duration::from_secs(2),
-        },
-        debounce: Duration::from_millis(100),
-        resync: Duration::from_millis(500),
-        metrics_addr: None,
-        health_addr: None,
-        metrics_security: Default::default(),
-    }
-}
-
-struct Running {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-    leader: watch::Receiver<bool>,
-    registry: std::sync::Arc<prometheus_client::registry::Registry>,
-}
-
-impl Running {
-    fn start(client: Client, settings: ControllerSettings) -> Self {
-        let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("ptp_operator=debug").try_init();
-        let controller = Controller::new(client, settings);
-        let leader = controller.leader();
-        let registry = controller.registry();
-        let (stop, shutdown) = watch::channel(false);
-        let task = tokio::spawn(async move {
-            controller.run(shutdown).await.expect("controller runs");
-        });
-        Running { stop, task, leader, registry }
-    }
-
-    fn metric(&self, name: &str) -> f64 {
-        encode(&self.registry)
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok())
-            })
-            .unwrap_or(0.0)
-    }
-
-    async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        tokio::time::timeout(Duration::from_secs(10), self.task).await.expect("stops in time").expect("no panic");
-    }
+    ControllerSettings { leader_election, ..harness::settings(&env.ns, &format!("{TEST_LABEL}={}", env.ns), identity) }
 }
 
 /// This test's world: its namespace, the chart's RBAC, the operator's identity, a worker and a
@@ -153,12 +97,7 @@ impl World {
 
     /// The node's key once `predicate` holds for it.
     async fn key(&self, node: &str, predicate: impl Fn(&str) -> bool) -> String {
-        let cms: Api<ConfigMap> = Api::namespaced(self.admin(), &self.env.ns);
-        let cm =
-            wait_until(&cms, CM, WAIT, |cm| cm.data.as_ref().and_then(|d| d.get(node)).is_some_and(|v| predicate(v)))
-                .await
-                .unwrap_or_else(|e| panic!("ConfigMap key {node}: {e}"));
-        cm.data.unwrap()[node].clone()
+        configmap_key(&self.env.admin, &self.env.ns, node, predicate).await
     }
 
     async fn events(&self) -> Vec<K8sEvent> {

@@ -13,73 +13,20 @@ use k8s_openapi::api::events::v1::Event as K8sEvent;
 use kube::api::PostParams;
 use kube::{Api, Client};
 use ptp_api::PtpConfig;
-use ptp_operator::controller::leader::LeaseTiming;
-use ptp_operator::controller::metrics::encode;
-use ptp_operator::controller::run::{Controller, ControllerSettings};
-use ptp_operator::controller::selector::LabelSelector;
+use ptp_operator::controller::run::ControllerSettings;
 use ptp_testkit::fixtures;
 use ptp_testkit::{ApiServer, Verb};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+
+#[path = "support/controller.rs"]
+mod harness;
+use harness::{CM, Running};
 
 const NS: &str = "openshift-ptp";
-const CM: &str = "ptp-configmap";
 const WAIT: Duration = Duration::from_secs(10);
 
+/// Every PtpConfig watched, every Linux Node an agent's.
 fn settings() -> ControllerSettings {
-    ControllerSettings {
-        namespace: NS.into(),
-        watch_namespaces: vec![],
-        configmap_name: CM.into(),
-        write_configmap: true,
-        agent_selector: LabelSelector::parse("kubernetes.io/os=linux").unwrap(),
-        leader_election: false,
-        lease_name: "ptp-operator-leader".into(),
-        identity: "op-a".into(),
-        lease_timing: LeaseTiming {
-            duration: Duration::from_secs(3),
-            retry: Duration::from_millis(200),
-            renew_deadline: Duration::from_secs(2),
-        },
-        debounce: Duration::from_millis(100),
-        resync: Duration::from_millis(500),
-        metrics_addr: None,
-        health_addr: None,
-        metrics_security: Default::default(),
-    }
-}
-
-struct Running {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-    registry: std::sync::Arc<prometheus_client::registry::Registry>,
-}
-
-impl Running {
-    fn start(client: Client, settings: ControllerSettings) -> Self {
-        let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("ptp_operator=debug").try_init();
-        let controller = Controller::new(client, settings);
-        let registry = controller.registry();
-        let (stop, shutdown) = watch::channel(false);
-        let task = tokio::spawn(async move {
-            controller.run(shutdown).await.expect("controller runs");
-        });
-        Running { stop, task, registry }
-    }
-
-    fn metric(&self, name: &str) -> f64 {
-        encode(&self.registry)
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok())
-            })
-            .unwrap_or(0.0)
-    }
-
-    async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        tokio::time::timeout(Duration::from_secs(10), self.task).await.expect("stops in time").expect("no panic");
-    }
+    ControllerSettings { watch_namespaces: vec![], ..harness::settings(NS, "kubernetes.io/os=linux", "op-a") }
 }
 
 /// Polls `condition` (which may read the server) until it holds, failing after [`WAIT`].

@@ -9,21 +9,19 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::events::v1::Event as K8sEvent;
 use kube::api::{ApiResource, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use ptp_api::PtpConfig;
-use ptp_operator::controller::leader::LeaseTiming;
-use ptp_operator::controller::metrics::encode;
-use ptp_operator::controller::run::{Controller, ControllerSettings};
-use ptp_operator::controller::selector::LabelSelector;
+use ptp_operator::controller::run::ControllerSettings;
 use ptp_testkit::cluster::{ControlPlane, TestEnv, apply, documents, eventually, repo_root, wait_until};
 use ptp_testkit::fixtures::ordinary_clock;
 use serde_json::{Value, json};
-use tokio::sync::watch;
 
-const CM: &str = "ptp-configmap";
+#[path = "support/controller.rs"]
+mod harness;
+use harness::Running;
+
 const WAIT: Duration = Duration::from_secs(30);
 const TEST_LABEL: &str = "ptp-test.example/env";
 
@@ -53,24 +51,8 @@ fn crd_allowing_sched_rr() -> Value {
 
 fn settings(env: &TestEnv) -> ControllerSettings {
     ControllerSettings {
-        namespace: env.ns.clone(),
-        watch_namespaces: vec![env.ns.clone()],
-        configmap_name: CM.into(),
-        write_configmap: true,
-        agent_selector: LabelSelector::parse(&format!("{TEST_LABEL}={}", env.ns)).unwrap(),
-        leader_election: false,
-        lease_name: "ptp-operator-leader".into(),
-        identity: "decode".into(),
-        lease_timing: LeaseTiming {
-            duration: Duration::from_secs(3),
-            retry: Duration::from_millis(200),
-            renew_deadline: Duration::from_secs(2),
-        },
-        debounce: Duration::from_millis(100),
         resync: Duration::from_secs(30),
-        metrics_addr: None,
-        health_addr: None,
-        metrics_security: Default::default(),
+        ..harness::settings(&env.ns, &format!("{TEST_LABEL}={}", env.ns), "decode")
     }
 }
 
@@ -78,19 +60,8 @@ fn condition<'a>(object: &'a Value, type_: &str) -> Option<&'a Value> {
     object.pointer("/status/conditions")?.as_array()?.iter().find(|c| c["type"] == type_)
 }
 
-fn metric(registry: &prometheus_client::registry::Registry, name: &str) -> f64 {
-    encode(registry)
-        .lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
-        .unwrap_or(0.0)
-}
-
 async fn key(admin: &Client, ns: &str, node: &str, predicate: impl Fn(&str) -> bool) -> String {
-    let cms: Api<ConfigMap> = Api::namespaced(admin.clone(), ns);
-    let cm = wait_until(&cms, CM, WAIT, |cm| cm.data.as_ref().and_then(|d| d.get(node)).is_some_and(|v| predicate(v)))
-        .await
-        .unwrap_or_else(|e| panic!("ConfigMap key {node}: {e}"));
-    cm.data.unwrap()[node].clone()
+    harness::configmap_key(admin, ns, node, predicate).await
 }
 
 #[tokio::test]
@@ -116,10 +87,7 @@ async fn undecodable_ptpconfig_is_isolated_while_others_keep_rendering() {
     from_start["spec"]["profile"][0]["ptpSchedulingPolicy"] = "SCHED_RR".into();
     raw.create(&PostParams::default(), &serde_json::from_value(from_start).unwrap()).await.unwrap();
 
-    let controller = Controller::new(operator.client.clone(), settings(&env));
-    let registry = controller.registry();
-    let (stop, shutdown) = watch::channel(false);
-    let task = tokio::spawn(async move { controller.run(shutdown).await.expect("controller runs") });
+    let op = Running::start(operator.client.clone(), settings(&env));
 
     let value = key(&admin, &env.ns, &worker, |v| v.contains("rr_q")).await;
     assert!(value.contains("ordinary-clock-ptpconfig_profile1"), "{value}");
@@ -154,7 +122,7 @@ async fn undecodable_ptpconfig_is_isolated_while_others_keep_rendering() {
         .await
         .unwrap();
     }
-    let undecodable = || metric(&registry, "ptp_operator_undecodable_ptpconfigs");
+    let undecodable = || op.metric("ptp_operator_undecodable_ptpconfigs");
     eventually("two undecodable PtpConfigs counted", WAIT, || async { undecodable() == 2.0 }).await.unwrap();
 
     // Edits of the other PtpConfig still render; the undecodable one's last good profile stays.
@@ -163,7 +131,7 @@ async fn undecodable_ptpconfig_is_isolated_while_others_keep_rendering() {
     api.patch("ordinary-clock-ptpconfig", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
     let value = key(&admin, &env.ns, &worker, |v| v.contains("-a -r -n 24")).await;
     assert!(value.contains("rr_q") && !value.contains("SCHED_RR"), "{value}");
-    assert_eq!(metric(&registry, "ptp_operator_reconcile_errors_total"), 0.0);
+    assert_eq!(op.metric("ptp_operator_reconcile_errors_total"), 0.0);
 
     // Fixed: valid again, and its new spec renders.
     let patch = json!({"spec": {"profile": [{"name": "q", "interface": "enp134s0f0", "ptp4lOpts": "-s -2",
@@ -173,6 +141,5 @@ async fn undecodable_ptpconfig_is_isolated_while_others_keep_rendering() {
     wait_until(&raw, "rr", WAIT, |o| condition(&o.data, "Valid").is_some_and(|c| c["status"] == "True")).await.unwrap();
     eventually("one undecodable PtpConfig left", WAIT, || async { undecodable() == 1.0 }).await.unwrap();
 
-    let _ = stop.send(true);
-    tokio::time::timeout(Duration::from_secs(10), task).await.expect("stops in time").expect("no panic");
+    op.shutdown().await;
 }

@@ -1,8 +1,8 @@
 //! The endpoints over real sockets and a real HTTPS client: a self-signed certificate, files
-//! verified against their CA and re-read when replaced, the bearer-token guard with a fake
-//! reviewer, and the real `KubeReviewer` against a stub of the two review APIs (the in-process
-//! API server double of ptp-testkit does not serve tokenreviews or subjectaccessreviews; a test
-//! against a real kube-apiserver is the lead's harness's job).
+//! verified against their CA and re-read when replaced, and the bearer-token guard with the real
+//! `KubeReviewer` against a stub of the two review APIs (the in-process API server double of
+//! ptp-testkit does not serve tokenreviews or subjectaccessreviews; a test against a real
+//! kube-apiserver is the lead's harness's job). A reviewer that fails is tested in `auth.rs`.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -10,9 +10,8 @@ use std::time::{Duration, Instant};
 
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures::future::BoxFuture;
 use ptp_serve::tls::{TlsSource, self_signed_names, server_config};
-use ptp_serve::{Access, Authorizer, Error, KubeReviewer, Reviewer, Security, UserInfo, bind};
+use ptp_serve::{Authorizer, KubeReviewer, Security, bind};
 use ptp_testkit::https::{Answer, Trust, https_get};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -41,38 +40,21 @@ async fn fetch(port: u16, path: &str, token: Option<&str>) -> Answer {
         .expect("HTTPS GET")
 }
 
-/// "allowed" may read /metrics, "denied" is a user without the RBAC rule; other tokens unknown.
-struct Fake;
-
-impl Reviewer for Fake {
-    fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Option<UserInfo>, Error>> {
-        Box::pin(async move {
-            Ok(["allowed", "denied"]
-                .contains(&token)
-                .then(|| UserInfo { username: token.into(), ..Default::default() }))
-        })
-    }
-    fn authorize<'a>(
-        &'a self,
-        user: &'a UserInfo,
-        verb: &'a str,
-        path: &'a str,
-    ) -> BoxFuture<'a, Result<Access, Error>> {
-        Box::pin(async move {
-            Ok(if user.username == "allowed" && verb == "get" && path == "/metrics" {
-                Access::Allowed
-            } else {
-                Access::Denied("no RBAC rule".into())
-            })
-        })
-    }
+/// The bearer-token guard with the real `KubeReviewer` asking the stub of the review APIs
+/// ([`review_api`]): "prom" may read /metrics, "other" is a ServiceAccount without that rule,
+/// other tokens are unknown. The stub serves until the sender is dropped.
+async fn stub_guard() -> (Arc<Authorizer>, oneshot::Sender<()>) {
+    let (url, stop) = review_api(Arc::default()).await;
+    let client = kube::Client::try_from(kube::Config::new(url.parse().unwrap())).unwrap();
+    (Arc::new(Authorizer::new(Arc::new(KubeReviewer::new(client)))), stop)
 }
 
 #[tokio::test]
 async fn self_signed_https_with_the_token_guard() {
+    let (guard, _api) = stub_guard().await;
     let security = Security {
         tls: Some(server_config(&TlsSource::SelfSigned { names: self_signed_names(&[]) }).expect("tls")),
-        auth: Some(Arc::new(Authorizer::new(Arc::new(Fake)))),
+        auth: Some(guard),
     };
     let (port, _stop) = start(&security, metrics_router()).await;
 
@@ -81,21 +63,21 @@ async fn self_signed_https_with_the_token_guard() {
     assert!(no_token.head.to_ascii_lowercase().contains("www-authenticate: bearer"), "{}", no_token.head);
     assert!(!no_token.body.contains("ptp_operator"), "{}", no_token.body);
     assert_eq!(fetch(port, "/metrics", Some("made-up")).await.status, 401);
-    let denied = fetch(port, "/metrics", Some("denied")).await;
+    let denied = fetch(port, "/metrics", Some("other")).await;
     assert_eq!(denied.status, 403, "{denied:?}");
-    assert!(denied.body.contains("\"denied\" may not get /metrics"), "{}", denied.body);
-    let allowed = fetch(port, "/metrics", Some("allowed")).await;
+    assert!(denied.body.contains("\"system:serviceaccount:default:other\" may not get /metrics"), "{}", denied.body);
+    let allowed = fetch(port, "/metrics", Some("prom")).await;
     assert_eq!((allowed.status, allowed.body.as_str()), (200, "ptp_operator_nodes 3\n"));
     assert!(!allowed.server_cert.is_empty());
     // every path is authorized as itself (as kube-rbac-proxy does): nothing is revealed
     // about which paths exist
-    assert_eq!(fetch(port, "/other", Some("allowed")).await.status, 403);
+    assert_eq!(fetch(port, "/other", Some("prom")).await.status, 403);
 
     // plain HTTP on the TLS port gets no metrics
     let plain = tokio::task::spawn_blocking(move || ptp_testkit::probe::http_get(port, "/metrics")).await.unwrap();
     assert!(plain.as_ref().is_none_or(|(code, body)| *code != 200 && !body.contains("ptp_operator")), "{plain:?}");
     // and the server still serves TLS afterwards
-    assert_eq!(fetch(port, "/metrics", Some("allowed")).await.status, 200);
+    assert_eq!(fetch(port, "/metrics", Some("prom")).await.status, 200);
 }
 
 #[tokio::test]
@@ -107,7 +89,8 @@ async fn tls_without_auth_and_auth_without_tls() {
     let (port, _stop) = start(&tls_only, metrics_router()).await;
     assert_eq!(fetch(port, "/metrics", None).await.status, 200);
 
-    let auth_only = Security { tls: None, auth: Some(Arc::new(Authorizer::new(Arc::new(Fake)))) };
+    let (guard, _api) = stub_guard().await;
+    let auth_only = Security { tls: None, auth: Some(guard) };
     let (port, _stop2) = start(&auth_only, metrics_router()).await;
     let get = move |token: &'static str| {
         tokio::task::spawn_blocking(move || {
@@ -120,8 +103,8 @@ async fn tls_without_auth_and_auth_without_tls() {
             text
         })
     };
-    assert!(get("allowed").await.unwrap().starts_with("HTTP/1.1 200"));
-    assert!(get("denied").await.unwrap().starts_with("HTTP/1.1 403"));
+    assert!(get("prom").await.unwrap().starts_with("HTTP/1.1 200"));
+    assert!(get("other").await.unwrap().starts_with("HTTP/1.1 403"));
     let no_token = tokio::task::spawn_blocking(move || ptp_testkit::probe::http_get(port, "/metrics")).await.unwrap();
     assert_eq!(no_token.map(|(c, _)| c), Some(401));
 }

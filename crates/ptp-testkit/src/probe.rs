@@ -1,10 +1,12 @@
 //! Looking at processes the tests start: plain HTTP GETs of their endpoints on loopback, free
-//! ports for them, and their PIDs by command line.
+//! ports for them, their PIDs by command line and their memory; polling with a deadline, and
+//! stopping one with SIGTERM.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::time::Duration;
+use std::process::{Child, Command, ExitStatus};
+use std::time::{Duration, Instant};
 
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
@@ -60,4 +62,53 @@ while :; do for o in {offsets}; do echo "ptp4l[2.0]: [$cfg] master offset $o s2 
     let bin = dir.join("bin");
     crate::fixtures::install_fake(&bin, "ptp4l", &body)?;
     Ok(bin)
+}
+
+/// Polls `condition` every 50 ms (blocking the thread) until it holds; panics naming `what` once
+/// `within` has passed.
+pub fn wait_for(what: &str, within: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out after {within:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Sends SIGTERM to `child` and waits for it to exit; panics when it has not within `within`.
+pub fn stop_with_sigterm(child: &mut Child, within: Duration) -> ExitStatus {
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let stopping = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().ok().flatten() {
+            return status;
+        }
+        assert!(stopping.elapsed() < within, "pid {} did not exit within {within:?} of SIGTERM", child.id());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A `/proc/PID/status` field in KiB (`VmRSS:`, `VmHWM:`), 0 when absent.
+pub fn status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `ptp-agent run` (the binary at `agent`, a test's `env!("CARGO_BIN_EXE_ptp-agent")`) for
+/// `node`, reading its profiles from the file `profile`, with its run directory `run_dir` and its
+/// stdout and stderr discarded; the caller adds the other flags (endpoints, `--bin-dir`) and spawns it.
+pub fn agent_run(agent: &str, node: &str, profile: &Path, run_dir: &Path) -> Command {
+    let mut command = Command::new(agent);
+    command
+        .args(["run", "--node-name", node])
+        .arg("--profile")
+        .arg(profile)
+        .arg("--run-dir")
+        .arg(run_dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    command
 }

@@ -105,7 +105,10 @@ pub async fn run(client: kube::Client, settings: ReportSettings, shutdown: watch
     result
 }
 
-async fn forward_link_changes(mut watcher: LinkWatcher, tx: mpsc::Sender<()>) {
+/// Sends one `()` on `tx` per link notification of `watcher` (dropped while one is pending),
+/// until `tx` closes or the notifications stop: [`run`]'s link-change channel for [`run_with`]
+/// (public so that a test can drive the loop with real notifications and a probe of its own).
+pub async fn forward_link_changes(mut watcher: LinkWatcher, tx: mpsc::Sender<()>) {
     loop {
         match watcher.changed().await {
             Ok(()) => {

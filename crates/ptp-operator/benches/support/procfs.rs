@@ -1,15 +1,7 @@
 //! What /proc says about a process of a bench: memory, CPU time, and the running programs
 //! whose command line holds given arguments.
 
-/// A `/proc/PID/status` field in KiB (`VmRSS:`, `VmHWM:`), 0 when absent.
-pub fn status_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
+pub use ptp_testkit::probe::status_kib;
 
 pub fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0

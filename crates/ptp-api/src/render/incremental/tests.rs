@@ -112,6 +112,19 @@ fn upsert(config: PtpConfig) -> Event {
     Event::UpsertConfig(Box::new(config))
 }
 
+/// `ns/c`: profile `gm` for the Nodes labelled `role=gm`, `bc` for those labelled `role=bc`.
+fn gm_and_bc() -> Event {
+    upsert(config(
+        "ns",
+        "c",
+        vec![opts("gm", "-2"), opts("bc", "-s")],
+        vec![
+            rule("gm", 1, vec![MatchRule::node_label("role=gm")]),
+            rule("bc", 1, vec![MatchRule::node_label("role=bc")]),
+        ],
+    ))
+}
+
 #[derive(Clone, Debug)]
 enum Event {
     UpsertNode(NodeInfo),
@@ -123,15 +136,7 @@ enum Event {
 #[test]
 fn a_label_change_moves_one_node_between_profiles() {
     let mut h = Harness::default();
-    h.apply(upsert(config(
-        "ns",
-        "c",
-        vec![opts("gm", "-2"), opts("bc", "-s")],
-        vec![
-            rule("gm", 1, vec![MatchRule::node_label("role=gm")]),
-            rule("bc", 1, vec![MatchRule::node_label("role=bc")]),
-        ],
-    )));
+    h.apply(gm_and_bc());
     h.apply(Event::UpsertNode(NodeInfo::new("a").with_label("role", "gm")));
     h.apply(Event::UpsertNode(NodeInfo::new("b").with_label("role", "gm")));
     let changes = h.apply(Event::UpsertNode(NodeInfo::new("a").with_label("role", "bc")));
@@ -238,15 +243,7 @@ fn removing_everything_leaves_empty_indexes() {
 #[test]
 fn nodes_with_the_same_selection_share_one_value() {
     let mut h = Harness::default();
-    h.apply(upsert(config(
-        "ns",
-        "c",
-        vec![opts("gm", "-2"), opts("bc", "-s")],
-        vec![
-            rule("gm", 1, vec![MatchRule::node_label("role=gm")]),
-            rule("bc", 1, vec![MatchRule::node_label("role=bc")]),
-        ],
-    )));
+    h.apply(gm_and_bc());
     for n in ["a", "b", "c"] {
         h.apply(Event::UpsertNode(NodeInfo::new(n).with_label("role", "gm")));
     }
