@@ -47,7 +47,7 @@ fn linuxptp_42() -> Option<PathBuf> {
     (dir.join("ptp4l").is_file() && dir.join("pmc").is_file()).then_some(dir)
 }
 
-/// One parsed pmc reply: the header line's source and id, and the fields.
+/// One reply as pmc prints it (parsed from pmc, or ours through `text::fields`): the header line's source and id, and the fields.
 #[derive(Debug)]
 struct PmcReply {
     source: String,
@@ -76,11 +76,13 @@ fn parse_pmc(out: &str) -> Vec<PmcReply> {
     replies
 }
 
-fn ours(messages: &[Message]) -> Vec<(String, String, Vec<(String, String)>)> {
+fn ours(messages: &[Message]) -> Vec<PmcReply> {
     messages
         .iter()
         .map(|m| match &m.body {
-            Body::Data(tlv) => (m.header.source.to_string(), tlv.id().to_string(), text::fields(tlv).1),
+            Body::Data(tlv) => {
+                PmcReply { source: m.header.source.to_string(), id: tlv.id().to_string(), fields: text::fields(tlv).1 }
+            }
             Body::Error(e) => panic!("error reply {e:?}"),
         })
         .collect()
@@ -176,7 +178,7 @@ async fn compare_with_pmc(version: &str, bin: &Path) {
         assert_eq!(pmc.len(), before.len(), "{version} GET {id}: number of replies (ports)");
         assert_eq!(pmc.len(), after.len(), "{version} GET {id}: number of replies (ports)");
         for ((p, b), a) in pmc.iter().zip(&before).zip(&after) {
-            assert_eq!((&p.source, &p.id), (&b.0, &b.1), "{version} GET {id}: reply header");
+            assert_eq!((&p.source, &p.id), (&b.source, &b.id), "{version} GET {id}: reply header");
             assert!(!p.fields.is_empty(), "{version} GET {id}: pmc printed no fields");
             for (name, value) in &p.fields {
                 let find = |fields: &[(String, String)]| {
@@ -186,7 +188,7 @@ async fn compare_with_pmc(version: &str, bin: &Path) {
                         .map(|(_, v)| v.clone())
                         .unwrap_or_else(|| panic!("{version} GET {id}: pmc prints {name}, we do not"))
                 };
-                let (vb, va) = (find(&b.2), find(&a.2));
+                let (vb, va) = (find(&b.fields), find(&a.fields));
                 assert!(agrees(value, &vb, &va), "{version} GET {id} {name}: pmc {value}, ours {vb} / {va}");
             }
             eprintln!("{version} GET {id} from {}: {} fields agree with pmc", p.source, p.fields.len());

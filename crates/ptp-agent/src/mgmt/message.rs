@@ -194,7 +194,7 @@ pub enum Tlv {
     PortDataSet(PortDataSet),
     TimeStatusNp(TimeStatusNp),
     PortPropertiesNp(PortPropertiesNp),
-    PortStatsNp(PortStatsNp),
+    PortStatsNp(Box<PortStatsNp>),
     GrandmasterSettingsNp(GrandmasterSettingsNp),
     SubscribeEventsNp(SubscribeEventsNp),
     /// A TLV with no dataField (lengthField 2; pmc's `empty-tlv`).
@@ -238,7 +238,7 @@ impl Tlv {
             ManagementId::PORT_DATA_SET => Tlv::PortDataSet(PortDataSet::decode(r)?),
             ManagementId::TIME_STATUS_NP => Tlv::TimeStatusNp(TimeStatusNp::decode(r)?),
             ManagementId::PORT_PROPERTIES_NP => Tlv::PortPropertiesNp(PortPropertiesNp::decode(r)?),
-            ManagementId::PORT_STATS_NP => Tlv::PortStatsNp(PortStatsNp::decode(r, order)?),
+            ManagementId::PORT_STATS_NP => Tlv::PortStatsNp(Box::new(PortStatsNp::decode(r, order)?)),
             ManagementId::GRANDMASTER_SETTINGS_NP => Tlv::GrandmasterSettingsNp(GrandmasterSettingsNp::decode(r)?),
             ManagementId::SUBSCRIBE_EVENTS_NP => Tlv::SubscribeEventsNp(SubscribeEventsNp::decode(r)?),
             other => Tlv::Other { id: other.0, data: data.to_vec() },
