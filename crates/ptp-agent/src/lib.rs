@@ -8,6 +8,8 @@
 //!   restart, stop or stay (pure).
 //! * `supervise`: the linuxptp processes (groups, restarts, output lines, orphans).
 //! * `logparse`, `clockstate`: what their lines say (pure).
+//! * `mgmt`: the PTP management protocol to ptp4l's socket (pure codec, a socket session, the
+//!   `ptp-agent pmc` command).
 //! * `runtime`: applies values, observes lines (`runtime::observe`, pure), publishes a typed
 //!   state snapshot (`runtime::state`).
 //! * `run`: the `ptp-agent run` loop and its modes (`run::file`, `run::cluster`).
@@ -18,6 +20,7 @@ pub mod clockstate;
 pub mod error;
 pub mod logparse;
 pub mod metrics;
+pub mod mgmt;
 pub mod nic;
 pub mod render;
 pub mod report;

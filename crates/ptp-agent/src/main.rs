@@ -47,6 +47,8 @@ enum Command {
         #[command(flatten)]
         select: SelectArgs,
     },
+    /// Query ptp4l over its management socket, like linuxptp's `pmc -u -b 0` ('GET PARENT_DATA_SET' ...).
+    Pmc(ptp_agent::mgmt::cli::PmcArgs),
     /// Parse linuxptp log lines from stdin; print one JSON object per line, in order.
     Parse,
     /// Run linuxptp from the node's profiles and report it: from `--profile FILE` (standalone, or
@@ -140,6 +142,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Nics { output, interface, select } => nics(output, interface.as_deref(), select),
         Command::Parse => parse_stdin(),
+        Command::Pmc(args) => ptp_agent::mgmt::cli::run(args),
         Command::Run {
             profile,
             report_status,

@@ -1,0 +1,294 @@
+//! Our management client against real ptp4l and real pmc of the same linuxptp version: 3.1.1
+//! (/usr/sbin) and 4.2 (built by scripts/linuxptp.sh into ~/.cache/ptp-operator/linuxptp-4.2, or
+//! `PTP_LINUXPTP_42_DIR`; skipped loudly when missing). ptp4l runs with software timestamping
+//! on a veth pair inside a network namespace, servo `nullf` and without CAP_SYS_TIME (never
+//! touching this machine's clock). For every supported GET, each field `pmc -u -b 0` prints must
+//! equal ours; our GET runs just before and just after pmc's, and pmc's value must be one of
+//! the two (or, for a counter, lie between them). Needs root.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ptp_agent::mgmt::socket::{Session, SessionSettings};
+use ptp_agent::mgmt::{Body, Event, ManagementId, Message, Request, Tlv, text};
+use ptp_testkit::netns::NetNs;
+use ptp_testkit::root::require_root;
+use ptp_testkit::sys_time::{WITHOUT_SYS_TIME, check_without_sys_time};
+
+const DOMAIN: u8 = 24;
+
+const GETS: [ManagementId; 9] = [
+    ManagementId::DEFAULT_DATA_SET,
+    ManagementId::CURRENT_DATA_SET,
+    ManagementId::PARENT_DATA_SET,
+    ManagementId::TIME_PROPERTIES_DATA_SET,
+    ManagementId::PORT_DATA_SET,
+    ManagementId::TIME_STATUS_NP,
+    ManagementId::PORT_PROPERTIES_NP,
+    ManagementId::PORT_STATS_NP,
+    ManagementId::GRANDMASTER_SETTINGS_NP,
+];
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The directory of linuxptp 4.2's binaries, if built.
+fn linuxptp_42() -> Option<PathBuf> {
+    let dir = match std::env::var_os("PTP_LINUXPTP_42_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(std::env::var_os("HOME")?).join(".cache/ptp-operator/linuxptp-4.2/linuxptp-4.2"),
+    };
+    (dir.join("ptp4l").is_file() && dir.join("pmc").is_file()).then_some(dir)
+}
+
+/// One reply as pmc prints it (parsed from pmc, or ours through `text::fields`): the header line's source and id, and the fields.
+#[derive(Debug)]
+struct PmcReply {
+    source: String,
+    id: String,
+    fields: Vec<(String, String)>,
+}
+
+/// pmc's batch output: `\t<source> seq <n> RESPONSE MANAGEMENT <ID> ` then `\t\t<name> <value>`.
+fn parse_pmc(out: &str) -> Vec<PmcReply> {
+    let mut replies: Vec<PmcReply> = Vec::new();
+    for line in out.lines() {
+        if let Some(field) = line.strip_prefix("\t\t") {
+            let (name, value) = field.split_once(' ').unwrap_or((field, ""));
+            if let Some(r) = replies.last_mut() {
+                r.fields.push((name.to_string(), value.trim().to_string()));
+            }
+        } else if let Some(head) = line.strip_prefix('\t') {
+            let words: Vec<&str> = head.split_whitespace().collect();
+            replies.push(PmcReply {
+                source: words[0].to_string(),
+                id: words.last().unwrap().to_string(),
+                fields: Vec::new(),
+            });
+        }
+    }
+    replies
+}
+
+fn ours(messages: &[Message]) -> Vec<PmcReply> {
+    messages
+        .iter()
+        .map(|m| match &m.body {
+            Body::Data(tlv) => {
+                PmcReply { source: m.header.source.to_string(), id: tlv.id().to_string(), fields: text::fields(tlv).1 }
+            }
+            Body::Error(e) => panic!("error reply {e:?}"),
+        })
+        .collect()
+}
+
+fn agrees(pmc: &str, before: &str, after: &str) -> bool {
+    if pmc == before || pmc == after {
+        return true;
+    }
+    match (pmc.parse::<u64>(), before.parse::<u64>(), after.parse::<u64>()) {
+        (Ok(p), Ok(b), Ok(a)) => b <= p && p <= a,
+        _ => false,
+    }
+}
+
+struct Instance {
+    _ns: NetNs,
+    _ptp4l: Killed,
+    socket: PathBuf,
+    pmc: PathBuf,
+}
+
+fn start(version: &str, bin: &Path, dir: &Path) -> Instance {
+    let ns = NetNs::new("ptpmgmt").unwrap();
+    ns.add_veth_pair("mga", "mgb").unwrap();
+    let socket = dir.join(format!("ptp4l.{version}.socket"));
+    let mut conf = format!(
+        "[global]\ndomainNumber {DOMAIN}\nnetwork_transport L2\ntime_stamping software\nclock_servo nullf\nlogSyncInterval -2\nlogAnnounceInterval -2\nannounceReceiptTimeout 2\nuds_address {}\n",
+        socket.display()
+    );
+    if !version.starts_with('3') {
+        // 4.x opens a read-only socket too, by default in /var/run: keep it here.
+        conf.push_str(&format!("uds_ro_address {}\n", dir.join(format!("ptp4lro.{version}")).display()));
+    }
+    let conf_path = dir.join(format!("ptp4l.{version}.config"));
+    std::fs::write(&conf_path, conf).unwrap();
+    let ptp4l = Killed(
+        ns.command(WITHOUT_SYS_TIME[0])
+            .args(&WITHOUT_SYS_TIME[1..])
+            .arg(bin.join("ptp4l"))
+            .args(["-S", "-i", "mga", "-i", "mgb", "-f"])
+            .arg(&conf_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    Instance { _ns: ns, _ptp4l: ptp4l, socket, pmc: bin.join("pmc") }
+}
+
+fn settings() -> SessionSettings {
+    let mut s = SessionSettings { timeout: Duration::from_millis(500), ..SessionSettings::default() };
+    s.header.domain = DOMAIN;
+    s
+}
+
+async fn wait_ready(session: &mut Session) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while session.get(ManagementId::DEFAULT_DATA_SET).await.is_err() {
+        assert!(Instant::now() < deadline, "ptp4l did not answer on {}", session.server().display());
+    }
+}
+
+async fn compare_with_pmc(version: &str, bin: &Path) {
+    let dir = tempfile::tempdir().unwrap();
+    let instance = start(version, bin, dir.path());
+    let mut session = Session::connect(&instance.socket, settings()).unwrap();
+    wait_ready(&mut session).await;
+    // Compare a busy clock: ports past LISTENING, counters moving (PORT_STATS_NP byte order).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let stats = session.get_ports(ManagementId::PORT_STATS_NP).await.unwrap();
+        let states = session.get_ports(ManagementId::PORT_DATA_SET).await.unwrap();
+        let sending = stats.iter().all(|t| matches!(t, Tlv::PortStatsNp(s) if s.tx[11] > 0 && s.tx[11] < 1_000_000));
+        let master = states.iter().any(|t| matches!(t, Tlv::PortDataSet(p) if p.port_state.as_str() == "MASTER"));
+        if sending && master {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{version}: ports never reached MASTER with plausible counters: {stats:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for id in GETS {
+        let before = ours(&session.request(&Request::get(id)).await.unwrap());
+        let out = Command::new(&instance.pmc)
+            .args(["-u", "-b", "0", "-d", &DOMAIN.to_string(), "-s"])
+            .arg(&instance.socket)
+            .arg(format!("GET {id}"))
+            .output()
+            .unwrap();
+        let pmc = parse_pmc(&String::from_utf8_lossy(&out.stdout));
+        let after = ours(&session.request(&Request::get(id)).await.unwrap());
+        assert!(!pmc.is_empty(), "{version} GET {id}: pmc printed no reply: {}", String::from_utf8_lossy(&out.stdout));
+        assert_eq!(pmc.len(), before.len(), "{version} GET {id}: number of replies (ports)");
+        assert_eq!(pmc.len(), after.len(), "{version} GET {id}: number of replies (ports)");
+        for ((p, b), a) in pmc.iter().zip(&before).zip(&after) {
+            assert_eq!((&p.source, &p.id), (&b.source, &b.id), "{version} GET {id}: reply header");
+            assert!(!p.fields.is_empty(), "{version} GET {id}: pmc printed no fields");
+            for (name, value) in &p.fields {
+                let find = |fields: &[(String, String)]| {
+                    fields
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_else(|| panic!("{version} GET {id}: pmc prints {name}, we do not"))
+                };
+                let (vb, va) = (find(&b.fields), find(&a.fields));
+                assert!(agrees(value, &vb, &va), "{version} GET {id} {name}: pmc {value}, ours {vb} / {va}");
+            }
+            eprintln!("{version} GET {id} from {}: {} fields agree with pmc", p.source, p.fields.len());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agrees_with_pmc_3_1() {
+    if !require_root("agrees_with_pmc_3_1") {
+        return;
+    }
+    check_without_sys_time().unwrap();
+    compare_with_pmc("3.1", Path::new("/usr/sbin")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agrees_with_pmc_4_2() {
+    if !require_root("agrees_with_pmc_4_2") {
+        return;
+    }
+    let Some(bin) = linuxptp_42() else {
+        eprintln!(
+            "######## SKIPPED agrees_with_pmc_4_2: no linuxptp 4.2 build (run scripts/linuxptp.sh or set PTP_LINUXPTP_42_DIR) ########"
+        );
+        return;
+    };
+    check_without_sys_time().unwrap();
+    compare_with_pmc("4.2", &bin).await;
+}
+
+/// SUBSCRIBE_EVENTS_NP, then a port state change (the veth goes down: FAULTY) arrives as a
+/// PORT_DATA_SET notification; a wrong domain times out with an error that says so.
+async fn notifications(version: &str, bin: &Path) {
+    let dir = tempfile::tempdir().unwrap();
+    let instance = start(version, bin, dir.path());
+    let mut session = Session::connect(&instance.socket, settings()).unwrap();
+    wait_ready(&mut session).await;
+    let events = [Event::NotifyPortState, Event::NotifyParentDataSet];
+    session.subscribe(&events, 60).await.unwrap();
+    instance._ns.ip(["link", "set", "mgb", "down"]).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let m = tokio::time::timeout_at(deadline, session.next_notification())
+            .await
+            .unwrap_or_else(|_| panic!("{version}: no FAULTY port notification"))
+            .unwrap();
+        if let Body::Data(Tlv::PortDataSet(p)) = &m.body
+            && p.port_state.as_str() == "FAULTY"
+        {
+            break;
+        }
+    }
+    let mut wrong = settings();
+    wrong.header.domain = DOMAIN + 1;
+    wrong.timeout = Duration::from_millis(200);
+    let mut other = Session::connect(&instance.socket, wrong).unwrap();
+    let e = other.get(ManagementId::PARENT_DATA_SET).await.unwrap_err().to_string();
+    assert!(e.contains("domain number 25"), "{e}");
+    let local = other.local_path().to_path_buf();
+    drop(other);
+    assert!(!local.exists(), "the session's socket file is removed on drop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn port_state_notifications_3_1() {
+    if !require_root("port_state_notifications_3_1") {
+        return;
+    }
+    check_without_sys_time().unwrap();
+    notifications("3.1", Path::new("/usr/sbin")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn port_state_notifications_4_2() {
+    if !require_root("port_state_notifications_4_2") {
+        return;
+    }
+    let Some(bin) = linuxptp_42() else {
+        eprintln!(
+            "######## SKIPPED port_state_notifications_4_2: no linuxptp 4.2 build (scripts/linuxptp.sh) ########"
+        );
+        return;
+    };
+    check_without_sys_time().unwrap();
+    notifications("4.2", &bin).await;
+}
+
+/// `ptp-agent pmc ... | head`: a closed stdout ends the command with an error, not a panic.
+#[test]
+fn pmc_command_survives_a_closed_stdout() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ptp-agent"))
+        .args(["pmc", "--timeout-ms", "50", "-s", "/nonexistent/ptp4l.sock", "GET PARENT_DATA_SET"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+}
