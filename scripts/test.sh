@@ -56,6 +56,9 @@ trap cleanup EXIT
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+step "one feature set for every debug build (scripts/check-features.sh)"
+scripts/check-features.sh
+
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 

@@ -209,7 +209,8 @@ pub fn runtime_status(runtime: &Runtime) -> Value {
             let mut parts = key.split('.');
             let process = parts.next().unwrap_or_default().to_string();
             let run_id = parts.next().and_then(|id| id.parse::<u32>().ok());
-            let profile = run_id.and_then(|id| run_ids.get(&id)).map(|p| p.to_string()).unwrap_or_default();
+            let profile =
+                run_id.and_then(|id| run_ids.get(&id)).map(std::string::ToString::to_string).unwrap_or_default();
             let clock = run_id.and_then(|id| runtime.process_clock(&process, id));
             let state = match status.state {
                 State::Running { .. } => "Running",

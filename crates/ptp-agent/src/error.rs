@@ -34,6 +34,9 @@ pub enum Error {
     /// Another agent holds the run directory's lock.
     #[error("run directory {dir} is in use by another ptp-agent{}: two agents on one run directory would overwrite each other's configuration files and take each other's sockets (the other holds the lock on {lock_file})", holder.map(|p| format!(" (pid {p})")).unwrap_or_default())]
     RunDirInUse { dir: String, lock_file: String, holder: Option<u32> },
+    /// Reading or writing a stream (`ptp-agent parse`: stdin, stdout) failed.
+    #[error("{what}: {message}")]
+    Stream { what: &'static str, message: String },
     /// The run directory cannot be created or locked.
     #[error("run directory {dir}: {message}")]
     RunDir { dir: String, message: String },

@@ -17,6 +17,7 @@ pub use error::Error;
 pub mod cluster;
 pub mod metrics;
 pub mod own_node;
+pub mod parse_command;
 pub mod profile_file;
 pub mod runtime;
 pub mod serve;

@@ -571,7 +571,7 @@ mod tests {
         ProcessPlan {
             name,
             program: name.to_string(),
-            args: args.iter().map(|a| a.to_string()).collect(),
+            args: args.iter().map(std::string::ToString::to_string).collect(),
             sched: None,
             config_file: None,
         }

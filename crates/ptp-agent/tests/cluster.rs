@@ -71,6 +71,7 @@ async fn cluster(test: &str, data: &[(&str, String)]) -> Option<(TestEnv, Identi
 }
 
 /// CPU time of this test process so far (user + system, every thread).
+#[allow(unsafe_code)] // a syscall without a safe wrapper: see the SAFETY comment
 fn process_cpu() -> Duration {
     // SAFETY: getrusage writes into the zeroed struct we own; no other pointer is involved.
     let usage = unsafe {

@@ -182,7 +182,7 @@ pub fn render<'a>(configs: impl IntoIterator<Item = &'a PtpConfig>, nodes: &[Nod
         }
         let value = join_encoded_profiles(chosen.values().map(|(i, p)| rendered[*i][p].encoded.as_str()));
         output.data.insert(node.name.clone(), value);
-        output.selection.insert(node.name.clone(), chosen.keys().map(|q| q.to_string()).collect());
+        output.selection.insert(node.name.clone(), chosen.keys().map(std::string::ToString::to_string).collect());
     }
 
     for ((key, _), (mut outcome, nodes)) in configs.into_iter().zip(outcomes.into_iter().zip(applied_nodes)) {
