@@ -37,8 +37,10 @@ sys.exit(0 if any(int(caps[k], 16) >> 25 & 1 for k in ("CapEff", "CapBnd", "CapP
   exit 1
 fi
 
-cargo build -q --locked -p ptp-operator -p ptp-agent
-target/debug/ptp-operator render -f config/samples/software-lab.yaml -f config/examples/nodes.yaml -o json \
+bin=${CARGO_TARGET_DIR:-target}/debug
+# cargo shows its progress: the first build takes minutes
+cargo build --locked --workspace --bins
+"$bin"/ptp-operator render -f config/samples/software-lab.yaml -f config/examples/nodes.yaml -o json \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["ptp-lab-node"])' > "$dir/profiles.json"
 echo "# profiles of node ptp-lab-node (from ptp-operator render):"
 cat "$dir/profiles.json"
@@ -63,7 +65,7 @@ masterOnly 1
 CONF
 ip netns exec "$gm" "${nosystime[@]}" ptp4l -i veth-gm -S -m -f "$dir/gm.conf" > "$dir/gm.log" 2>&1 &
 pids+=($!)
-ip netns exec "$node" "${nosystime[@]}" target/debug/ptp-agent run --profile "$dir/profiles.json" \
+ip netns exec "$node" "${nosystime[@]}" "$bin"/ptp-agent run --profile "$dir/profiles.json" \
   --run-dir "$dir/run" --node-name ptp-lab-node --metrics-addr 127.0.0.1:9091 --health-addr 127.0.0.1:8081 \
   > "$dir/agent.log" 2>&1 &
 pids+=($!)

@@ -5,6 +5,8 @@
 //!
 //! `cargo bench -p ptp-agent --bench parse` (goal: the parser >= 1 M lines/s on one core; the
 //! command's figure is what a user gets: parse + JSON output + pipes).
+//! `PTP_PARSE_BASELINE=/path/to/an/older/ptp-agent` also measures that binary's command on the
+//! same input (before/after figures).
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -153,25 +155,31 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let file = dir.join("input.log");
     std::fs::File::create(&file).and_then(|mut f| f.write_all(input.as_bytes())).expect("writes the input");
-    let command = median(
-        (0..RUNS)
-            .map(|_| {
-                let start = Instant::now();
-                let mut child = Command::new(env!("CARGO_BIN_EXE_ptp-agent"))
-                    .arg("parse")
-                    .stdin(std::fs::File::open(&file).expect("opens the input"))
-                    .stdout(Stdio::piped())
-                    .spawn()
-                    .expect("starts ptp-agent parse");
-                let mut stdout = child.stdout.take().expect("stdout");
-                let written = std::io::copy(&mut stdout, &mut std::io::sink()).expect("reads the output");
-                assert!(child.wait().expect("waits").success(), "ptp-agent parse failed");
-                let took = start.elapsed();
-                assert_eq!(written as usize, output_bytes, "the command prints what the loop prints");
-                took
-            })
-            .collect(),
-    );
+    let run_command = |binary: &str, check_output: bool| {
+        median(
+            (0..RUNS)
+                .map(|_| {
+                    let start = Instant::now();
+                    let mut child = Command::new(binary)
+                        .arg("parse")
+                        .stdin(std::fs::File::open(&file).expect("opens the input"))
+                        .stdout(Stdio::piped())
+                        .spawn()
+                        .expect("starts ptp-agent parse");
+                    let mut stdout = child.stdout.take().expect("stdout");
+                    let written = std::io::copy(&mut stdout, &mut std::io::sink()).expect("reads the output");
+                    assert!(child.wait().expect("waits").success(), "{binary} parse failed");
+                    let took = start.elapsed();
+                    if check_output {
+                        assert_eq!(written as usize, output_bytes, "the command prints what the loop prints");
+                    }
+                    took
+                })
+                .collect(),
+        )
+    };
+    let command = run_command(env!("CARGO_BIN_EXE_ptp-agent"), true);
+    let baseline = std::env::var("PTP_PARSE_BASELINE").ok().map(|binary| (run_command(&binary, false), binary));
     let _ = std::fs::remove_dir_all(&dir);
 
     println!(
@@ -186,6 +194,14 @@ fn main() {
     ];
     for (what, took) in rows {
         println!("  {what:<62} {:>8.0} ms  {:>5.2} M lines/s", took.as_secs_f64() * 1e3, rate(LINES, took) / 1e6);
+    }
+    if let Some((took, binary)) = &baseline {
+        println!(
+            "  {:<62} {:>8.0} ms  {:>5.2} M lines/s",
+            format!("baseline {binary} parse"),
+            took.as_secs_f64() * 1e3,
+            rate(LINES, *took) / 1e6
+        );
     }
     let parser_rate = rate(LINES, parser);
     println!(
