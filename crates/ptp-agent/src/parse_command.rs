@@ -22,7 +22,11 @@ pub struct ParseCommand {
 
 impl Default for ParseCommand {
     fn default() -> Self {
-        ParseCommand { prefix: Finder::new(AGENT_LOG_TARGET.as_bytes()).into_owned(), tracker: PortTracker::default(), json: Vec::new() }
+        ParseCommand {
+            prefix: Finder::new(AGENT_LOG_TARGET.as_bytes()).into_owned(),
+            tracker: PortTracker::default(),
+            json: Vec::new(),
+        }
     }
 }
 
