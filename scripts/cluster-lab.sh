@@ -38,13 +38,14 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT INT TERM
+bin=${CARGO_TARGET_DIR:-target}/debug
 say() { printf '\n# %s\n' "$*"; }
 
 if [ -z "${PTP_LAB_NO_BUILD:-}" ]; then # scripts/test.sh runs it on the binaries its tests built
-  say "building ptp-operator and ptp-agent"
-  cargo build --locked -p ptp-operator -p ptp-agent 2>&1 | grep -vE '^\s+(Compiling|Checking)' || true
+  say "building ptp-operator and ptp-agent (cargo build --workspace --bins: about 10 minutes the first time on 2 cores)"
+  cargo build --locked --workspace --bins || { echo "cluster-lab: build failed" >&2; exit 1; }
 fi
-[ -x target/debug/ptp-operator ] && [ -x target/debug/ptp-agent ] || { echo "cluster-lab: build failed" >&2; exit 1; }
+[ -x "$bin"/ptp-operator ] && [ -x "$bin"/ptp-agent ] || { echo "cluster-lab: build failed" >&2; exit 1; }
 
 say "control plane (scripts/control-plane.sh up)"
 if ! scripts/control-plane.sh status 2>/dev/null; then
@@ -89,7 +90,7 @@ token_kubeconfig ptp-operator-agent "$dir/agent.kubeconfig"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 say "ptp-operator run (as ServiceAccount ptp-operator)"
-KUBECONFIG=$dir/operator.kubeconfig POD_NAMESPACE=openshift-ptp WATCH_NAMESPACES=openshift-ptp target/debug/ptp-operator run \
+KUBECONFIG=$dir/operator.kubeconfig POD_NAMESPACE=openshift-ptp WATCH_NAMESPACES=openshift-ptp "$bin"/ptp-operator run \
   --metrics-addr "127.0.0.1:$(free_port)" --health-addr "127.0.0.1:$(free_port)" >"$dir/operator.log" 2>&1 &
 pids+=($!)
 
@@ -104,7 +105,7 @@ start_grandmaster "$gm" veth-gm "$dir"
 
 say "ptp-agent run (API mode, as ServiceAccount ptp-operator-agent, node ptp-lab-node, no CAP_SYS_TIME)"
 KUBECONFIG=$dir/agent.kubeconfig NODE_NAME=ptp-lab-node POD_NAMESPACE=openshift-ptp PTP_INCLUDE_SOFTWARE=1 \
-  "${nosystime[@]}" target/debug/ptp-agent run --run-dir "$dir/run" \
+  "${nosystime[@]}" "$bin"/ptp-agent run --run-dir "$dir/run" \
   --metrics-addr "127.0.0.1:$(free_port)" --health-addr "127.0.0.1:$(free_port)" >"$dir/agent.log" 2>&1 &
 pids+=($!)
 

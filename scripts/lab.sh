@@ -31,8 +31,10 @@ trap cleanup EXIT INT TERM
 . scripts/lab-common.sh
 require_no_sys_time lab
 
-cargo build -q --locked -p ptp-operator -p ptp-agent
-target/debug/ptp-operator render -f config/samples/software-lab.yaml -f config/examples/nodes.yaml -o json \
+bin=${CARGO_TARGET_DIR:-target}/debug
+# cargo shows its progress: the first build takes minutes
+cargo build --locked --workspace --bins
+"$bin"/ptp-operator render -f config/samples/software-lab.yaml -f config/examples/nodes.yaml -o json \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["ptp-lab-node"])' > "$dir/profiles.json"
 echo "# profiles of node ptp-lab-node (from ptp-operator render):"
 cat "$dir/profiles.json"
@@ -47,7 +49,7 @@ ip -n "$gm" link set veth-gm up
 ip -n "$node" link set veth-lab1 up
 
 start_grandmaster "$gm" veth-gm "$dir"
-ip netns exec "$node" "${nosystime[@]}" target/debug/ptp-agent run --profile "$dir/profiles.json" \
+ip netns exec "$node" "${nosystime[@]}" "$bin"/ptp-agent run --profile "$dir/profiles.json" \
   --run-dir "$dir/run" --node-name ptp-lab-node --metrics-addr 127.0.0.1:9091 --health-addr 127.0.0.1:8081 \
   > "$dir/agent.log" 2>&1 &
 pids+=($!)

@@ -1,6 +1,8 @@
 //! Discovery over 100 veth interfaces (50 pairs in a fresh network namespace) against spawning
 //! `ethtool -T` for each of them, as the Go daemon does. Both run from a thread inside the
 //! namespace (a child process inherits the thread's namespace). Needs root; skips loudly.
+//! Also the agent as a command (`ptp-agent nics`, process start included), which is what a user
+//! or a script comparing it with an `ethtool -T` loop gets.
 //!
 //! `cargo bench -p ptp-agent --bench discovery`
 
@@ -15,6 +17,7 @@ use ptp_testkit::netns::NetNs;
 
 const PAIRS: usize = 50;
 const ROUNDS: usize = 50;
+const COMMAND_ROUNDS: usize = 20;
 
 fn main() {
     if !ptp_testkit::root::require_root("bench discovery") {
@@ -92,6 +95,25 @@ fn measure() -> Result<(), NicError> {
     }
     let spawned = spawn_start.elapsed();
 
+    // The agent as a command, as a user runs it (process start, discovery, printing).
+    let command = |args: &[&str]| -> Result<Duration, NicError> {
+        let mut took = Vec::with_capacity(COMMAND_ROUNDS);
+        for _ in 0..COMMAND_ROUNDS {
+            let start = Instant::now();
+            let status = Command::new(env!("CARGO_BIN_EXE_ptp-agent"))
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .map_err(|e| NicError::Socket(format!("spawning ptp-agent: {e}")))?;
+            took.push(start.elapsed());
+            assert!(status.success(), "ptp-agent {args:?}");
+        }
+        Ok(median(&mut took))
+    };
+    let command_candidates = command(&["nics", "-o", "json"])?;
+    let command_all = command(&["nics", "--all", "-o", "json"])?;
+
     let full_median = median(&mut full);
     let dump_median = median(&mut dumps);
     let links_median = median(&mut links_and_dumps);
@@ -105,11 +127,20 @@ fn measure() -> Result<(), NicError> {
     for (what, took) in rows {
         println!("  {what:<66} {took:>12.1?}   ethtool/this = {:>5.0}x", ratio(spawned, took));
     }
+    for (what, took) in [
+        ("`ptp-agent nics -o json` (the command, process start included)", command_candidates),
+        ("`ptp-agent nics --all -o json` (the command)", command_all),
+    ] {
+        println!("  {what:<66} {took:>12.1?}   ethtool/this = {:>5.0}x", ratio(spawned, took));
+    }
     println!("  {:<66} {spawned:>12.1?}", format!("`ethtool -T` spawned for each of the {} interfaces", names.len()));
     let headline = ratio(spawned, median(&mut candidates));
     println!(
-        "agent discovery vs ethtool -T per interface: {headline:.0}x (goal >= 500x: {})",
-        if headline >= 500.0 { "met" } else { "NOT met" }
+        "agent discovery vs ethtool -T per interface: in-process {headline:.0}x (goal >= 500x: {}), \
+         as a command {:.0}x (`ptp-agent nics`) / {:.0}x (`--all`)",
+        if headline >= 500.0 { "met" } else { "NOT met" },
+        ratio(spawned, command_candidates),
+        ratio(spawned, command_all)
     );
     Ok(())
 }

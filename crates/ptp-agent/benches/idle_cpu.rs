@@ -35,6 +35,7 @@ fn cpu_ticks(pid: u32) -> u64 {
     field(14) + field(15)
 }
 
+#[allow(unsafe_code)] // a syscall without a safe wrapper: see the SAFETY comment
 fn clock_ticks_per_second() -> f64 {
     // SAFETY: sysconf only reads a system constant; no pointers are involved.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };

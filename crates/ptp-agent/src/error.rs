@@ -37,6 +37,9 @@ pub enum Error {
     /// Talking management to ptp4l (a malformed reply, no reply, an error status, the socket).
     #[error("ptp management: {0}")]
     Management(#[from] crate::mgmt::MgmtError),
+    /// Reading or writing a stream (`ptp-agent parse`: stdin, stdout) failed.
+    #[error("{what}: {message}")]
+    Stream { what: &'static str, message: String },
     /// The run directory cannot be created or locked.
     #[error("run directory {dir}: {message}")]
     RunDir { dir: String, message: String },

@@ -22,6 +22,7 @@ pub mod logparse;
 pub mod metrics;
 pub mod mgmt;
 pub mod nic;
+pub mod parse_command;
 pub mod render;
 pub mod report;
 pub mod run;

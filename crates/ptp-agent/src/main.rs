@@ -1,6 +1,8 @@
 //! `ptp-agent`: the per-node agent. `nics` prints the NICs discovery finds; `report` keeps this
 //! node's NodePtpDevice status up to date with them.
 
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -221,30 +223,11 @@ fn report_forever(node_name: Option<String>, namespace: String, resync: u64, arg
     })
 }
 
-/// `ptp-agent parse`: stdin lines to JSON objects on stdout, tracking which port is slave so a
-/// ptp4l `master offset` line names it.
+/// `ptp-agent parse`: stdin lines to JSON objects on stdout (see `ptp_agent::parse_command`).
 fn parse_stdin() -> Result<(), String> {
-    use ptp_agent::logparse::{LineJson, PortTracker, parse, strip_agent_log_prefix};
-    use std::io::{BufRead, Write};
-    let stdin = std::io::stdin();
-    let mut input = stdin.lock();
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut tracker = PortTracker::default();
-    let mut raw = Vec::new();
-    loop {
-        raw.clear();
-        if input.read_until(b'\n', &mut raw).map_err(|e| format!("reading stdin: {e}"))? == 0 {
-            break;
-        }
-        let text = String::from_utf8_lossy(&raw);
-        let line = parse(strip_agent_log_prefix(text.trim_end_matches(['\n', '\r'])));
-        tracker.observe(&line);
-        let slave = line.config.and_then(|c| tracker.slave_port(c));
-        let json = serde_json::to_string(&LineJson::new(&line, slave)).map_err(|e| e.to_string())?;
-        writeln!(out, "{json}").map_err(|e| format!("writing stdout: {e}"))?;
-    }
-    out.flush().map_err(|e| format!("writing stdout: {e}"))
+    let mut input = std::io::stdin().lock();
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    ptp_agent::parse_command::ParseCommand::default().run(&mut input, &mut out).map(drop).map_err(|e| e.to_string())
 }
 
 fn run_agent(

@@ -11,7 +11,7 @@ fn metrics(port: u16) -> String {
 }
 
 fn wait_for(what: &str, done: impl FnMut() -> bool) {
-    ptp_testkit::probe::wait_for(what, Duration::from_secs(10), done)
+    ptp_testkit::probe::wait_for(what, Duration::from_secs(10), done);
 }
 
 #[test]

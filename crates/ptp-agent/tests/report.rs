@@ -122,7 +122,7 @@ fn names(npd: &NodePtpDevice) -> Vec<String> {
 }
 
 async fn wait_names(api: &Api<NodePtpDevice>, want: &[&str]) -> NodePtpDevice {
-    let want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+    let want: Vec<String> = want.iter().map(std::string::ToString::to_string).collect();
     wait_until(api, NODE, Duration::from_secs(10), |o| names(o) == want)
         .await
         .unwrap_or_else(|e| panic!("status devices never became {want:?}: {e}"))

@@ -85,7 +85,7 @@ fn a_kubelet_style_configmap_update_is_seen_through_inotify() {
 
 /// Waits until `ok` holds, for at most 10 s.
 fn wait_until(what: &str, ok: impl FnMut() -> bool) {
-    wait_for(what, Duration::from_secs(10), ok)
+    wait_for(what, Duration::from_secs(10), ok);
 }
 
 /// `ptp-agent run --profile FILE` with metrics and health on free ports.

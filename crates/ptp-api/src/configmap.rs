@@ -94,7 +94,7 @@ fn write_profile(out: &mut String, p: &PtpProfile) {
     o.string("ts2phcConf", p.ts2phc_conf.as_deref());
     o.string("synce4lConf", p.synce4l_conf.as_deref());
     o.string("chronydConf", p.chronyd_conf.as_deref());
-    o.string("ptpSchedulingPolicy", p.ptp_scheduling_policy.map(|s| s.as_str()));
+    o.string("ptpSchedulingPolicy", p.ptp_scheduling_policy.map(super::ptp_config::SchedulingPolicy::as_str));
     o.int("ptpSchedulingPriority", p.ptp_scheduling_priority);
     if let Some(t) = &p.ptp_clock_threshold {
         write_threshold(o.key("ptpClockThreshold"), t);

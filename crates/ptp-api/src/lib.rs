@@ -4,6 +4,8 @@
 //! (PtpConfigs and Nodes to each node's value: the operator renders every node with it, the agent
 //! its own). Pure: no I/O anywhere in this crate.
 
+#![forbid(unsafe_code)]
+
 pub mod cel_rules;
 pub mod configmap;
 pub mod crd;

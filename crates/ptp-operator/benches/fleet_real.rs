@@ -72,6 +72,7 @@ impl Proc {
 }
 
 impl Drop for Proc {
+    #[allow(unsafe_code)] // a syscall without a safe wrapper: see the SAFETY comment
     fn drop(&mut self) {
         // SIGTERM first (the agent stops its children), then SIGKILL.
         // SAFETY: kill(2) on our own child's pid; no memory is involved.
@@ -242,7 +243,7 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("ptp-fleet-real-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        runtime.block_on(run(cp, &dir, &operator_bin, &agent_bin, nodes, configs))
+        runtime.block_on(run(cp, &dir, &operator_bin, &agent_bin, nodes, configs));
     }));
     drop(runtime);
     if std::env::var_os("FLEET_KEEP_LOGS").is_some() {
@@ -547,7 +548,7 @@ async fn agent(
             let n = procfs::running_with("ptp4l", &run_dir_s, &["--summary_interval", &opt]);
             (n >= count).then_some(()).ok_or_else(|| format!("{n} running"))
         })
-        .await
+        .await;
     };
     let profiles = |group: usize| winners_of(configs, &node_info(0, group)).len();
     running("0".into(), profiles(0)).await;

@@ -40,7 +40,7 @@ fn main() {
 
     let text = std::fs::read_to_string(&output_file).expect("read output");
     let configmap: serde_json::Value = serde_json::from_str(&text).expect("JSON ConfigMap");
-    let data = configmap["data"].as_object().map(|d| d.len()).unwrap_or(0);
+    let data = configmap["data"].as_object().map(serde_json::Map::len).unwrap_or(0);
     let _ = std::fs::remove_dir_all(&dir);
     println!(
         "render -f nodes.yaml: {count} realistic Nodes, {:.0} MB of YAML ({} B per Node; generated in {:.1} s): exit {:?}, {data} ConfigMap keys, {:.1} s, peak RSS {:.0} MiB",
@@ -56,6 +56,7 @@ fn main() {
 }
 
 /// The largest peak resident set size (KiB) of the children waited for.
+#[allow(unsafe_code)] // a syscall without a safe wrapper: see the SAFETY comment
 fn peak_rss_of_children_kib() -> i64 {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: getrusage writes one `rusage` through the pointer, which is valid for that write.

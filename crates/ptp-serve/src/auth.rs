@@ -207,7 +207,7 @@ impl Authorizer {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Cache<Verdict>> {
         // The cache holds no invariant a panic could break: keep using it.
-        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -13,6 +13,8 @@
 //! * [`tls`], [`listener`], [`endpoint`]: TLS configurations, a TLS listener for
 //!   `axum::serve`, binding and serving.
 
+#![forbid(unsafe_code)]
+
 pub mod args;
 pub mod auth;
 pub mod cache;

@@ -128,7 +128,7 @@ impl ReloadingFiles {
     }
 
     fn current(&self, now: Instant) -> Arc<CertifiedKey> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if now.duration_since(state.checked) >= RELOAD_CHECK {
             state.checked = now;
             let stamps = (stamp(&self.cert), stamp(&self.key));
@@ -140,7 +140,7 @@ impl ReloadingFiles {
                         state.stamps = stamps;
                     }
                     Err(e) => {
-                        warn!(error = %e, "the changed TLS files do not load; still serving the previous certificate")
+                        warn!(error = %e, "the changed TLS files do not load; still serving the previous certificate");
                     }
                 }
             }
@@ -160,7 +160,9 @@ mod tests {
     use super::*;
 
     fn write_pair(dir: &Path, names: &[&str]) -> (PathBuf, PathBuf) {
-        let made = rcgen::generate_simple_self_signed(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+        let made =
+            rcgen::generate_simple_self_signed(names.iter().map(std::string::ToString::to_string).collect::<Vec<_>>())
+                .unwrap();
         let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
         std::fs::write(&cert, made.cert.pem()).unwrap();
         std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();

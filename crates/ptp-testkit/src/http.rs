@@ -76,7 +76,7 @@ fn resource_path(group: &str, version: &str, rest: &[&str]) -> Option<Route> {
         [plural] => p.plural = plural.to_string(),
         [plural, name] => (p.plural, p.name) = (plural.to_string(), Some(name.to_string())),
         [plural, name, sub] => {
-            (p.plural, p.name, p.sub) = (plural.to_string(), Some(name.to_string()), Some(sub.to_string()))
+            (p.plural, p.name, p.sub) = (plural.to_string(), Some(name.to_string()), Some(sub.to_string()));
         }
         _ => return None,
     }

@@ -77,6 +77,8 @@
 //!   path rather than the per-kind list.
 //! * Bookmarks are sent every second (configurable) instead of about every minute.
 
+#![forbid(unsafe_code)]
+
 pub mod cluster;
 pub mod discovery;
 pub mod error;

@@ -182,7 +182,7 @@ async fn watcher_with_label_selector_sees_objects_enter_and_leave() {
                 }
             })
             .await
-            .expect("reflector size")
+            .expect("reflector size");
         }
     };
     eventually(1).await;

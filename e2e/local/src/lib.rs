@@ -2,6 +2,8 @@
 //! child processes that die with the test and step timings (HTTP probes and process lookup are
 //! `ptp_testkit::probe`).
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};

@@ -47,7 +47,7 @@ pub struct DefaultDataSet {
 }
 
 impl DefaultDataSet {
-    pub(crate) fn decode(r: &mut Reader) -> Result<Self, MgmtError> {
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, MgmtError> {
         let flags = r.u8("flags")?;
         r.u8("reserved")?;
         Ok(DefaultDataSet {
@@ -73,7 +73,7 @@ pub struct CurrentDataSet {
 }
 
 impl CurrentDataSet {
-    pub(crate) fn decode(r: &mut Reader) -> Result<Self, MgmtError> {
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, MgmtError> {
         Ok(CurrentDataSet {
             steps_removed: r.u16("stepsRemoved")?,
             offset_from_master_scaled: r.i64("offsetFromMaster")?,
@@ -104,7 +104,7 @@ pub struct ParentDataSet {
 }
 
 impl ParentDataSet {
-    pub(crate) fn decode(r: &mut Reader) -> Result<Self, MgmtError> {
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, MgmtError> {
         let parent_port_identity = r.port_identity("parentPortIdentity")?;
         let parent_stats = r.u8("parentStats")?;
         r.u8("reserved")?;
@@ -156,7 +156,7 @@ pub struct TimePropertiesDataSet {
 }
 
 impl TimePropertiesDataSet {
-    pub(crate) fn decode(r: &mut Reader) -> Result<Self, MgmtError> {
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, MgmtError> {
         Ok(TimePropertiesDataSet {
             current_utc_offset: r.i16("currentUtcOffset")?,
             flags: TimeFlags::from_bits(r.u8("flags")?),
@@ -236,7 +236,7 @@ pub struct PortDataSet {
 }
 
 impl PortDataSet {
-    pub(crate) fn decode(r: &mut Reader) -> Result<Self, MgmtError> {
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, MgmtError> {
         Ok(PortDataSet {
             port_identity: r.port_identity("portIdentity")?,
             port_state: PortState::from_u8(r.u8("portState")?),
@@ -280,7 +280,7 @@ pub struct TimeStatusNp {
 }
 
 impl TimeStatusNp {
-    pub(crate) fn decode(r: &mut Reader) -> Result<Self, MgmtError> {
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, MgmtError> {
         Ok(TimeStatusNp {
             master_offset: r.i64("master_offset")?,
             ingress_time: r.i64("ingress_time")?,
@@ -324,7 +324,7 @@ pub struct PortPropertiesNp {
 }
 
 impl PortPropertiesNp {
-    pub(crate) fn decode(r: &mut Reader) -> Result<Self, MgmtError> {
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, MgmtError> {
         Ok(PortPropertiesNp {
             port_identity: r.port_identity("portIdentity")?,
             port_state: PortState::from_u8(r.u8("portState")?),
@@ -359,7 +359,7 @@ pub const STATS_COUNTERS: [(usize, &str); 10] = [
 
 impl PortStatsNp {
     /// `order` must be resolved (V3 or V4).
-    pub(crate) fn decode(r: &mut Reader, order: StatsOrder) -> Result<Self, MgmtError> {
+    pub(crate) fn decode(r: &mut Reader<'_>, order: StatsOrder) -> Result<Self, MgmtError> {
         let port_identity = r.port_identity("portIdentity")?;
         let mut counters = [[0u64; 16]; 2];
         for (way, field) in counters.iter_mut().zip(["rxMsgType", "txMsgType"]) {
@@ -387,7 +387,7 @@ pub struct GrandmasterSettingsNp {
 }
 
 impl GrandmasterSettingsNp {
-    pub(crate) fn decode(r: &mut Reader) -> Result<Self, MgmtError> {
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, MgmtError> {
         Ok(GrandmasterSettingsNp {
             clock_quality: r.clock_quality("clockQuality")?,
             current_utc_offset: r.i16("utc_offset")?,
@@ -431,7 +431,7 @@ impl SubscribeEventsNp {
         let bit = e as usize;
         self.bitmask.get(bit / 8).is_some_and(|b| b >> (bit % 8) & 1 == 1)
     }
-    pub(crate) fn decode(r: &mut Reader) -> Result<Self, MgmtError> {
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, MgmtError> {
         Ok(SubscribeEventsNp { duration: r.u16("duration")?, bitmask: r.take(64, "bitmask")?.to_vec() })
     }
     pub(crate) fn encode(&self) -> Vec<u8> {

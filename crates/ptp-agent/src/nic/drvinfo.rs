@@ -61,6 +61,7 @@ impl DrvInfoSocket {
     }
 
     /// Queries the driver information of `ifname` in the socket's network namespace.
+    #[allow(unsafe_code)] // a syscall without a safe wrapper: see the SAFETY comment
     pub fn query(&self, ifname: &str) -> Option<DrvInfo> {
         if ifname.is_empty() || ifname.len() >= IFNAMSIZ {
             return None;

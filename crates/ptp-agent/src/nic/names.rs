@@ -54,5 +54,5 @@ pub const HARDWARE_RAW_CLOCK: u32 = 6;
 
 /// The table's name for `bit`, or `bitN`.
 pub fn bit_name(table: &[&str], bit: u32) -> String {
-    table.get(bit as usize).map(|s| s.to_string()).unwrap_or_else(|| format!("bit{bit}"))
+    table.get(bit as usize).map(std::string::ToString::to_string).unwrap_or_else(|| format!("bit{bit}"))
 }

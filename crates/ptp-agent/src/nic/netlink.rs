@@ -290,7 +290,7 @@ mod tests {
     fn messages_round_trip_and_align() {
         let mut buf = message(20, NLM_F_MULTI, 7, &[1, 2, 3]);
         buf.extend(message(NLMSG_DONE, NLM_F_MULTI, 7, &0i32.to_ne_bytes()));
-        let all: Vec<Message> = messages(&buf).collect::<Result<_, _>>().unwrap();
+        let all: Vec<Message<'_>> = messages(&buf).collect::<Result<_, _>>().unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!((all[0].kind, all[0].seq, all[0].payload), (20, 7, &[1u8, 2, 3][..]));
         assert_eq!(error_of(&all[1]).unwrap(), (0, None));
@@ -352,10 +352,10 @@ mod tests {
             n.u32(3, 1).string(2, "eth0");
         })
         .u32(5, 42);
-        let top: Vec<Attr> = attrs(&w.buf).collect::<Result<_, _>>().unwrap();
+        let top: Vec<Attr<'_>> = attrs(&w.buf).collect::<Result<_, _>>().unwrap();
         assert_eq!(top.len(), 2);
         assert_eq!(top[0].kind, 1, "nested flag is masked");
-        let inner: Vec<Attr> = top[0].nested().collect::<Result<_, _>>().unwrap();
+        let inner: Vec<Attr<'_>> = top[0].nested().collect::<Result<_, _>>().unwrap();
         assert_eq!(inner[0].u32("flags").unwrap(), 1);
         assert_eq!(inner[1].string("name").unwrap(), "eth0");
         assert_eq!(top[1].u32("phc").unwrap(), 42);

@@ -22,6 +22,7 @@ pub struct LinkWatcher {
 
 impl LinkWatcher {
     /// Subscribes in the current namespace, or in `netns`. Needs a tokio runtime.
+    #[allow(unsafe_code)] // a syscall without a safe wrapper: see the SAFETY comment
     pub fn open(netns: Option<&Path>) -> Result<Self, NicError> {
         let socket = match netns {
             None => link_notifications()?,

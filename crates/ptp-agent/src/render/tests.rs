@@ -32,7 +32,7 @@ fn file<'a>(r: &'a RunPlan, path: &str) -> &'a str {
 }
 
 fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|s| s.to_string()).collect()
+    args.iter().map(std::string::ToString::to_string).collect()
 }
 
 fn s(text: &str) -> Option<String> {

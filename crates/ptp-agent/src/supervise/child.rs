@@ -106,6 +106,7 @@ pub struct Running {
 }
 
 /// Starts `spec`, its stdout and stderr read line by line into `sink` and the log.
+#[allow(unsafe_code)] // a syscall without a safe wrapper: see the SAFETY comment
 pub async fn spawn(spec: &ProcessSpec, sink: Arc<dyn LineSink>) -> Result<Running, Error> {
     let name: Arc<str> = Arc::from(spec.name.as_str());
     let fail = |message: String| Error::Process { process: spec.name.clone(), message };

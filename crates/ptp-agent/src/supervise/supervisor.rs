@@ -238,7 +238,7 @@ impl Run {
                     Ok(Ok(_)) => debug!(key = self.key, "ready to start"),
                     Ok(Err(_)) => debug!(key = self.key, "the readiness signal is gone: starting"),
                     Err(_) => {
-                        warn!(key = self.key, max_wait = ?gate.max_wait, "not ready after the longest wait: starting anyway")
+                        warn!(key = self.key, max_wait = ?gate.max_wait, "not ready after the longest wait: starting anyway");
                     }
                 }
             }

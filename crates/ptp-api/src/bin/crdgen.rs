@@ -1,6 +1,8 @@
 //! Writes the CRD YAML files into `config/crd/` and `charts/ptp-operator/crds/`.
 //! `crdgen --check` only compares and exits 1 when a file differs (for CI and pre-commit).
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 

@@ -77,7 +77,7 @@ mod tests {
     const PHC2SYS: &str = "arc:d:f:s:E:P:I:S:F:R:N:O:L:M:D:i:u:wn:xz:l:t:mqvh";
 
     fn args(words: &[&str]) -> Vec<String> {
-        words.iter().map(|w| w.to_string()).collect()
+        words.iter().map(std::string::ToString::to_string).collect()
     }
 
     fn short(flag: char, value: Option<&'static str>, word: &'static str) -> Opt<'static> {

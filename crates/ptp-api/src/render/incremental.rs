@@ -434,7 +434,7 @@ impl IncrementalRender {
         conflicts.dedup();
         Evaluated {
             value: join_encoded_profiles(chosen.values().map(|(_, _, encoded)| *encoded)),
-            selection: chosen.keys().map(|q| q.to_string()).collect(),
+            selection: chosen.keys().map(std::string::ToString::to_string).collect(),
             applied,
             conflicts,
         }
@@ -472,7 +472,7 @@ impl IncrementalRender {
     /// After the cluster's profile names changed: re-renders the other PtpConfigs with
     /// references, adding the nodes that carry a profile whose text changed to `affected`.
     fn rerender_references(&mut self, except: &ConfigKey, affected: &mut BTreeSet<String>, changes: &mut Changes) {
-        for (key, state) in self.configs.iter_mut() {
+        for (key, state) in &mut self.configs {
             if key == except || !state.rendered.has_references {
                 continue;
             }

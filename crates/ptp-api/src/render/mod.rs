@@ -181,7 +181,7 @@ pub fn render<'a>(configs: impl IntoIterator<Item = &'a PtpConfig>, nodes: &[Nod
         }
         let value = join_encoded_profiles(chosen.values().map(|(i, p)| records[*i].profiles[p].encoded.as_str()));
         output.data.insert(node.name.clone(), value);
-        output.selection.insert(node.name.clone(), chosen.keys().map(|q| q.to_string()).collect());
+        output.selection.insert(node.name.clone(), chosen.keys().map(std::string::ToString::to_string).collect());
         let picks: Vec<(usize, &str)> = chosen.into_values().collect();
         for (i, qualified) in conflicts {
             records[i].outcome.conflicts.push(qualified);

@@ -8,6 +8,7 @@ pub fn mib(kib: u64) -> f64 {
 }
 
 /// utime + stime of `pid` (every thread, exited ones included) in seconds (tick-sampled).
+#[allow(unsafe_code)] // a syscall without a safe wrapper: see the SAFETY comment
 pub fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which may hold spaces) start with field 3 (state).

@@ -127,7 +127,7 @@ impl Writer {
             match self.recorder.publish(&ev, reference).await {
                 Ok(()) => self.metrics.wrote("event", 1),
                 Err(e) => {
-                    tracing::warn!(error = %e, ptpconfig = %event.config, reason = %event.reason, "event not recorded")
+                    tracing::warn!(error = %e, ptpconfig = %event.config, reason = %event.reason, "event not recorded");
                 }
             }
         }

@@ -23,7 +23,7 @@ struct Inner {
 
 impl OwnWrites {
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn wrote_configmap(&self, data: &BTreeMap<String, String>) {

@@ -220,7 +220,7 @@ pub fn plan_from(
     let runs_agent = |n: &NodeInfo| snapshot.agent_selector.matches(&n.labels);
     if dirty.all || dirty.devices {
         let wanted: BTreeSet<&str> = engine.nodes().filter(|n| runs_agent(n)).map(|n| n.name.as_str()).collect();
-        create_devices = wanted.iter().filter(|n| !snapshot.devices.contains(**n)).map(|n| n.to_string()).collect();
+        create_devices = wanted.iter().filter(|n| !snapshot.devices.contains(**n)).map(ToString::to_string).collect();
         delete_devices = snapshot.devices.iter().filter(|d| !wanted.contains(d.as_str())).cloned().collect();
     } else {
         for name in &dirty.nodes {

@@ -21,7 +21,7 @@ use tracing::Instrument;
 use super::apply::Writer;
 use super::decode::DecodeCache;
 use super::feed::{NodeDelta, NodeFeed, sync_configs};
-use super::http::{Health, health_router, metrics_router, serve};
+use super::http::{Health, start};
 use super::leader::{LeaderElector, LeaseTiming};
 use super::metrics::OperatorMetrics;
 use super::own_writes::OwnWrites;
@@ -97,46 +97,25 @@ impl Controller {
         self.health.clone()
     }
 
-    /// Runs until `shutdown` turns true; a leader releases its lease on the way out.
+    /// Runs until `shutdown` turns true; a leader releases its lease on the way out. Fails only
+    /// at the start, when `/metrics` or `/healthz` cannot listen on its address.
     pub async fn run(self, shutdown: watch::Receiver<bool>) -> Result<(), crate::OperatorError> {
         let Controller { client, settings, registry, metrics, health, leader_tx, leader_rx } = self;
-        if let Some(addr) = settings.metrics_addr {
-            let security = &settings.metrics_security;
-            tracing::info!(%addr, serving = security.describe(), "serving /metrics");
-            let router = security.guard(metrics_router(registry));
-            spawn_server("metrics", addr, router, security.tls.clone(), shutdown.clone());
-        }
-        if let Some(addr) = settings.health_addr {
-            spawn_server("health", addr, health_router(health.clone()), None, shutdown.clone());
-        }
-        run_loop(client, settings, metrics, health, (leader_tx, leader_rx), shutdown).await
+        let served_metrics = settings.metrics_addr.map(|addr| (addr, &settings.metrics_security, registry));
+        let served_health = settings.health_addr.map(|addr| (addr, health.clone()));
+        start(served_metrics, served_health, &shutdown).await?;
+        run_loop(client, settings, metrics, health, (leader_tx, leader_rx), shutdown).await;
+        Ok(())
     }
 }
 
-/// Runs a controller until `shutdown` turns true.
+/// Runs a controller until `shutdown` turns true (see [`Controller::run`]).
 pub async fn run(
     client: Client,
     settings: ControllerSettings,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), crate::OperatorError> {
     Controller::new(client, settings).run(shutdown).await
-}
-
-fn spawn_server(
-    what: &'static str,
-    addr: SocketAddr,
-    router: axum::Router,
-    tls: Option<Arc<ptp_serve::ServerConfig>>,
-    stop: watch::Receiver<bool>,
-) {
-    tokio::spawn(
-        async move {
-            if let Err(e) = serve(addr, router, tls, stop).await {
-                tracing::error!(error = %e, %addr, "{what} server failed");
-            }
-        }
-        .instrument(tracing::info_span!("server", what)),
-    );
 }
 
 /// What one reconcile keeps until the next: the render engine and the node feed, the decode cache,
@@ -251,7 +230,7 @@ async fn run_loop(
     health: Arc<Health>,
     leadership: (watch::Sender<bool>, watch::Receiver<bool>),
     shutdown: watch::Receiver<bool>,
-) -> Result<(), crate::OperatorError> {
+) {
     let (leader_tx, mut leader_rx) = leadership;
     let own = OwnWrites::default();
     let mut watches = watches::start(&client, &settings, &own);
@@ -339,7 +318,7 @@ async fn run_loop(
             );
         }
     }
-    finish(election).await
+    finish(election).await;
 }
 
 /// Resolves once `stop` turns true (without holding a borrow across awaits).
@@ -347,12 +326,11 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
-async fn finish(election: Option<tokio::task::JoinHandle<()>>) -> Result<(), crate::OperatorError> {
+async fn finish(election: Option<tokio::task::JoinHandle<()>>) {
     if let Some(handle) = election {
         let _ = handle.await;
     }
     tracing::info!("stopped");
-    Ok(())
 }
 
 /// Now, to the second (what the API server stores), so unchanged conditions compare equal.

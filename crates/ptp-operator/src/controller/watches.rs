@@ -131,7 +131,7 @@ impl Caches {
     /// PtpConfigs (for Events) and their resourceVersions. Decodes the PtpConfigs through
     /// `decoder`, logging the ones that stop or start decoding.
     pub fn snapshot(&self, settings: &ControllerSettings, decoder: &mut DecodeCache) -> Cached {
-        let raws: Vec<Arc<RawPtpConfig>> = self.configs.iter().flat_map(|s| s.state()).collect();
+        let raws: Vec<Arc<RawPtpConfig>> = self.configs.iter().flat_map(Store::state).collect();
         let mut config_refs = BTreeMap::new();
         let mut versions = HashMap::new();
         for r in &raws {
@@ -139,7 +139,7 @@ impl Caches {
             versions.insert(key.clone(), r.metadata.resource_version.clone());
             config_refs.insert(key, r.object_ref(&()));
         }
-        let pass = decoder.decode(raws.iter().map(|r| r.as_ref()));
+        let pass = decoder.decode(raws.iter().map(AsRef::as_ref));
         for (key, error) in &pass.newly_undecodable {
             tracing::warn!(
                 ptpconfig = %key,

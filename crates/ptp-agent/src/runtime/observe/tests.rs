@@ -170,7 +170,7 @@ fn a_profile_owns_its_tags_keys_and_the_tags_its_options_set() {
     use crate::render::ProcessPlan;
     let process = |program, args: &[&str]| ProcessPlan {
         program,
-        args: args.iter().map(|a| a.to_string()).collect(),
+        args: args.iter().map(std::string::ToString::to_string).collect(),
         sched: None,
         config_file: None,
     };
