@@ -1,5 +1,8 @@
-//! `ptp-agent`: the per-node agent. `nics` prints the NICs discovery finds; `report` keeps this
-//! node's NodePtpDevice status up to date with them.
+//! `ptp-agent`: the per-node agent. `run` is what the DaemonSet runs (linuxptp from the node's
+//! profiles, metrics, probes, NodePtpDevice status); `nics` and `report` are the NIC discovery on
+//! its own; `pmc` queries a ptp4l over its management socket; `parse` turns linuxptp log lines into
+//! JSON as the agent reads them. Argument parsing and start-up only: each command's work is in the
+//! library (`ptp_agent::run`, `nic`, `report`, `mgmt`, `parse_command`).
 
 #![forbid(unsafe_code)]
 
@@ -14,7 +17,9 @@ use ptp_agent::report::{self, ReportSettings};
 use ptp_agent::supervise::{reaper, rundir};
 use tracing::error;
 
-/// Per-node PTP agent: NIC discovery, status reporting.
+/// Per-node PTP agent: runs ptp4l, phc2sys and ts2phc from the node's profiles with metrics,
+/// health probes and NodePtpDevice status (`run`); finds PTP NICs (`nics`, `report`); reads
+/// ptp4l's state over its socket (`pmc`); parses linuxptp log lines (`parse`).
 #[derive(Parser, Debug)]
 #[command(name = "ptp-agent", version, about, long_about = None)]
 struct Cli {
@@ -51,13 +56,20 @@ enum Command {
     },
     /// Query ptp4l over its management socket, like linuxptp's `pmc -u -b 0` ('GET PARENT_DATA_SET' ...).
     Pmc(ptp_agent::mgmt::cli::PmcArgs),
-    /// Parse linuxptp log lines from stdin; print one JSON object per line, in order.
+    /// Parse linuxptp log lines from stdin as the agent does, one JSON object per line.
+    ///
+    /// Each object has the line's kind, process, config, interface, offset, frequency, delay,
+    /// servo state or port state change, and the slave port a ptp4l `master offset` line is about,
+    /// in input order. Lines as `kubectl logs` shows them (with the agent's log prefix) work too.
     Parse,
-    /// Run linuxptp from the node's profiles and report it: from `--profile FILE` (standalone, or
-    /// the mounted ConfigMap), else from the API (`--profile-source`): rendered by the agent from
-    /// the PtpConfigs and its Node (`api`), or the ptp-configmap key named after the node
-    /// (`configmap`). Serves /metrics, /healthz and /readyz; in a cluster, writes the runtime
-    /// state into the node's NodePtpDevice status.
+    /// Run ptp4l, phc2sys and ts2phc from this node's profiles (the DaemonSet's command).
+    ///
+    /// The profiles come from `--profile FILE` (standalone, or the mounted ConfigMap), else from
+    /// the API (`--profile-source`): rendered by the agent from the PtpConfigs and its Node
+    /// (`api`), or the ptp-configmap key named after the node (`configmap`). Only what changed is
+    /// restarted; a value that cannot be used changes nothing that runs. Serves the
+    /// `openshift_ptp_*` metrics, /healthz and /readyz; in a cluster, writes the node's
+    /// NodePtpDevice status (devices, applied profiles, processes, clock state) and Events.
     Run {
         /// The node's profiles (what its ptp-configmap key holds); re-read when it changes.
         #[arg(long)]
