@@ -6,14 +6,12 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Router;
 use prometheus_client::registry::Registry;
 use ptp_serve::Security;
-use tracing::info;
 
 use crate::Error;
 
-pub use ptp_serve::{Health, metrics_router};
+pub use ptp_serve::Health;
 
 /// Where and how the endpoints are served.
 #[derive(Clone, Debug, Default)]
@@ -26,35 +24,18 @@ pub struct Endpoints {
     pub metrics_security: Security,
 }
 
-/// Binds both addresses, then serves them in the background for the life of the process.
+/// What `/readyz` answers while the agent is not ready.
+pub const NOT_READY: &str = "profiles not applied or a process is crash-looping";
+
+/// Binds both addresses, then serves them in the background for the life of the process
+/// ([`ptp_serve::start`], as the operator serves them).
 pub async fn start(endpoints: &Endpoints, registry: Arc<Registry>, health: Arc<Health>) -> Result<(), Error> {
-    let security = &endpoints.metrics_security;
-    let metrics = match endpoints.metrics {
-        Some(addr) => Some(ptp_serve::bind(addr, security.tls.clone()).await.map_err(|e| listen_error(addr, e))?),
-        None => None,
+    let served = ptp_serve::Endpoints {
+        metrics: endpoints.metrics.map(|addr| (addr, &endpoints.metrics_security, registry)),
+        probes: endpoints.health.map(|addr| (addr, health, NOT_READY)),
     };
-    let probes = match endpoints.health {
-        Some(addr) => Some(ptp_serve::bind(addr, None).await.map_err(|e| listen_error(addr, e))?),
-        None => None,
-    };
-    if let Some(bound) = metrics {
-        info!(addr = %bound.local_addr(), serving = security.describe(), "serving /metrics");
-        bound.spawn("metrics", security.guard(metrics_router(registry)), std::future::pending());
-    }
-    if let Some(bound) = probes {
-        bound.spawn("health", health_router(health), std::future::pending());
-    }
-    Ok(())
-}
-
-fn listen_error(addr: SocketAddr, e: ptp_serve::Error) -> Error {
-    match e {
+    ptp_serve::start(served, std::future::pending).await.map_err(|e| match e {
         ptp_serve::Error::Listen { addr, message } => Error::Listen { addr, message },
-        other => Error::Listen { addr: addr.to_string(), message: other.to_string() },
-    }
-}
-
-/// Readiness of the agent: `/readyz` says why it is not ready.
-pub fn health_router(health: Arc<Health>) -> Router {
-    ptp_serve::health_router(health, "profiles not applied or a process is crash-looping")
+        other => Error::Listen { addr: String::new(), message: other.to_string() },
+    })
 }

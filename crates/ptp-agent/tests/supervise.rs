@@ -449,7 +449,9 @@ fn agent_helper() {
         for _ in 0..2 {
             line_starting(&mut rx, "ready").await;
         }
-        let snapshot = sup.snapshot();
+        // A child's first line can arrive before the supervisor has published it as running.
+        let both = |s: &ChildSnapshot| ["a", "b"].iter().all(|k| running_pid(s, k).is_some());
+        let snapshot = wait_status(&sup, "both children running", both).await;
         let pids: Vec<String> =
             ["a", "b"].iter().filter_map(|k| running_pid(&snapshot, k)).map(|p| p.to_string()).collect();
         let terminated = ptp_agent::supervise::terminated().expect("signal handlers");

@@ -55,9 +55,16 @@ fn run(args: RunArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        let terminated = match ptp_serve::terminated() {
+            Ok(terminated) => terminated,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot install the SIGTERM and SIGINT handlers");
+                return ExitCode::FAILURE;
+            }
+        };
         let (stop_tx, stop_rx) = watch::channel(false);
         tokio::spawn(async move {
-            wait_for_signal().await;
+            terminated.await;
             tracing::info!("shutting down");
             let _ = stop_tx.send(true);
         });
@@ -69,21 +76,6 @@ fn run(args: RunArgs) -> ExitCode {
             }
         }
     })
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
 
 fn init_logging(format: LogFormat) {

@@ -134,3 +134,41 @@ pub fn refusal(verdict: &Verdict) -> Response {
     }
     response
 }
+
+/// What a binary serves: `/metrics` (with its security) and the probes (`/healthz`, `/readyz`,
+/// with the text `/readyz` answers while not ready), each on its own address or not at all.
+pub struct Endpoints<'a> {
+    pub metrics: Option<(SocketAddr, &'a Security, Arc<prometheus_client::registry::Registry>)>,
+    pub probes: Option<(SocketAddr, Arc<crate::probes::Health>, &'static str)>,
+}
+
+/// Binds every address of `endpoints` first, so that a busy or bad address fails the start with
+/// an error naming it ([`Error::Listen`]), then serves them in the background until `shutdown`
+/// resolves (a future made by `shutdown` for each; the agent and the operator both start this
+/// way).
+pub async fn start<F>(endpoints: Endpoints<'_>, shutdown: impl Fn() -> F) -> Result<(), Error>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let metrics = match endpoints.metrics {
+        Some((addr, security, registry)) => {
+            let bound = bind(addr, security.tls.clone()).await?;
+            Some((bound, security.guard(crate::probes::metrics_router(registry)), security.describe()))
+        }
+        None => None,
+    };
+    let probes = match endpoints.probes {
+        Some((addr, health, not_ready)) => {
+            Some((bind(addr, None).await?, crate::probes::health_router(health, not_ready)))
+        }
+        None => None,
+    };
+    if let Some((bound, router, serving)) = metrics {
+        tracing::info!(addr = %bound.local_addr(), serving, "serving /metrics");
+        bound.spawn("metrics", router, shutdown());
+    }
+    if let Some((bound, router)) = probes {
+        bound.spawn("health", router, shutdown());
+    }
+    Ok(())
+}

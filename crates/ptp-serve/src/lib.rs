@@ -23,13 +23,15 @@ pub mod error;
 pub mod kube_review;
 pub mod listener;
 pub mod probes;
+pub mod signals;
 pub mod tls;
 
 pub use args::{MetricsArgs, MetricsAuth, MetricsTls, parse_addr};
 pub use auth::{Access, Authorizer, Reviewer, UserInfo, Verdict};
-pub use endpoint::{Bound, Security, bind, protect};
+pub use endpoint::{Bound, Endpoints, Security, bind, protect, start};
 pub use error::Error;
 pub use kube_review::KubeReviewer;
 pub use probes::{Health, health_router, metrics_router};
 pub use rustls::ServerConfig;
+pub use signals::terminated;
 pub use tls::TlsSource;

@@ -23,17 +23,4 @@ pub use child::{Discard, LineSink, LogLine, Stream};
 pub use spec::{ProcessSpec, SchedPolicy, Scheduling};
 pub use supervisor::{ChildSnapshot, ChildStatus, Gate, State, Supervisor, SupervisorSettings};
 
-/// A future resolving when the agent is asked to stop: SIGTERM (kubelet) or SIGINT (a terminal).
-/// The handlers are installed by this call, so that a signal arriving before the future is first
-/// polled is not lost (nor kills the agent with its default action).
-pub fn terminated() -> std::io::Result<impl Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    Ok(async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
-    })
-}
+pub use ptp_serve::terminated;
