@@ -2,7 +2,8 @@
 # Fuzzes every input that crosses a trust boundary with cargo-fuzz (libFuzzer), SECONDS per target
 # (default 60): netlink replies (ethtool TSINFO, the rtnetlink link dump), linuxptp log lines,
 # the node's profile JSON from the ConfigMap through the agent's renderer, ptp4l.conf text, the
-# *Opts splitting and owned-options check, and the YAML/JSON `ptp-operator render` reads.
+# *Opts splitting and owned-options check, the YAML/JSON `ptp-operator render` reads, and ptp4l's
+# management replies.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     # e.g. scripts/fuzz.sh 300 profiles options
 #
@@ -62,6 +63,7 @@ all_targets=(
     "ptp4l_conf"
     "options"
     "render_input config/samples"
+    "mgmt"
 )
 fuzz_dir=crates/ptp-fuzz
 selected=()

@@ -43,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         for process in &rendered.processes {
-            let program = program_of(Path::new(process.name));
+            let program = process.program;
             // The agent's own -f (and phc2sys's -t) are the only owned options of the argv.
             let mut expected = Vec::new();
             if process.config_file.is_some() {
@@ -53,7 +53,7 @@ fuzz_target!(|data: &[u8]| {
                 expected.push("message_tag");
             }
             let owned: Vec<&str> = check_options(program, &process.args).into_iter().map(|c| c.owned).collect();
-            assert_eq!(owned, expected, "{} {:?}", process.name, process.args);
+            assert_eq!(owned, expected, "{} {:?}", program.name(), process.args);
         }
     }
 });
