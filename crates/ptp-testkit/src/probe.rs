@@ -112,3 +112,34 @@ pub fn agent_run(agent: &str, node: &str, profile: &Path, run_dir: &Path) -> Com
         .stderr(std::process::Stdio::null());
     command
 }
+
+/// Runs `command(flag, taken, other)` for `--metrics-addr` and then `--health-addr` pointed at an
+/// address another socket holds (`other` is the other flag, to be given `none`), and asserts that
+/// the program exits with status 1 within 20 s, its stderr naming `listening on <address>`.
+pub fn assert_taken_addresses_are_fatal(command: impl Fn(&str, &str, &str) -> Command) {
+    let taken = TcpListener::bind("127.0.0.1:0").expect("a port");
+    let addr = taken.local_addr().expect("bound").to_string();
+    for (flag, other) in [("--metrics-addr", "--health-addr"), ("--health-addr", "--metrics-addr")] {
+        let mut child = command(flag, &addr, other)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("starts");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("status") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{flag} {addr} (taken): still running after 20 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        let _ = child.stderr.take().expect("stderr").read_to_string(&mut stderr);
+        assert_eq!(status.code(), Some(1), "{flag}: {stderr}");
+        assert!(stderr.contains(&format!("listening on {addr}")), "{flag}: {stderr}");
+    }
+}
