@@ -84,6 +84,9 @@ fn agent_runs_ptp4l_against_a_software_grandmaster() {
     let a = profile("lab-a", "labnode1", "");
     write_profiles(&profiles, &[a.clone(), profile("lab-b", "labnode2", "")]);
     let run_dir: PathBuf = dir.join("run");
+    // This agent's ptp4l of run id `id`: by the path of its configuration in this test's run
+    // directory (other agents on the machine run `ptp4l.0.config` too).
+    let ptp4l_of = |id: u32| pids_of("ptp4l", &run_dir.join(format!("ptp4l.{id}.config")).display().to_string());
     let mut agent = Killed(
         node.command(no_systime[0])
             .args(&no_systime[1..])
@@ -127,18 +130,18 @@ fn agent_runs_ptp4l_against_a_software_grandmaster() {
             && m.contains(r#"openshift_ptp_interface_role{process="ptp4l",node="lab-node",iface="labnode2"} 1"#)
     });
 
-    let pid_a = pids_of("ptp4l", "ptp4l.0.config");
-    let pid_b = pids_of("ptp4l", "ptp4l.1.config");
+    let pid_a = ptp4l_of(0);
+    let pid_b = ptp4l_of(1);
     assert_eq!((pid_a.len(), pid_b.len()), (1, 1), "one ptp4l per profile");
 
     // Editing one of two profiles restarts only that one.
     write_profiles(&profiles, &[a.clone(), profile("lab-b", "labnode2", " -l 6")]);
     wait_until("lab-b restarted", Duration::from_secs(15), || {
-        let now = pids_of("ptp4l", "ptp4l.1.config");
+        let now = ptp4l_of(1);
         now.len() == 1 && now != pid_b
     });
-    assert_eq!(pids_of("ptp4l", "ptp4l.0.config"), pid_a, "the unchanged profile keeps its process");
-    let pid_b = pids_of("ptp4l", "ptp4l.1.config");
+    assert_eq!(ptp4l_of(0), pid_a, "the unchanged profile keeps its process");
+    let pid_b = ptp4l_of(1);
 
     // A malformed update, and an update with one invalid profile, leave everything running.
     std::fs::write(&profiles, "[{\"name\":").unwrap();
@@ -146,16 +149,16 @@ fn agent_runs_ptp4l_against_a_software_grandmaster() {
         let m = metrics(&node);
         m.contains("ptp_agent_profile_source_valid 0") && m.contains("ptp_agent_profile_source_errors_total 1")
     });
-    assert_eq!(pids_of("ptp4l", "ptp4l.0.config"), pid_a);
-    assert_eq!(pids_of("ptp4l", "ptp4l.1.config"), pid_b, "a malformed value keeps what runs");
+    assert_eq!(ptp4l_of(0), pid_a);
+    assert_eq!(ptp4l_of(1), pid_b, "a malformed value keeps what runs");
     let bad_conf = serde_json::json!({"name": "lab-b", "interface": "labnode2", "ptp4lOpts": "-S", "ptp4lConf": "[global]\nslaveOnly\n"});
     write_profiles(&profiles, &[a, bad_conf.to_string()]);
     wait_until("the invalid lab-b refused", Duration::from_secs(15), || {
         let m = metrics(&node);
         m.contains("ptp_agent_profile_source_valid 1") && m.contains("ptp_agent_refused_profiles 1")
     });
-    assert_eq!(pids_of("ptp4l", "ptp4l.0.config"), pid_a);
-    assert_eq!(pids_of("ptp4l", "ptp4l.1.config"), pid_b, "the invalid update of lab-b keeps the running version");
+    assert_eq!(ptp4l_of(0), pid_a);
+    assert_eq!(ptp4l_of(1), pid_b, "the invalid update of lab-b keeps the running version");
 
     // Losing the grandmaster: samples stop, the clock holds over, then runs free; the port leaves
     // SLAVE on the announce timeout.
@@ -184,7 +187,7 @@ fn agent_runs_ptp4l_against_a_software_grandmaster() {
         std::thread::sleep(Duration::from_millis(50));
     }
     wait_until("no ptp4l left", Duration::from_secs(5), || {
-        pids_of("ptp4l", "ptp4l.0.config").is_empty() && pids_of("ptp4l", "ptp4l.1.config").is_empty()
+        ptp4l_of(0).is_empty() && ptp4l_of(1).is_empty()
     });
     let _ = std::fs::remove_dir_all(&dir);
 }
