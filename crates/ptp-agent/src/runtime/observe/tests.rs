@@ -184,6 +184,7 @@ fn a_profile_owns_its_tags_keys_and_the_tags_its_options_set() {
                 process(ptp_api::Program::Phc2sys, phc2sys),
             ],
             ptp4l_ports: Vec::new(),
+            ptp4l_domain: 0,
         };
         owned_configs(&plan).into_iter().collect::<Vec<_>>()
     };
