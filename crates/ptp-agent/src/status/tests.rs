@@ -25,6 +25,7 @@ fn state(offset: i64, clock: ClockState) -> AgentState {
                 process(Program::Phc2sys, Some(ProcessState::Waiting), None),
                 process(Program::Ts2phc, None, None),
             ],
+            ptp: None,
         }],
         value_hash: Some("h".into()),
         applied_once: true,
