@@ -417,7 +417,13 @@ impl Runtime {
                 processes.push(ProcessView { key, state, restarts, clock: shared.observer.clock_of(key) });
             }
             let ptp = shared.views.get(&ProcessKey::new(Program::Ptp4l, plan.run_id).to_string()).cloned().flatten();
-            profiles.push(ProfileView { name: name.clone(), run_id: plan.run_id, processes, ptp });
+            profiles.push(ProfileView {
+                name: name.clone(),
+                run_id: plan.run_id,
+                processes,
+                ptp,
+                ptp4l_ports: plan.ptp4l_ports.clone(),
+            });
         }
         let effects = shared.observer.on_time(Instant::now());
         shared.apply(effects);

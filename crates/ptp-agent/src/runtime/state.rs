@@ -40,6 +40,8 @@ pub struct ProfileView {
     pub processes: Vec<ProcessView>,
     /// What its ptp4l's management data say, while ptp4l answers (`None` without ptp4l).
     pub ptp: Option<PtpView>,
+    /// The interfaces of ptp4l's ports, port 1 first.
+    pub ptp4l_ports: Vec<String>,
 }
 
 /// One process of an applied profile.
@@ -104,7 +106,7 @@ mod tests {
             })
             .collect();
         AgentState {
-            profiles: vec![ProfileView { name: "p".into(), run_id: 0, processes, ptp: None }],
+            profiles: vec![ProfileView { name: "p".into(), run_id: 0, processes, ptp: None, ptp4l_ports: Vec::new() }],
             applied_once: true,
             ..AgentState::default()
         }
