@@ -103,6 +103,28 @@ struct Instance {
     _ptp4l: Killed,
     socket: PathBuf,
     pmc: PathBuf,
+    conf: PathBuf,
+    bin: PathBuf,
+}
+
+impl Instance {
+    fn spawn(&self) -> Killed {
+        spawn_ptp4l(&self._ns, &self.bin, &self.conf)
+    }
+}
+
+fn spawn_ptp4l(ns: &NetNs, bin: &Path, conf: &Path) -> Killed {
+    Killed(
+        ns.command(WITHOUT_SYS_TIME[0])
+            .args(&WITHOUT_SYS_TIME[1..])
+            .arg(bin.join("ptp4l"))
+            .args(["-S", "-i", "mga", "-i", "mgb", "-f"])
+            .arg(conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 fn start(version: &str, bin: &Path, dir: &Path) -> Instance {
@@ -119,18 +141,8 @@ fn start(version: &str, bin: &Path, dir: &Path) -> Instance {
     }
     let conf_path = dir.join(format!("ptp4l.{version}.config"));
     std::fs::write(&conf_path, conf).unwrap();
-    let ptp4l = Killed(
-        ns.command(WITHOUT_SYS_TIME[0])
-            .args(&WITHOUT_SYS_TIME[1..])
-            .arg(bin.join("ptp4l"))
-            .args(["-S", "-i", "mga", "-i", "mgb", "-f"])
-            .arg(&conf_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    Instance { _ns: ns, _ptp4l: ptp4l, socket, pmc: bin.join("pmc") }
+    let ptp4l = spawn_ptp4l(&ns, bin, &conf_path);
+    Instance { _ns: ns, _ptp4l: ptp4l, socket, pmc: bin.join("pmc"), conf: conf_path, bin: bin.to_path_buf() }
 }
 
 fn settings() -> SessionSettings {
@@ -275,6 +287,107 @@ async fn port_state_notifications_4_2() {
     };
     check_without_sys_time().unwrap();
     notifications("4.2", &bin).await;
+}
+
+/// The follower: a view that equals what pmc says, port states as notifications move them,
+/// the view gone when ptp4l is killed and back once it runs again (noticed by the renewal
+/// without a pid, and at once with one).
+async fn follower(version: &str, bin: &Path) {
+    use ptp_agent::mgmt::follow::{FollowSettings, follow};
+    use ptp_agent::mgmt::view::PtpView;
+    let dir = tempfile::tempdir().unwrap();
+    let mut instance = start(version, bin, dir.path());
+    let mut settings = FollowSettings::new(instance.socket.clone(), DOMAIN);
+    settings.subscription = 2;
+    settings.backoff = (Duration::from_millis(20), Duration::from_secs(1));
+    settings.local_dir = Some(dir.path().to_path_buf());
+    let (pid_tx, pid_rx) = tokio::sync::watch::channel(Some(1));
+    let (view_tx, mut views) = tokio::sync::watch::channel::<Option<PtpView>>(None);
+    let task = tokio::spawn(follow(settings, pid_rx, move |v| {
+        view_tx.send_replace(v.cloned());
+    }));
+    let wait = async |views: &mut tokio::sync::watch::Receiver<Option<PtpView>>,
+                      what: &str,
+                      f: &dyn Fn(&Option<PtpView>) -> bool| {
+        let seen =
+            tokio::time::timeout(Duration::from_secs(20), views.wait_for(|v| f(v))).await.map(|r| r.unwrap().clone());
+        seen.unwrap_or_else(|_| panic!("{version}: timed out waiting for {what}: {:?}", *views.borrow()))
+    };
+    let view = wait(&mut views, "both ports MASTER", &|v| {
+        v.as_ref().is_some_and(|v| v.ports.len() == 2 && v.ports.iter().all(|p| p.state.as_str() == "MASTER"))
+    })
+    .await
+    .unwrap();
+    let out = Command::new(&instance.pmc)
+        .args(["-u", "-b", "0", "-d", &DOMAIN.to_string(), "-s"])
+        .arg(&instance.socket)
+        .arg("GET PARENT_DATA_SET")
+        .output()
+        .unwrap();
+    let pmc = parse_pmc(&String::from_utf8_lossy(&out.stdout));
+    let field = |name: &str| pmc[0].fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap();
+    assert_eq!(view.gm_identity.to_string(), field("grandmasterIdentity"));
+    assert_eq!(view.gm_clock_class.to_string(), field("gm.ClockClass"));
+    assert_eq!(format!("0x{:02x}", view.gm_clock_accuracy), field("gm.ClockAccuracy"));
+    assert_eq!(format!("0x{:04x}", view.gm_offset_scaled_log_variance), field("gm.OffsetScaledLogVariance"));
+
+    instance._ns.ip(["link", "set", "mgb", "down"]).unwrap();
+    let t = Instant::now();
+    wait(&mut views, "port 2 FAULTY", &|v| {
+        v.as_ref().is_some_and(|v| v.port(2).is_some_and(|s| s.as_str() == "FAULTY"))
+    })
+    .await;
+    eprintln!("{version}: port 2 FAULTY in the view {} ms after the link went down", t.elapsed().as_millis());
+    instance._ns.ip(["link", "set", "mgb", "up"]).unwrap();
+
+    // Killed, no pid change: the renewal finds out.
+    drop(std::mem::replace(&mut instance._ptp4l, Killed(Command::new("true").spawn().unwrap())));
+    wait(&mut views, "the view gone", &|v| v.is_none()).await;
+    instance._ptp4l = instance.spawn();
+    wait(&mut views, "the view back after a restart", &|v| v.is_some()).await;
+    // Killed and restarted with a new pid: the follower starts over at once (it sees the new
+    // instance's ports LISTENING before they become MASTER).
+    let master = |v: &Option<PtpView>| v.as_ref().is_some_and(|v| v.port(1).is_some_and(|s| s.as_str() == "MASTER"));
+    wait(&mut views, "port 1 MASTER", &master).await;
+    drop(std::mem::replace(&mut instance._ptp4l, Killed(Command::new("true").spawn().unwrap())));
+    instance._ptp4l = instance.spawn();
+    let t = Instant::now();
+    pid_tx.send_replace(Some(2));
+    let fresh = |v: &Option<PtpView>| v.as_ref().is_some_and(|v| v.port(1).is_some_and(|s| s.as_str() == "LISTENING"));
+    wait(&mut views, "the new instance's port 1 LISTENING after a new pid", &fresh).await;
+    eprintln!("{version}: view back {} ms after the new pid", t.elapsed().as_millis());
+    pid_tx.send_replace(None);
+    wait(&mut views, "no view while not running", &|v| v.is_none()).await;
+    drop(pid_tx);
+    tokio::time::timeout(Duration::from_secs(5), task).await.expect("the follower ends with its pid channel").unwrap();
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("ptp-agent-mgmt"))
+        .collect();
+    assert_eq!(left, Vec::<String>::new(), "the follower's socket file is removed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follower_3_1() {
+    if !require_root("follower_3_1") {
+        return;
+    }
+    check_without_sys_time().unwrap();
+    follower("3.1", Path::new("/usr/sbin")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follower_4_2() {
+    if !require_root("follower_4_2") {
+        return;
+    }
+    let Some(bin) = linuxptp_42() else {
+        eprintln!("######## SKIPPED follower_4_2: no linuxptp 4.2 build (scripts/linuxptp.sh) ########");
+        return;
+    };
+    check_without_sys_time().unwrap();
+    follower("4.2", &bin).await;
 }
 
 /// `ptp-agent pmc ... | head`: a closed stdout ends the command with an error, not a panic.

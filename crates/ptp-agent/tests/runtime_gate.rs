@@ -161,3 +161,37 @@ async fn silence_turns_locked_into_holdover_then_freerun_without_a_tick() {
     consumer.abort();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A profile with ptp4l gets one management follower while it runs; stopping the profile (or
+/// restarting it) leaves no follower task behind. The fake ptp4l has no socket: the follower
+/// keeps retrying, which is what it does while a real ptp4l starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_per_running_ptp4l_and_none_left_after_the_profile_stops() {
+    let value = r#"[{"name":"p","interface":"eth9","ptp4lOpts":"-S"},{"name":"q","interface":"eth8","ptp4lOpts":"-S"},{"name":"r","ptp4lOpts":"","phc2sysOpts":"-a"}]"#;
+    let (mut runtime, consumer, _registry, dir) = runtime_with_profiles("followers", FAKE_PHC2SYS, value).await;
+    runtime.tick();
+    assert_eq!(runtime.live_followers(), 2, "p and q run ptp4l, r does not");
+    let wait_for = async |runtime: &Runtime, n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while runtime.live_followers() != n {
+            assert!(Instant::now() < deadline, "{} followers alive, expected {n}", runtime.live_followers());
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    let q_changed =
+        r#"[{"name":"p","interface":"eth9","ptp4lOpts":"-S"},{"name":"q","interface":"eth8","ptp4lOpts":"-S -2"}]"#;
+    runtime.apply(&decode_node_profiles(q_changed).unwrap()).await;
+    wait_for(&runtime, 2).await;
+    runtime.apply(&decode_node_profiles(r#"[{"name":"p","interface":"eth9","ptp4lOpts":"-S"}]"#).unwrap()).await;
+    wait_for(&runtime, 1).await;
+    runtime.apply(&decode_node_profiles("[]").unwrap()).await;
+    wait_for(&runtime, 0).await;
+    runtime.apply(&decode_node_profiles(r#"[{"name":"p","interface":"eth9","ptp4lOpts":"-S"}]"#).unwrap()).await;
+    assert_eq!(runtime.live_followers(), 1);
+    runtime.shutdown().await;
+    wait_for(&runtime, 0).await;
+    let state = runtime.subscribe().borrow().clone();
+    assert!(state.profiles.iter().all(|p| p.ptp.is_none()), "no ptp4l answers: no view");
+    consumer.abort();
+    let _ = std::fs::remove_dir_all(dir);
+}

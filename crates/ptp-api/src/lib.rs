@@ -25,8 +25,8 @@ pub use configmap::{
 };
 pub use decode::{Decoded, DecodedSpec, RawPtpConfig, decode_spec};
 pub use node_ptp_device::{
-    ClockState, HardwareInfo, NodePtpDevice, NodePtpDeviceSpec, NodePtpDeviceStatus, ProcessState, ProcessStatus,
-    PtpDevice,
+    ClockState, HardwareInfo, NodePtpDevice, NodePtpDeviceSpec, NodePtpDeviceStatus, PortStatus, ProcessState,
+    ProcessStatus, PtpDevice,
 };
 pub use options::Program;
 pub use ptp_config::{

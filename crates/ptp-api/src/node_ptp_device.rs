@@ -42,6 +42,12 @@ use serde::{Deserialize, Serialize};
         description = "Clock state: LOCKED, HOLDOVER or FREERUN"
     ),
     printcolumn(
+        name = "Class",
+        type_ = "integer",
+        json_path = ".status.clockClass",
+        description = "Grandmaster clock class ptp4l reports (PARENT_DATA_SET gm.ClockClass)"
+    ),
+    printcolumn(
         name = "Offset",
         type_ = "integer",
         json_path = ".status.offsetNs",
@@ -80,6 +86,10 @@ pub struct NodePtpDeviceStatus {
     /// Last offset from the master, in nanoseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset_ns: Option<i64>,
+    /// The grandmaster clock class of the first profile (by name) whose ptp4l answers
+    /// management requests (its `processes[].clockClass`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_class: Option<i32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
@@ -148,6 +158,33 @@ pub struct ProcessStatus {
     /// That interface: ptp4l's slave port, phc2sys's `CLOCK_REALTIME`, ts2phc's NIC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iface: Option<String>,
+    /// ptp4l only, while it answers management requests: its grandmaster's identity
+    /// (`xxxxxx.xxxx.xxxxxx`, PARENT_DATA_SET grandmasterIdentity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gm_identity: Option<String>,
+    /// ptp4l only: the grandmaster's clock class (PARENT_DATA_SET gm.ClockClass).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_class: Option<i32>,
+    /// ptp4l only: steps removed from the grandmaster (CURRENT_DATA_SET).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps_removed: Option<i32>,
+    /// ptp4l only: the state of each port (PORT_DATA_SET).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<Vec<PortStatus>>,
+}
+
+/// One port of a ptp4l, from its management data.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct PortStatus {
+    /// ptp4l's port number (from 1, in the order of its configuration's port sections).
+    pub port: i32,
+    /// The interface, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iface: Option<String>,
+    /// As pmc prints it: `INITIALIZING`, `FAULTY`, `DISABLED`, `LISTENING`, `PRE_MASTER`,
+    /// `MASTER`, `PASSIVE`, `UNCALIBRATED`, `SLAVE`.
+    pub state: String,
 }
 
 /// What a supervised process is doing (a stopped one is not listed).

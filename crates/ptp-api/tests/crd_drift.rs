@@ -36,7 +36,7 @@ fn generated_crds_parse_back_and_carry_the_api_surface() {
                 assert_eq!(short, ["ptpcfg"]);
             }
             "NodePtpDevice" => {
-                assert_eq!(columns, ["Devices", "Profiles", "State", "Offset", "Age"]);
+                assert_eq!(columns, ["Devices", "Profiles", "State", "Class", "Offset", "Age"]);
                 assert_eq!(crd.spec.names.singular.as_deref(), Some("nodeptpdevice"));
                 assert_eq!(short, ["npd"]);
             }

@@ -70,16 +70,26 @@ impl PortTracker {
         let port = line.port?;
         let key = (config.to_string(), port);
         if let Some(name) = line.port_name {
-            self.names.insert(key.clone(), name.to_string());
+            self.names.insert(key, name.to_string());
         }
         let role = line.role()?;
+        Some(self.set_role(config, port, role))
+    }
+
+    /// Port `port` of `config` has `role` now (from a line or from management data); returns its
+    /// name and the role.
+    pub fn set_role(&mut self, config: &str, port: u32, role: Role) -> (String, Role) {
         if role == Role::Slave {
             self.slave.insert(config.to_string(), port);
         } else if self.slave.get(config) == Some(&port) {
             self.slave.remove(config);
         }
-        let name = self.name(config, port, None);
-        Some((name, role))
+        (self.name(config, port, None), role)
+    }
+
+    /// Whether port `port` of `config` is the slave port.
+    pub fn is_slave(&self, config: &str, port: u32) -> bool {
+        self.slave.get(config) == Some(&port)
     }
 
     /// The name port `port` of `config` has, or gets from a line naming it `named`: that name,

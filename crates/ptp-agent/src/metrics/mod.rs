@@ -3,7 +3,9 @@
 //! `_delay_ns` {from, process, node, iface}; `_clock_state` {process, node, iface} (0 FREERUN,
 //! 1 LOCKED, 2 HOLDOVER); `_interface_role` {process, node, iface} (0 PASSIVE, 1 SLAVE,
 //! 2 MASTER, 3 FAULTY, 4 UNKNOWN, 5 LISTENING); `_process_status` and `_process_restart_count`
-//! {process, node, config}. Series of a removed profile are removed. The agent's own:
+//! {process, node, config}; `_clock_class` {process="ptp4l", node, config} (the grandmaster's
+//! class from ptp4l's management data: PARENT_DATA_SET gm.ClockClass, the Go daemon's labels
+//! with the sidecar's `config`). Series of a removed profile are removed. The agent's own:
 //! `ptp_agent_refused_profiles`, `ptp_agent_discarded_log_bytes_total` {process} (output of
 //! lines over the line cap) and `ptp_agent_ignored_log_lines_total` {reason} (lines over the line
 //! cap, lines kept out of the metrics by the bounds of [`budget`], lines dropped because the parser
@@ -37,6 +39,15 @@ pub struct IfaceLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ProcessLabels {
+    pub process: String,
+    pub node: String,
+    pub config: String,
+}
+
+/// `openshift_ptp_clock_class`: the Go daemon's `{process, node}` with the cloud-event-proxy
+/// sidecar's `config`, which tells the ptp4l instances of several profiles apart.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClockClassLabels {
     pub process: String,
     pub node: String,
     pub config: String,
@@ -97,6 +108,7 @@ pub struct AgentMetrics {
     role: Family<IfaceLabels, Gauge>,
     process_status: Family<ProcessLabels, Gauge>,
     restarts: Family<ProcessLabels, Gauge>,
+    clock_class: Family<ClockClassLabels, Gauge>,
     refused: Gauge,
     output: OutputCounters,
     source_valid: Gauge,
@@ -128,6 +140,7 @@ impl AgentMetrics {
             role: Family::default(),
             process_status: Family::default(),
             restarts: Family::default(),
+            clock_class: Family::default(),
             refused: Gauge::default(),
             output: OutputCounters::default(),
             source_valid: Gauge::default(),
@@ -150,6 +163,11 @@ impl AgentMetrics {
         r.register("process_status", "0 = DOWN, 1 = UP", m.process_status.clone());
         // A gauge, so that the exported name stays exactly the Go daemon's (no `_total`).
         r.register("process_restart_count", "Restarts of the process", m.restarts.clone());
+        r.register(
+            "clock_class",
+            "6 = Locked, 7 = PRC unlocked in-spec, 52/187 = PRC unlocked out-of-spec, 135 = T-BC holdover in-spec, 165 = T-BC holdover out-of-spec, 248 = Default, 255 = Slave Only Clock",
+            m.clock_class.clone(),
+        );
         let agent = registry.sub_registry_with_prefix("ptp_agent");
         agent.register(
             "refused_profiles",
@@ -213,6 +231,20 @@ impl AgentMetrics {
         self.owned_processes.entry(config.to_string()).or_default().insert(labels);
     }
 
+    /// The grandmaster clock class ptp4l of `config` reports (PARENT_DATA_SET gm.ClockClass);
+    /// `None` removes the series (ptp4l does not answer).
+    pub fn clock_class(&mut self, config: &str, class: Option<u8>) {
+        let labels = ClockClassLabels { process: "ptp4l".into(), node: self.node.clone(), config: config.into() };
+        match class {
+            Some(class) => {
+                self.clock_class.get_or_create(&labels).set(i64::from(class));
+            }
+            None => {
+                self.clock_class.remove(&labels);
+            }
+        }
+    }
+
     /// How many profiles of the last update were refused.
     pub fn refused(&self, count: usize) {
         self.refused.set(count as i64);
@@ -258,6 +290,7 @@ impl AgentMetrics {
 
     /// Removes every series of `config` (its profile went away or restarted).
     pub fn forget(&mut self, config: &str) {
+        self.clock_class(config, None);
         for labels in self.owned_samples.remove(config).unwrap_or_default() {
             self.offset.remove(&labels);
             self.max_offset.remove(&labels);
@@ -306,6 +339,8 @@ mod tests {
         m.role("ptp4l.0.config", "ptp4l", "ens1f0", 1);
         m.process("ptp4l.0.config", "ptp4l", true, 2);
         m.sample("ptp4l.1.config", "phc", "phc2sys", "CLOCK_REALTIME", Sample::default());
+        m.clock_class("ptp4l.0.config", Some(6));
+        m.clock_class("ptp4l.1.config", Some(248));
         m.refused(2);
         m.output().discarded("ptp4l", 5000);
         m.output().ignored(REASON_BACKLOG);
@@ -319,6 +354,9 @@ mod tests {
             r#"openshift_ptp_interface_role{process="ptp4l",node="worker-0",iface="ens1f0"} 1"#,
             r#"openshift_ptp_process_status{process="ptp4l",node="worker-0",config="ptp4l.0.config"} 1"#,
             r#"openshift_ptp_process_restart_count{process="ptp4l",node="worker-0",config="ptp4l.0.config"} 2"#,
+            r#"openshift_ptp_clock_class{process="ptp4l",node="worker-0",config="ptp4l.0.config"} 6"#,
+            r#"openshift_ptp_clock_class{process="ptp4l",node="worker-0",config="ptp4l.1.config"} 248"#,
+            "# HELP openshift_ptp_clock_class 6 = Locked, 7 = PRC unlocked in-spec, 52/187 = PRC unlocked out-of-spec, 135 = T-BC holdover in-spec, 165 = T-BC holdover out-of-spec, 248 = Default, 255 = Slave Only Clock",
             "ptp_agent_refused_profiles 2",
             r#"ptp_agent_discarded_log_bytes_total{process="ptp4l"} 5000"#,
             r#"ptp_agent_ignored_log_lines_total{reason="line_too_long"} 1"#,
@@ -346,5 +384,8 @@ mod tests {
         let t = text(&registry);
         assert!(!t.contains("ens1f0") && !t.contains("ptp4l.0.config"), "{t}");
         assert!(t.contains("CLOCK_REALTIME"), "other profiles keep their series");
+        assert!(t.contains(r#"config="ptp4l.1.config"} 248"#), "and their clock class");
+        m.clock_class("ptp4l.1.config", None);
+        assert!(!text(&registry).contains("openshift_ptp_clock_class{"), "no answer, no clock class");
     }
 }

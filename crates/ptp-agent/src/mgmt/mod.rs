@@ -9,17 +9,22 @@
 //!   SUBSCRIBE_EVENTS_NP). PORT_STATS_NP counters differ in byte order between linuxptp 3.x and
 //!   4.x, not in length: see [`StatsOrder`].
 //! * [`text`]: a message as pmc prints it.
+//! * [`view`]: what the agent reports of one ptp4l ([`view::PtpView`]: grandmaster, clock
+//!   class, distance, time properties, port states), built from datasets (pure).
 //!
 //! All of that is pure and never panics on any input (fuzzed in tests/mgmt_fuzz.rs): a short or
 //! malformed datagram is a [`MgmtError`] naming the dataset and field. I/O lives at the edges:
-//! [`socket`] (a tokio UNIX datagram session) and [`cli`] (`ptp-agent pmc`).
+//! [`socket`] (a tokio UNIX datagram session), [`follow`] (one session per running ptp4l that
+//! keeps its [`view::PtpView`] current for the runtime) and [`cli`] (`ptp-agent pmc`).
 
 pub mod cli;
 pub mod dataset;
+pub mod follow;
 pub mod id;
 pub mod message;
 pub mod socket;
 pub mod text;
+pub mod view;
 mod wire;
 
 pub use dataset::*;

@@ -90,6 +90,9 @@ pub struct RunPlan {
     /// The interfaces of ptp4l's configuration, in the order of its port sections (ptp4l numbers
     /// its ports from 1 in this order); empty when ptp4l does not run.
     pub ptp4l_ports: Vec<String>,
+    /// ptp4l's `domainNumber` (its `[global]` value, or `--domainNumber` in `ptp4lOpts`, which
+    /// wins as on ptp4l's command line; default 0): management messages must carry it.
+    pub ptp4l_domain: u8,
 }
 
 impl RunPlan {
@@ -168,6 +171,7 @@ pub fn render_profile(profile: &PtpProfile, run_id: u32, run_dir: &Path) -> Resu
         files: Vec::new(),
         processes: Vec::new(),
         ptp4l_ports: Vec::new(),
+        ptp4l_domain: 0,
     };
 
     if let Some(opts) = options(profile, Program::Ts2phc).map_err(fail)? {
@@ -197,6 +201,7 @@ pub fn render_profile(profile: &PtpProfile, run_id: u32, run_dir: &Path) -> Resu
         if !gives(&opts, Program::Ptp4l, 'm', None) {
             args.push("-m".into());
         }
+        rendered.ptp4l_domain = domain_number(conf.get("global", "domainNumber"), &opts).map_err(fail)?;
         args.extend(opts);
         rendered.ptp4l_ports = conf.interface_names().map(str::to_string).collect();
         rendered.files.push((file.clone(), conf.render()));
@@ -299,6 +304,30 @@ fn gives(args: &[String], program: Program, flag: char, key: Option<&str>) -> bo
         Opt::Short { flag: f, .. } => *f == flag,
         Opt::Long { name, .. } => key.is_some_and(|k| !name.is_empty() && k.starts_with(name)),
     })
+}
+
+/// ptp4l's domain: `--domainNumber` in its options, else the `[global]` value, else 0.
+fn domain_number(global: Option<&str>, opts: &[String]) -> Result<u8, String> {
+    let mut words = opts.iter();
+    let mut given = None;
+    while let Some(word) = words.next() {
+        if let Some(rest) = word.strip_prefix("--domainNumber") {
+            given = match rest.strip_prefix('=') {
+                Some(value) => Some(value),
+                None if rest.is_empty() => words.next().map(String::as_str),
+                None => given,
+            };
+        }
+    }
+    match given.or(global) {
+        None => Ok(0),
+        Some(text) => text
+            .trim()
+            .parse::<u8>()
+            .ok()
+            .filter(|d| *d <= 127)
+            .ok_or_else(|| format!("ptp4l domainNumber {text:?} is not a number in 0..=127")),
+    }
 }
 
 impl fmt::Display for RunPlan {

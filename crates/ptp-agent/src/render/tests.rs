@@ -420,3 +420,21 @@ fn display_lists_files_then_processes() {
          argv: phc2sys -z /var/run/ptp4l.3.socket -t '[ptp4l.3.config]' -m -a\n"
     );
 }
+
+#[test]
+fn the_domain_comes_from_the_options_then_the_global_section_then_zero() {
+    let domain = |conf: Option<&str>, opts: &str| {
+        render(&profile(|p| {
+            p.ptp4l_conf = conf.map(str::to_string);
+            p.ptp4l_opts = s(opts);
+        }))
+        .ptp4l_domain
+    };
+    assert_eq!(domain(None, "-2"), 0);
+    assert_eq!(domain(Some("[global]\ndomainNumber 24\n"), "-2"), 24);
+    assert_eq!(domain(Some("[global]\ndomainNumber 24\n"), "--domainNumber 25"), 25, "the command line wins");
+    assert_eq!(domain(Some("[global]\ndomainNumber 24\n"), "--domainNumber=26"), 26);
+    assert_eq!(domain(Some("[eth0]\n"), ""), 0);
+    let e = render_err(&profile(|p| p.ptp4l_conf = s("[global]\ndomainNumber 300\n")));
+    assert!(e.contains("domainNumber \"300\""), "{e}");
+}

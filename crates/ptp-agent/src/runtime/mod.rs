@@ -5,6 +5,13 @@
 //!
 //! Data flows one way: profile values in; files, processes and metrics out; the snapshot out on a
 //! `watch` channel ([`Runtime::subscribe`]) after every change ([`Runtime::tick`]).
+//!
+//! Each running ptp4l has a management follower ([`crate::mgmt::follow`]), started and stopped
+//! with its profile and told the child's pid on every tick (a new pid: it starts over). Its
+//! views go into the published state (`ProfileView::ptp`) and `openshift_ptp_clock_class`;
+//! a port state that changed feeds the line observer as if its port line had arrived
+//! ([`LineObserver::observe_port_state`]), so a slave port going FAULTY or LISTENING moves the
+//! clock at once (log lines stay the fallback); each change wakes the main loop.
 
 pub mod logs;
 pub mod observe;
@@ -12,6 +19,7 @@ pub mod state;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -20,8 +28,11 @@ use tokio::sync::{Notify, mpsc, watch};
 use tracing::{info, warn};
 
 use crate::clockstate::Thresholds;
+use crate::logparse::Role;
 use crate::metrics::{AgentMetrics, OutputCounters};
-use crate::render::{ProcessKey, RunIds, RunPlan};
+use crate::mgmt::follow::{FollowSettings, follow};
+use crate::mgmt::view::PtpView;
+use crate::render::{ProcessKey, RunIds, RunPlan, ptp4l_socket_path};
 use crate::supervise::{Gate, LogLine, ProcessSpec, Scheduling, State, Supervisor, rundir};
 use crate::update::{AppliedProfile, Refusal, UpdatePlan, plan_update};
 use observe::{Effect, LineObserver};
@@ -56,10 +67,30 @@ struct Shared {
     /// ptp4l config → opens the phc2sys gate of its profile.
     gates: HashMap<String, watch::Sender<bool>>,
     output: OutputCounters,
+    /// ptp4l config → the last view of its follower (`None`: ptp4l does not answer).
+    views: HashMap<String, Option<PtpView>>,
 }
 
 impl Shared {
     /// Carries out what the observer decided.
+    /// A follower's new view of the ptp4l of `config` (ignored once the profile stopped): the
+    /// clock class, and each port whose state changed, into the line observer.
+    fn take_view(&mut self, config: &str, view: Option<&PtpView>, now: Instant) {
+        if !self.observer.is_open(config) {
+            return;
+        }
+        let before = self.views.insert(config.to_string(), view.cloned()).flatten();
+        self.metrics.clock_class(config, view.map(|v| v.gm_clock_class));
+        let Some(view) = view else { return };
+        for port in &view.ports {
+            if before.as_ref().and_then(|b| b.port(port.number)) != Some(port.state) {
+                let role = Role::from_state(port.state.as_str(), None);
+                let effects = self.observer.observe_port_state(config, u32::from(port.number), role, now);
+                self.apply(effects);
+            }
+        }
+    }
+
     fn apply(&mut self, effects: Vec<Effect>) {
         for effect in effects {
             match effect {
@@ -110,6 +141,32 @@ pub struct Runtime {
     /// Notified when a line or time changed a clock's state, or a line made a new clock.
     clocks_changed: Arc<Notify>,
     state: watch::Sender<Arc<AgentState>>,
+    /// Run id → the management follower of the profile's ptp4l.
+    followers: HashMap<u32, Follower>,
+    /// Follower tasks alive (a task's guard counts it down when it ends or is aborted).
+    live_followers: Arc<AtomicUsize>,
+}
+
+/// A running follower: its task, and where it learns ptp4l's pid.
+struct Follower {
+    task: tokio::task::JoinHandle<()>,
+    running: watch::Sender<Option<i32>>,
+}
+
+/// Counts a follower task while it lives.
+struct Alive(Arc<AtomicUsize>);
+
+impl Alive {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Alive(count.clone())
+    }
+}
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// SHA-256 of a profile source value, lowercase hex (as `sha256sum` prints it).
@@ -128,7 +185,8 @@ impl Runtime {
         let (tx, rx) = mpsc::channel(LINE_QUEUE);
         let output = metrics.output();
         let supervisor = Supervisor::new(settings.supervisor, Arc::new(logs::QueueSink::new(tx, output.clone())));
-        let shared = Shared { observer: LineObserver::default(), metrics, gates: HashMap::new(), output };
+        let shared =
+            Shared { observer: LineObserver::default(), metrics, gates: HashMap::new(), output, views: HashMap::new() };
         let runtime = Runtime {
             settings,
             supervisor,
@@ -141,6 +199,8 @@ impl Runtime {
             shared: Arc::new(Mutex::new(shared)),
             clocks_changed: Arc::new(Notify::new()),
             state: watch::Sender::new(Arc::default()),
+            followers: HashMap::new(),
+            live_followers: Arc::new(AtomicUsize::new(0)),
         };
         (runtime, rx)
     }
@@ -206,12 +266,22 @@ impl Runtime {
         plan
     }
 
+    /// How many management follower tasks are alive (one per profile running ptp4l).
+    pub fn live_followers(&self) -> usize {
+        self.live_followers.load(Ordering::SeqCst)
+    }
+
     async fn stop_profile(&mut self, plan: &RunPlan) {
+        if let Some(follower) = self.followers.remove(&plan.run_id) {
+            follower.task.abort();
+        }
         for process in &plan.processes {
             self.supervisor.stop(&plan.key(process).to_string()).await;
         }
         let mut shared = lock(&self.shared);
-        shared.gates.remove(&ProcessKey::new(Program::Ptp4l, plan.run_id).to_string());
+        let ptp4l = ProcessKey::new(Program::Ptp4l, plan.run_id).to_string();
+        shared.gates.remove(&ptp4l);
+        shared.views.remove(&ptp4l);
         // Closed under the same lock as the removal: a late line of this profile, still queued,
         // cannot bring a series back.
         for config in shared.observer.close(plan) {
@@ -231,6 +301,9 @@ impl Runtime {
         let thresholds = Thresholds::from_profile(applied.profile.ptp_clock_threshold.as_ref());
         lock(&self.shared).observer.open(plan, thresholds);
         let runs_ptp4l = plan.runs(Program::Ptp4l);
+        if runs_ptp4l {
+            self.start_follower(plan);
+        }
         for process in &plan.processes {
             let name = process.program.name();
             let program = self.settings.bin_dir.as_ref().map_or_else(|| PathBuf::from(name), |dir| dir.join(name));
@@ -247,6 +320,34 @@ impl Runtime {
             } else {
                 self.supervisor.start(key.to_string(), spec);
             }
+        }
+    }
+
+    /// The management follower of the profile's ptp4l: its views go into [`Shared::take_view`]
+    /// and wake the main loop.
+    fn start_follower(&mut self, plan: &RunPlan) {
+        let config = ProcessKey::new(Program::Ptp4l, plan.run_id).to_string();
+        let mut settings =
+            FollowSettings::new(ptp4l_socket_path(&self.settings.run_dir, plan.run_id), plan.ptp4l_domain);
+        settings.local_dir = Some(self.settings.run_dir.clone());
+        let (running, pids) = watch::channel(None);
+        let shared = self.shared.clone();
+        let changed = self.clocks_changed.clone();
+        let alive = Alive::new(&self.live_followers);
+        let span = tracing::info_span!("ptp4l_management", profile = %plan.profile, config = %config);
+        let task = tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                let _alive = alive;
+                follow(settings, pids, move |view| {
+                    lock(&shared).take_view(&config, view, Instant::now());
+                    changed.notify_one();
+                })
+                .await;
+            },
+            span,
+        ));
+        if let Some(old) = self.followers.insert(plan.run_id, Follower { task, running }) {
+            old.task.abort();
         }
     }
 
@@ -275,8 +376,8 @@ impl Runtime {
         ))
     }
 
-    /// Resolves after a line or time changed a clock's state (or a line made a new clock) since
-    /// the last call.
+    /// Resolves after a line or time changed a clock's state (or a line made a new clock), or a
+    /// ptp4l's management view changed, since the last call.
     pub async fn clocks_changed(&self) {
         self.clocks_changed.notified().await;
     }
@@ -304,9 +405,25 @@ impl Runtime {
                         shared.apply(effects);
                     }
                 }
+                if key.program == Program::Ptp4l
+                    && let Some(follower) = self.followers.get(&plan.run_id)
+                {
+                    let pid = child.and_then(|c| match c.state {
+                        State::Running { pid, .. } => Some(pid),
+                        _ => None,
+                    });
+                    follower.running.send_if_modified(|p| std::mem::replace(p, pid) != pid);
+                }
                 processes.push(ProcessView { key, state, restarts, clock: shared.observer.clock_of(key) });
             }
-            profiles.push(ProfileView { name: name.clone(), run_id: plan.run_id, processes });
+            let ptp = shared.views.get(&ProcessKey::new(Program::Ptp4l, plan.run_id).to_string()).cloned().flatten();
+            profiles.push(ProfileView {
+                name: name.clone(),
+                run_id: plan.run_id,
+                processes,
+                ptp,
+                ptp4l_ports: plan.ptp4l_ports.clone(),
+            });
         }
         let effects = shared.observer.on_time(Instant::now());
         shared.apply(effects);
@@ -330,8 +447,11 @@ impl Runtime {
         });
     }
 
-    /// Stops every child.
+    /// Stops every follower and every child.
     pub async fn shutdown(&self) {
+        for follower in self.followers.values() {
+            follower.task.abort();
+        }
         self.supervisor.stop_all().await;
     }
 

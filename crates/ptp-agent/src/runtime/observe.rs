@@ -224,8 +224,45 @@ impl LineObserver {
         if !self.admitted(config, admitted, effects) {
             return;
         }
+        let was_slave = self.ports.is_slave(config, port);
         let Some((iface, role)) = self.ports.observe(line) else { return };
-        let clock = ClockKey::new(config, process, &iface);
+        self.role_changed(config, process, &iface, role, was_slave, now, effects);
+    }
+
+    /// Port `port` of the ptp4l of `config` has `role`, from its management data: the same
+    /// effects as its port line would have had, at once. Port 0 (the UDS port) and a closed
+    /// config change nothing.
+    pub fn observe_port_state(&mut self, config: &str, port: u32, role: Role, now: Instant) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if port == 0 || !self.is_open(config) {
+            return effects;
+        }
+        let name = self.ports.name(config, port, None);
+        let admitted = self.budget.admit_port(config, PTP4L, port, &name);
+        if !self.admitted(config, admitted, &mut effects) {
+            return effects;
+        }
+        let was_slave = self.ports.is_slave(config, port);
+        let (iface, role) = self.ports.set_role(config, port, role);
+        self.role_changed(config, PTP4L, &iface, role, was_slave, now, &mut effects);
+        effects
+    }
+
+    /// A port's role changed: its metric; the slave port replaces the `master` placeholder; a
+    /// slave port that goes FAULTY, or back to LISTENING (its master gone), makes a LOCKED
+    /// clock hold over.
+    #[allow(clippy::too_many_arguments)]
+    fn role_changed(
+        &mut self,
+        config: &str,
+        process: &str,
+        iface: &str,
+        role: Role,
+        was_slave: bool,
+        now: Instant,
+        effects: &mut Vec<Effect>,
+    ) {
+        let clock = ClockKey::new(config, process, iface);
         effects.push(Effect::Role { clock: clock.clone(), role });
         if role == Role::Slave {
             // Samples so far were labelled `master`; from now on they name the port.
@@ -234,9 +271,8 @@ impl LineObserver {
             self.budget.release(config, process, "master");
             effects.push(Effect::ForgetIface(master));
         }
-        if role == Role::Faulty
-            && let Some(tracker) = self.clocks.get_mut(&clock)
-        {
+        let lost_master = role == Role::Faulty || (was_slave && role == Role::Listening);
+        if lost_master && let Some(tracker) = self.clocks.get_mut(&clock) {
             let state = tracker.on_slave_faulty(now);
             effects.push(Effect::Clock { clock, state });
         }

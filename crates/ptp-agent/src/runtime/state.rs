@@ -5,6 +5,7 @@
 
 use ptp_api::{ClockState, ProcessState};
 
+use crate::mgmt::view::PtpView;
 use crate::render::ProcessKey;
 use crate::supervise::{ChildStatus, State};
 use crate::update::Refusal;
@@ -37,6 +38,10 @@ pub struct ProfileView {
     pub name: String,
     pub run_id: u32,
     pub processes: Vec<ProcessView>,
+    /// What its ptp4l's management data say, while ptp4l answers (`None` without ptp4l).
+    pub ptp: Option<PtpView>,
+    /// The interfaces of ptp4l's ports, port 1 first.
+    pub ptp4l_ports: Vec<String>,
 }
 
 /// One process of an applied profile.
@@ -101,7 +106,7 @@ mod tests {
             })
             .collect();
         AgentState {
-            profiles: vec![ProfileView { name: "p".into(), run_id: 0, processes }],
+            profiles: vec![ProfileView { name: "p".into(), run_id: 0, processes, ptp: None, ptp4l_ports: Vec::new() }],
             applied_once: true,
             ..AgentState::default()
         }

@@ -13,7 +13,7 @@ pub mod writer;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use ptp_api::{NodePtpDeviceStatus, ProcessStatus};
+use ptp_api::{NodePtpDeviceStatus, PortStatus, ProcessStatus, Program};
 
 use crate::runtime::state::AgentState;
 use crate::update::Refusal;
@@ -54,13 +54,32 @@ pub fn profiles_validity(source_error: Option<&str>, refused: &[Refusal], applie
 }
 
 /// The runtime fields of the status (without `conditions` and `lastUpdateTime`): every process
-/// of every applied profile that is not stopped, with its worst interface.
+/// of every applied profile that is not stopped, with its worst interface; for ptp4l, what its
+/// management data say (grandmaster, clock class, steps removed, port states); the first
+/// profile's clock class.
 pub fn runtime_status(state: &AgentState) -> NodePtpDeviceStatus {
     let processes = state
         .processes()
         .filter_map(|(profile, p)| {
             let run = p.state?;
+            let ptp = profile.ptp.as_ref().filter(|_| p.key.program == Program::Ptp4l);
             Some(ProcessStatus {
+                gm_identity: ptp.map(|v| v.gm_identity.to_string()),
+                clock_class: ptp.map(|v| i32::from(v.gm_clock_class)),
+                steps_removed: ptp.map(|v| i32::from(v.steps_removed)),
+                ports: ptp.map(|v| {
+                    v.ports
+                        .iter()
+                        .map(|port| PortStatus {
+                            port: i32::from(port.number),
+                            iface: usize::from(port.number)
+                                .checked_sub(1)
+                                .and_then(|i| profile.ptp4l_ports.get(i))
+                                .cloned(),
+                            state: port.state.as_str().to_string(),
+                        })
+                        .collect()
+                }),
                 profile: profile.name.clone(),
                 process: p.key.program.name().to_string(),
                 state: run,
@@ -77,6 +96,7 @@ pub fn runtime_status(state: &AgentState) -> NodePtpDeviceStatus {
         processes: Some(processes),
         clock_state: state.clock_state,
         offset_ns: state.offset_ns,
+        clock_class: state.profiles.iter().find_map(|p| p.ptp.as_ref()).map(|v| i32::from(v.gm_clock_class)),
         ..NodePtpDeviceStatus::default()
     }
 }

@@ -25,6 +25,8 @@ fn state(offset: i64, clock: ClockState) -> AgentState {
                 process(Program::Phc2sys, Some(ProcessState::Waiting), None),
                 process(Program::Ts2phc, None, None),
             ],
+            ptp: None,
+            ptp4l_ports: Vec::new(),
         }],
         value_hash: Some("h".into()),
         applied_once: true,
@@ -110,4 +112,59 @@ fn profiles_valid_names_an_unusable_source_before_the_refusals_that_stand() {
     let condition = profiles_valid_condition(&both, since.clone());
     assert_eq!((condition.status.as_str(), condition.reason.as_str()), ("False", "ProfileSourceInvalid"));
     assert_eq!(profiles_valid_condition(&ok, since).status, "True");
+}
+
+/// ptp4l's entry carries what its management data say (ports named after the config's port
+/// sections); the node's clock class is the first profile's; a new grandmaster is written at once.
+#[test]
+fn ptp4l_reports_its_grandmaster_clock_class_and_ports() {
+    use crate::mgmt::ClockIdentity;
+    use crate::mgmt::dataset::PortState;
+    use crate::mgmt::view::{PortView, PtpView};
+    let view = |gm: u8, class: u8| PtpView {
+        clock_identity: ClockIdentity([1; 8]),
+        gm_identity: ClockIdentity([0x50, 0x7c, 0x6f, 0xff, 0xfe, 0x1f, 0xb1, gm]),
+        gm_clock_class: class,
+        gm_clock_accuracy: 0x21,
+        gm_offset_scaled_log_variance: 0x4e5d,
+        steps_removed: 1,
+        offset_from_master_ns: 3.0,
+        mean_path_delay_ns: 100.0,
+        time_source: 0x20,
+        current_utc_offset: 37,
+        current_utc_offset_valid: true,
+        leap61: false,
+        leap59: false,
+        ports: vec![PortView { number: 1, state: PortState::Slave }, PortView { number: 2, state: PortState::Master }],
+    };
+    let with = |v: Option<PtpView>| {
+        let mut s = state(5, ClockState::Locked);
+        s.profiles[0].ptp = v;
+        s.profiles[0].ptp4l_ports = vec!["ens1f0".into()];
+        runtime_status(&s)
+    };
+    let status = with(Some(view(0xb9, 6)));
+    assert_eq!(status.clock_class, Some(6));
+    let processes = status.processes.clone().unwrap();
+    let ptp4l = &processes[0];
+    assert_eq!(ptp4l.gm_identity.as_deref(), Some("507c6f.fffe.1fb1b9"));
+    assert_eq!((ptp4l.clock_class, ptp4l.steps_removed), (Some(6), Some(1)));
+    assert_eq!(
+        ptp4l.ports,
+        Some(vec![
+            PortStatus { port: 1, iface: Some("ens1f0".into()), state: "SLAVE".into() },
+            PortStatus { port: 2, iface: None, state: "MASTER".into() },
+        ])
+    );
+    assert_eq!((processes[1].gm_identity.as_deref(), processes[1].clock_class), (None, None), "phc2sys has none");
+    let json = serde_json::to_value(&status).unwrap();
+    assert_eq!(json["clockClass"], 6);
+    assert_eq!(json["processes"][0]["gmIdentity"], "507c6f.fffe.1fb1b9");
+    assert_eq!(json["processes"][0]["stepsRemoved"], 1);
+    assert_eq!(json["processes"][0]["ports"][0]["state"], "SLAVE");
+    let other_gm = with(Some(view(0xc0, 7)));
+    let soon = Some(Duration::from_secs(1));
+    assert!(write_due(Some(&status), &other_gm, soon, Duration::from_secs(300)), "a new grandmaster at once");
+    let gone = with(None);
+    assert_eq!((gone.clock_class, gone.processes.unwrap()[0].ports.clone()), (None, None), "no answer, no data");
 }

@@ -184,6 +184,7 @@ fn a_profile_owns_its_tags_keys_and_the_tags_its_options_set() {
                 process(ptp_api::Program::Phc2sys, phc2sys),
             ],
             ptp4l_ports: Vec::new(),
+            ptp4l_domain: 0,
         };
         owned_configs(&plan).into_iter().collect::<Vec<_>>()
     };
@@ -193,4 +194,49 @@ fn a_profile_owns_its_tags_keys_and_the_tags_its_options_set() {
     // No tag the parser would read: nothing more.
     assert_eq!(owned(&["-t", "bare"]), ["phc2sys.3.config", "ptp4l.3.config"]);
     assert_eq!(owned(&["-t"]), ["phc2sys.3.config", "ptp4l.3.config"]);
+}
+
+/// Management data moves the clock as a port line would, at once: a locked slave that goes
+/// FAULTY or back to LISTENING holds over; port 0 and closed configs change nothing.
+#[test]
+fn a_port_state_from_management_acts_like_its_port_line() {
+    let mut o = opened("[global]\n[ens1f0]\n[ens1f1]\n");
+    let now = Instant::now();
+    let port = clock(CFG, "ptp4l", "ens1f1");
+    let slave = o.observe_port_state(CFG, 2, Role::Slave, now);
+    assert_eq!(
+        slave,
+        [Effect::Role { clock: port.clone(), role: Role::Slave }, Effect::ForgetIface(clock(CFG, "ptp4l", "master"))],
+        "named after the config's second port section"
+    );
+    let sample = see(&mut o, "ptp4l[2.0]: [ptp4l.0.config] master offset 5 s2 freq -3 path delay 10", now);
+    assert!(
+        sample.contains(&Effect::Clock { clock: port.clone(), state: ClockState::Locked }),
+        "samples name the slave port"
+    );
+    let listening = o.observe_port_state(CFG, 2, Role::Listening, now);
+    assert_eq!(
+        listening,
+        [
+            Effect::Role { clock: port.clone(), role: Role::Listening },
+            Effect::Clock { clock: port.clone(), state: ClockState::Holdover }
+        ]
+    );
+    assert_eq!(o.clock_of(ProcessKey::new(ptp_api::Program::Ptp4l, 0)).map(|c| c.state), Some(ClockState::Holdover));
+
+    let mut o = opened("[global]\n[ens1f0]\n");
+    o.observe_port_state(CFG, 1, Role::Slave, now);
+    see(&mut o, "ptp4l[2.0]: [ptp4l.0.config] master offset 5 s2 freq -3 path delay 10", now);
+    let faulty = o.observe_port_state(CFG, 1, Role::Faulty, now);
+    assert!(faulty.contains(&Effect::Clock { clock: clock(CFG, "ptp4l", "ens1f0"), state: ClockState::Holdover }));
+    let master = o.observe_port_state(CFG, 1, Role::Master, now);
+    assert_eq!(
+        master,
+        [Effect::Role { clock: clock(CFG, "ptp4l", "ens1f0"), role: Role::Master }],
+        "not a lost master"
+    );
+
+    assert_eq!(o.observe_port_state(CFG, 0, Role::Slave, now), [], "port 0 is the UDS port");
+    o.close(&plan("[global]\n[ens1f0]\n", Some("-a -r")));
+    assert_eq!(o.observe_port_state(CFG, 1, Role::Slave, now), [], "a closed config");
 }

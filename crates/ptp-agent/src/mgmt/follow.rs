@@ -1,0 +1,222 @@
+//! The follower of one running ptp4l (an edge): a management [`Session`] on its socket that
+//! keeps a [`PtpView`] current and hands it to `on_view` whenever it changes (`None` while
+//! ptp4l does not answer).
+//!
+//! * It connects when `running` says ptp4l runs (the runtime sends the child's pid; a new pid is
+//!   a restart: the session starts over), retrying with backoff ([`FollowSettings::backoff`])
+//!   while the socket is not there yet or does not answer.
+//! * Connected: GETs DEFAULT, CURRENT, PARENT, TIME_PROPERTIES and PORT_DATA_SET (every port),
+//!   then subscribes to port-state and parent-data-set notifications (the latter exist from
+//!   linuxptp 4.2; 3.1 accepts the bit and never sends one). A port-state notification updates
+//!   that port and fetches CURRENT, PARENT and TIME_PROPERTIES again (on 3.1 a new grandmaster
+//!   shows as the slave port going UNCALIBRATED); a parent notification updates the parent and
+//!   fetches CURRENT and TIME_PROPERTIES.
+//! * The subscription is renewed at half its duration (linuxptp before 4.4 expires it), and
+//!   everything is fetched again every [`FollowSettings::refresh`] as a safety net. A request
+//!   that fails (ptp4l gone) drops the view and starts over.
+//!
+//! Never runs `pmc`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tracing::{debug, info};
+
+use super::MgmtError;
+use super::dataset::Event;
+use super::id::ManagementId;
+use super::message::{Body, Tlv};
+use super::socket::{Session, SessionSettings};
+use super::view::{Datasets, PtpView};
+
+/// Where and how to follow one ptp4l.
+#[derive(Clone, Debug)]
+pub struct FollowSettings {
+    /// ptp4l's `uds_address`.
+    pub socket: PathBuf,
+    /// ptp4l's domainNumber.
+    pub domain: u8,
+    /// Directory of the follower's own socket (default: the temp dir).
+    pub local_dir: Option<PathBuf>,
+    /// Everything is fetched again this often.
+    pub refresh: Duration,
+    /// Subscription duration (s); renewed at half of it.
+    pub subscription: u16,
+    /// Wait this long for a reply.
+    pub timeout: Duration,
+    /// Reconnect delays: the first, doubled up to the second.
+    pub backoff: (Duration, Duration),
+}
+
+impl FollowSettings {
+    /// Refresh every 60 s, subscriptions of 60 s, replies within 1 s, reconnect after 100 ms
+    /// doubling to 5 s.
+    pub fn new(socket: PathBuf, domain: u8) -> Self {
+        FollowSettings {
+            socket,
+            domain,
+            local_dir: None,
+            refresh: Duration::from_secs(60),
+            subscription: 60,
+            timeout: Duration::from_secs(1),
+            backoff: (Duration::from_millis(100), Duration::from_secs(5)),
+        }
+    }
+
+    fn session(&self) -> SessionSettings {
+        let mut s = SessionSettings {
+            timeout: self.timeout,
+            gather: Duration::from_millis(50),
+            local_dir: self.local_dir.clone(),
+            ..SessionSettings::default()
+        };
+        s.header.domain = self.domain;
+        s
+    }
+}
+
+/// The events the follower subscribes to.
+pub const EVENTS: [Event; 2] = [Event::NotifyPortState, Event::NotifyParentDataSet];
+
+/// How one connection ended.
+enum Ended {
+    /// `running` changed (a restart or a stop).
+    Running,
+    /// `running`'s sender is gone: the follower ends.
+    Closed,
+    /// A request failed.
+    Lost(MgmtError),
+}
+
+/// Publishes a view only when it differs from the last one published.
+struct Publisher<F: FnMut(Option<&PtpView>)> {
+    last: Option<PtpView>,
+    on_view: F,
+}
+
+impl<F: FnMut(Option<&PtpView>)> Publisher<F> {
+    fn publish(&mut self, view: Option<PtpView>) {
+        if view != self.last {
+            (self.on_view)(view.as_ref());
+            self.last = view;
+        }
+    }
+}
+
+/// Follows ptp4l while `running` holds `Some(pid)`; ends when `running`'s sender is gone (the
+/// caller may also abort the task: nothing is left behind but the session's socket file,
+/// which its drop removes).
+pub async fn follow(
+    settings: FollowSettings,
+    mut running: watch::Receiver<Option<i32>>,
+    on_view: impl FnMut(Option<&PtpView>),
+) {
+    let mut publisher = Publisher { last: None, on_view };
+    let mut delay = settings.backoff.0;
+    loop {
+        let pid = *running.borrow_and_update();
+        if pid.is_none() {
+            publisher.publish(None);
+            if running.changed().await.is_err() {
+                return;
+            }
+            continue;
+        }
+        match connected(&settings, &mut running, &mut publisher).await {
+            Ended::Closed => return,
+            Ended::Running => delay = settings.backoff.0,
+            Ended::Lost(e) => {
+                if publisher.last.is_some() {
+                    info!(socket = %settings.socket.display(), error = %e, "ptp4l management: lost; reconnecting");
+                } else {
+                    debug!(socket = %settings.socket.display(), error = %e, retry_in = ?delay, "ptp4l management: no answer yet");
+                }
+                publisher.publish(None);
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    changed = running.changed() => if changed.is_err() { return },
+                }
+                delay = (delay * 2).min(settings.backoff.1);
+            }
+        }
+    }
+}
+
+/// One session: fetch, subscribe, follow until something fails or `running` changes.
+async fn connected<F: FnMut(Option<&PtpView>)>(
+    settings: &FollowSettings,
+    running: &mut watch::Receiver<Option<i32>>,
+    publisher: &mut Publisher<F>,
+) -> Ended {
+    let mut session = match Session::connect(&settings.socket, settings.session()) {
+        Ok(s) => s,
+        Err(e) => return Ended::Lost(e),
+    };
+    let mut datasets = Datasets::default();
+    if let Err(e) = fetch_all(&mut session, &mut datasets).await {
+        return Ended::Lost(e);
+    }
+    if let Err(e) = session.subscribe(&EVENTS, settings.subscription).await {
+        return Ended::Lost(e);
+    }
+    publisher.publish(datasets.view());
+    info!(socket = %settings.socket.display(), "ptp4l management: following");
+    let renew_every = Duration::from_secs(u64::from(settings.subscription.max(2) / 2));
+    let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + renew_every, renew_every);
+    let mut refresh = tokio::time::interval_at(tokio::time::Instant::now() + settings.refresh, settings.refresh);
+    loop {
+        enum Wake {
+            Notified(Result<super::Message, MgmtError>),
+            Renew,
+            Refresh,
+        }
+        let wake = tokio::select! {
+            changed = running.changed() => return if changed.is_err() { Ended::Closed } else { Ended::Running },
+            notification = session.next_notification() => Wake::Notified(notification),
+            _ = renew.tick() => Wake::Renew,
+            _ = refresh.tick() => Wake::Refresh,
+        };
+        let step = match wake {
+            Wake::Notified(Ok(m)) => match m.body {
+                Body::Data(tlv) => on_notification(&mut session, &mut datasets, &tlv).await,
+                Body::Error(_) => Ok(()),
+            },
+            Wake::Notified(Err(e)) => Err(e),
+            Wake::Renew => session.subscribe(&EVENTS, settings.subscription).await,
+            Wake::Refresh => fetch_all(&mut session, &mut datasets).await,
+        };
+        if let Err(e) = step {
+            return Ended::Lost(e);
+        }
+        publisher.publish(datasets.view());
+    }
+}
+
+async fn on_notification(session: &mut Session, datasets: &mut Datasets, tlv: &Tlv) -> Result<(), MgmtError> {
+    datasets.take(tlv);
+    let again: &[ManagementId] = match tlv {
+        Tlv::PortDataSet(_) => {
+            &[ManagementId::PARENT_DATA_SET, ManagementId::CURRENT_DATA_SET, ManagementId::TIME_PROPERTIES_DATA_SET]
+        }
+        Tlv::ParentDataSet(_) => &[ManagementId::CURRENT_DATA_SET, ManagementId::TIME_PROPERTIES_DATA_SET],
+        _ => &[],
+    };
+    for id in again {
+        datasets.take(&session.get(*id).await?);
+    }
+    Ok(())
+}
+
+async fn fetch_all(session: &mut Session, datasets: &mut Datasets) -> Result<(), MgmtError> {
+    for id in [
+        ManagementId::DEFAULT_DATA_SET,
+        ManagementId::CURRENT_DATA_SET,
+        ManagementId::PARENT_DATA_SET,
+        ManagementId::TIME_PROPERTIES_DATA_SET,
+    ] {
+        datasets.take(&session.get(id).await?);
+    }
+    datasets.take_ports(&session.get_ports(ManagementId::PORT_DATA_SET).await?);
+    Ok(())
+}
