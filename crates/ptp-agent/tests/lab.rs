@@ -186,8 +186,6 @@ fn agent_runs_ptp4l_against_a_software_grandmaster() {
         assert!(stopping.elapsed() < Duration::from_secs(10), "the agent exits within 10 s of SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
     }
-    wait_until("no ptp4l left", Duration::from_secs(5), || {
-        ptp4l_of(0).is_empty() && ptp4l_of(1).is_empty()
-    });
+    wait_until("no ptp4l left", Duration::from_secs(5), || ptp4l_of(0).is_empty() && ptp4l_of(1).is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }

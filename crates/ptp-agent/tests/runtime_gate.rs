@@ -195,3 +195,21 @@ async fn a_follower_per_running_ptp4l_and_none_left_after_the_profile_stops() {
     consumer.abort();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The run directory records each applied profile's run id (`run-ids.json`, read by
+/// `ptp-agent pmc --profile`), and follows updates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_directory_records_each_profiles_run_id() {
+    let two = r#"[{"name":"a","interface":"eth9","ptp4lOpts":"-S"},{"name":"b","interface":"eth8","ptp4lOpts":"-S"}]"#;
+    let (mut runtime, consumer, _registry, dir) = runtime_with_profiles("run-ids", FAKE_PTP4L, two).await;
+    let index = || {
+        let text = std::fs::read_to_string(dir.join("run").join(ptp_agent::render::RUN_IDS_FILE)).unwrap();
+        ptp_agent::render::parse_index(&text).unwrap()
+    };
+    assert_eq!(index(), [("a".to_string(), 0), ("b".to_string(), 1)].into());
+    runtime.apply(&decode_node_profiles(r#"[{"name":"b","interface":"eth8","ptp4lOpts":"-S"}]"#).unwrap()).await;
+    assert_eq!(index(), [("b".to_string(), 1)].into(), "b keeps its id; a is gone");
+    runtime.shutdown().await;
+    consumer.abort();
+    let _ = std::fs::remove_dir_all(dir);
+}

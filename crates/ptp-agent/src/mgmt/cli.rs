@@ -4,9 +4,8 @@
 //! per reply (`{"command", "source", "sequenceId", "action", "id", "data"}` or `"error"`).
 //!
 //! The socket: `-s PATH`; else `--run-id N` → `<run-dir>/ptp4l.<N>.socket` (the agent's
-//! naming); else the default `/var/run/ptp4l`. `--profile NAME` cannot be resolved yet: the run
-//! id of a profile is handed out at run time and nothing in the run dir records the name, so it
-//! fails with the run ids (and their interfaces) found in the run dir, to pick `--run-id` from.
+//! naming); else `--profile NAME` → its run id from the agent's `<run-dir>/run-ids.json`; else
+//! the default `/var/run/ptp4l`.
 //!
 //! A command that gets no reply prints the error and the others still run; the exit status is
 //! then non-zero.
@@ -43,7 +42,8 @@ pub struct PmcArgs {
     /// Run id of the agent's profile: the socket is `<run-dir>/ptp4l.<id>.socket`.
     #[arg(long, conflicts_with = "socket")]
     pub run_id: Option<u32>,
-    /// A profile name (see `--run-id`: not resolvable from the run dir alone yet).
+    /// An applied profile's name: its run id is read from `<run-dir>/run-ids.json`, which the
+    /// agent writes.
     #[arg(long, conflicts_with_all = ["socket", "run_id"])]
     pub profile: Option<String>,
     /// The agent's run directory.
@@ -82,12 +82,26 @@ pub fn socket_path(args: &PmcArgs) -> Result<PathBuf, MgmtError> {
         return Ok(args.run_dir.join(format!("ptp4l.{id}.socket")));
     }
     if let Some(name) = &args.profile {
-        return Err(MgmtError::Command(format!(
-            "--profile {name}: the run dir does not record which run id a profile has; use --run-id N \
-             (<run-dir>/ptp4l.<N>.socket). Found in {}: {}",
-            args.run_dir.display(),
-            describe_run_ids(&args.run_dir)
-        )));
+        let index_path = args.run_dir.join(crate::render::RUN_IDS_FILE);
+        let text = std::fs::read_to_string(&index_path).map_err(|e| {
+            MgmtError::Command(format!(
+                "--profile {name}: cannot read {} ({e}): is an agent running with --run-dir {}? \
+                 Found there: {}; use --run-id N (<run-dir>/ptp4l.<N>.socket)",
+                index_path.display(),
+                args.run_dir.display(),
+                describe_run_ids(&args.run_dir)
+            ))
+        })?;
+        let index = crate::render::parse_index(&text).map_err(MgmtError::Command)?;
+        let Some(id) = index.get(name) else {
+            let known: Vec<&str> = index.keys().map(String::as_str).collect();
+            return Err(MgmtError::Command(format!(
+                "--profile {name}: no such applied profile in {} (applied: {})",
+                args.run_dir.display(),
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            )));
+        };
+        return Ok(args.run_dir.join(format!("ptp4l.{id}.socket")));
     }
     Ok(PathBuf::from("/var/run/ptp4l"))
 }
@@ -211,7 +225,19 @@ mod tests {
         assert_eq!(socket_path(&args).unwrap(), PathBuf::from("/var/run/ptp4l"));
         args.profile = Some("oc".into());
         let e = socket_path(&args).unwrap_err().to_string();
-        assert!(e.contains("--run-id") && e.contains("--profile oc"), "{e}");
+        assert!(e.contains("--run-id") && e.contains("--profile oc") && e.contains("run-ids.json"), "{e}");
+
+        // The index the agent writes names the profile's run id.
+        let dir = tempfile::tempdir().unwrap();
+        args.run_dir = dir.path().to_path_buf();
+        std::fs::write(dir.path().join(crate::render::RUN_IDS_FILE), r#"{"oc":2,"bc":0}"#).unwrap();
+        assert_eq!(socket_path(&args).unwrap(), dir.path().join("ptp4l.2.socket"));
+        args.profile = Some("gm".into());
+        let e = socket_path(&args).unwrap_err().to_string();
+        assert!(e.contains("no such applied profile") && e.contains("bc, oc"), "{e}");
+        std::fs::write(dir.path().join(crate::render::RUN_IDS_FILE), "not json").unwrap();
+        let e = socket_path(&args).unwrap_err().to_string();
+        assert!(e.contains("run-ids.json: not a JSON object"), "{e}");
     }
 
     #[test]

@@ -64,7 +64,7 @@ use crate::Error;
 
 pub use key::ProcessKey;
 pub use ptp_api::options::{SplitError, join, quote, split_options};
-pub use run_ids::RunIds;
+pub use run_ids::{RUN_IDS_FILE, RunIds, index_text, parse_index};
 
 /// Run directory when `--run-dir` is not given.
 pub const DEFAULT_RUN_DIR: &str = "/var/run";

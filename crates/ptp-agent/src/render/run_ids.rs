@@ -65,10 +65,37 @@ impl RunIds {
     }
 }
 
+/// The file of the run directory that records the run id of each applied profile, as a JSON
+/// object `{"<profile>": <run id>, ...}` (for `ptp-agent pmc --profile NAME`, and for people
+/// looking at the run directory). Written by the agent after every update.
+pub const RUN_IDS_FILE: &str = "run-ids.json";
+
+/// The text of [`RUN_IDS_FILE`] for these profiles and ids (sorted by name).
+pub fn index_text<'a>(ids: impl IntoIterator<Item = (&'a str, u32)>) -> String {
+    let index: BTreeMap<&str, u32> = ids.into_iter().collect();
+    serde_json::to_string(&index).unwrap_or_else(|_| "{}".into())
+}
+
+/// Reads the text of [`RUN_IDS_FILE`]; an error says what is wrong with it.
+pub fn parse_index(text: &str) -> Result<BTreeMap<String, u32>, String> {
+    serde_json::from_str(text)
+        .map_err(|e| format!("{RUN_IDS_FILE}: not a JSON object of profile names to run ids: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_index_file_round_trips_and_names_what_is_wrong() {
+        let text = index_text([("b", 1), ("a", 0)]);
+        assert_eq!(text, r#"{"a":0,"b":1}"#);
+        assert_eq!(parse_index(&text).unwrap(), BTreeMap::from([("a".to_string(), 0), ("b".to_string(), 1)]));
+        assert_eq!(index_text([]), "{}");
+        let e = parse_index("[1]").unwrap_err();
+        assert!(e.starts_with("run-ids.json: not a JSON object"), "{e}");
+    }
 
     fn ids(pairs: &[(&str, u32)]) -> Vec<(String, u32)> {
         pairs.iter().map(|(n, i)| (n.to_string(), *i)).collect()

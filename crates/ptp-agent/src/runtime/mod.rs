@@ -32,7 +32,7 @@ use crate::logparse::Role;
 use crate::metrics::{AgentMetrics, OutputCounters};
 use crate::mgmt::follow::{FollowSettings, follow};
 use crate::mgmt::view::PtpView;
-use crate::render::{ProcessKey, RunIds, RunPlan, ptp4l_socket_path};
+use crate::render::{ProcessKey, RUN_IDS_FILE, RunIds, RunPlan, index_text, ptp4l_socket_path};
 use crate::supervise::{Gate, LogLine, ProcessSpec, Scheduling, State, Supervisor, rundir};
 use crate::update::{AppliedProfile, Refusal, UpdatePlan, plan_update};
 use observe::{Effect, LineObserver};
@@ -257,6 +257,7 @@ impl Runtime {
             info!(start = ?plan.start, restart = ?plan.restart, stop = ?plan.stop, keep = ?plan.keep, "applied profiles");
         }
         self.applied = plan.next.clone();
+        self.write_run_ids();
         self.refused = plan.refused.clone();
         self.source_error = None;
         self.applied_once = true;
@@ -264,6 +265,23 @@ impl Runtime {
         shared.metrics.refused(self.refused.len());
         shared.metrics.source_valid();
         plan
+    }
+
+    /// Records the run id of each applied profile in the run directory ([`RUN_IDS_FILE`]),
+    /// replacing the file at once (written beside it, then renamed); only when it changes.
+    fn write_run_ids(&self) {
+        let text = index_text(self.applied.iter().map(|(name, a)| (name.as_str(), a.plan.run_id)));
+        let path = self.settings.run_dir.join(RUN_IDS_FILE);
+        if std::fs::read_to_string(&path).is_ok_and(|current| current == text) {
+            return;
+        }
+        let partial = self.settings.run_dir.join(format!(".{RUN_IDS_FILE}.partial"));
+        let written = std::fs::create_dir_all(&self.settings.run_dir)
+            .and_then(|()| std::fs::write(&partial, &text))
+            .and_then(|()| std::fs::rename(&partial, &path));
+        if let Err(e) = written {
+            warn!(file = %path.display(), error = %e, "cannot record the profiles' run ids (ptp-agent pmc --profile needs it)");
+        }
     }
 
     /// How many management follower tasks are alive (one per profile running ptp4l).
