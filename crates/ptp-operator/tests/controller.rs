@@ -42,6 +42,13 @@ const WAIT: Duration = Duration::from_secs(30);
 /// The label that puts a Node in front of this test's operator only.
 const TEST_LABEL: &str = "ptp-test.example/env";
 
+/// The ConfigMap has a key for every Node of the cluster, and the tests of this file share one:
+/// a test creating or deleting Nodes changes every running operator's ConfigMap. Each test holds
+/// this for reading while it has Nodes; the one that asserts "no write without a change" holds it
+/// for writing (found by running the suite five times in a row: another test's Nodes went away
+/// while it counted writes).
+static NODE_CHURN: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 fn settings(env: &TestEnv, identity: &str, leader_election: bool) -> ControllerSettings {
     ControllerSettings { leader_election, ..harness::settings(&env.ns, &format!("{TEST_LABEL}={}", env.ns), identity) }
 }
@@ -109,6 +116,7 @@ const WORKER_VALUE: &str = r#"[{"name":"ordinary-clock-ptpconfig_profile1","inte
 
 #[tokio::test]
 async fn renders_configmap_statuses_devices_and_events() {
+    let _nodes = NODE_CHURN.read().await;
     let Some(w) = World::new("ctl-render").await else { return };
     let op = w.start("op-a", false);
 
@@ -147,6 +155,7 @@ async fn renders_configmap_statuses_devices_and_events() {
 
 #[tokio::test]
 async fn label_change_rerenders_and_node_delete_cleans_up() {
+    let _nodes = NODE_CHURN.read().await;
     let Some(w) = World::new("ctl-label").await else { return };
     let op = w.start("op-a", false);
     w.key(&w.worker, |v| v != "[]").await;
@@ -179,6 +188,7 @@ async fn label_change_rerenders_and_node_delete_cleans_up() {
 
 #[tokio::test]
 async fn resync_without_change_writes_nothing_and_drift_is_repaired() {
+    let _nodes = NODE_CHURN.write().await;
     let Some(w) = World::new("ctl-resync").await else { return };
     let op = w.start("op-a", false);
     w.key(&w.worker, |v| v == WORKER_VALUE).await;
@@ -223,6 +233,7 @@ async fn resync_without_change_writes_nothing_and_drift_is_repaired() {
 
 #[tokio::test]
 async fn only_the_leader_writes_and_the_standby_takes_over() {
+    let _nodes = NODE_CHURN.read().await;
     let Some(w) = World::new("ctl-leader").await else { return };
     let a = w.start("op-a", true);
     let mut a_leader = a.leader.clone();
@@ -272,6 +283,7 @@ async fn only_the_leader_writes_and_the_standby_takes_over() {
 /// says 0, and once the render fits again the ConfigMap is written.
 #[tokio::test]
 async fn a_configmap_over_the_limit_is_not_sent_and_the_stored_one_stays() {
+    let _nodes = NODE_CHURN.read().await;
     let Some(w) = World::new("ctl-oversize").await else { return };
     let op = w.start("op-a", false);
     assert_eq!(w.key(&w.worker, |v| v != "[]").await, WORKER_VALUE);
