@@ -27,3 +27,11 @@ if [ ! -x "$venv/bin/python" ] || ! cmp -s "$req" "$venv/.requirements"; then
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
   cp "$req" "$venv/.requirements"
 fi
+
+# linuxptp 4.2 beside Debian's 3.1.1, for the tests that run both (built once into a cache; says
+# so loudly and goes on when it cannot be fetched or built: those tests then skip loudly).
+if [ "$(id -u)" = 0 ]; then
+  scripts/linuxptp.sh >/dev/null
+else
+  echo "setup: WARNING: not root: linuxptp 4.2 not fetched (apt); tests that need it will skip" >&2
+fi
