@@ -65,6 +65,21 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test"
 cargo test --workspace --locked --no-fail-fast
 
+# PTP_TEST_REPEAT=N runs the tests N-1 times more, to find flaky tests: each run's failures are
+# reported, and do not fail the script (the first run above gates).
+repeat=${PTP_TEST_REPEAT:-1}
+for ((run = 2; run <= repeat; run++)); do
+  step "cargo test, run $run of $repeat (report only)"
+  log=$(mktemp)
+  if cargo test --workspace --locked --no-fail-fast >"$log" 2>&1; then
+    echo "run $run: every test passed"
+  else
+    loud "run $run: FLAKY: $(grep -E '^test .* FAILED$' "$log" | sed 's/^test //; s/ \.\.\. FAILED$//' | tr '\n' ' ')"
+    grep -E -A12 '^---- .* stdout ----$' "$log" | head -60 >&2 || true
+  fi
+  rm -f "$log"
+done
+
 step "fuzz every input that crosses a trust boundary (scripts/fuzz.sh, ${PTP_FUZZ_SECONDS:=15} s per target)"
 # Bounded so that CI stays short; run scripts/fuzz.sh 600 for a real session. It warns loudly and
 # exits 0 when nightly or cargo-fuzz is missing, non-zero on a crash (with the reproducer).
