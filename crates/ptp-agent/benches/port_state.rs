@@ -134,8 +134,10 @@ fn linuxptp_42() -> Option<PathBuf> {
 
 fn grandmaster(ns: &NetNs, bin: &Path, dir: &Path, iface: &str) -> Killed {
     let conf = dir.join("gm.conf");
-    let mut text =
-        format!("[global]\ndomainNumber {DOMAIN}\n{COMMON}priority1 100\nuds_address {}\n", dir.join("gm.socket").display());
+    let mut text = format!(
+        "[global]\ndomainNumber {DOMAIN}\n{COMMON}priority1 100\nuds_address {}\n",
+        dir.join("gm.socket").display()
+    );
     if bin != Path::new("/usr/sbin") {
         text.push_str(&format!("uds_ro_address {}\n", dir.join("gm.ro").display()));
     }
@@ -355,16 +357,22 @@ fn report(version: &str, samples: &[Sample]) {
             m99.as_secs_f64() / l99.as_secs_f64(),
         );
     }
-    let mut behind: Vec<f64> = samples.iter().map(|s| (s.mgmt.as_secs_f64() - s.log.as_secs_f64()) * 1e3).collect();
-    behind.sort_by(f64::total_cmp);
-    let first = samples.iter().filter(|s| s.mgmt < s.log).count();
-    println!(
-        "  per event, management minus log: median {:.3} ms, min {:.3} ms, max {:.3} ms; management first in {first} of {}",
-        behind[behind.len() / 2],
-        behind[0],
-        behind[behind.len() - 1],
-        samples.len()
-    );
+    for (label, to) in [("all", None), ("→ FAULTY", Some("FAULTY")), ("→ LISTENING", Some("LISTENING"))] {
+        let mut behind: Vec<f64> = samples
+            .iter()
+            .filter(|s| to.is_none_or(|t| s.to == t))
+            .map(|s| (s.mgmt.as_secs_f64() - s.log.as_secs_f64()) * 1e3)
+            .collect();
+        behind.sort_by(f64::total_cmp);
+        let first = samples.iter().filter(|s| to.is_none_or(|t| s.to == t) && s.mgmt < s.log).count();
+        println!(
+            "  {label:<12} per event, management minus log: median {:.3} ms, min {:.3} ms, max {:.3} ms; management first in {first} of {}",
+            behind[behind.len() / 2],
+            behind[0],
+            behind[behind.len() - 1],
+            behind.len()
+        );
+    }
 }
 
 fn main() {
