@@ -26,8 +26,7 @@
 //! linuxptp 4.2 as well when scripts/linuxptp.sh built it (`PTP_LINUXPTP_42_DIR`).
 
 use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::path::Path;
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -37,22 +36,14 @@ use ptp_agent::logparse::{Kind, Role, parse};
 use ptp_agent::metrics::AgentMetrics;
 use ptp_agent::runtime::state::AgentState;
 use ptp_agent::runtime::{LINE_QUEUE, Runtime, RuntimeSettings};
+use ptp_testkit::linuxptp::{self, Killed, SOFTWARE_COMMON, linuxptp_42};
 use ptp_testkit::netns::{NetNs, unique_name};
 use ptp_testkit::root::require_root;
-use ptp_testkit::sys_time::{WITHOUT_SYS_TIME, check_without_sys_time};
+use ptp_testkit::sys_time::check_without_sys_time;
 use tokio::sync::{mpsc, watch};
 
 const DOMAIN: u8 = 7;
-const COMMON: &str = "network_transport L2\ntime_stamping software\nclock_servo nullf\nlogSyncInterval -2\nlogAnnounceInterval -2\nannounceReceiptTimeout 2\n";
 const WAIT: Duration = Duration::from_secs(20);
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Port 1's state changes as each path delivered them: (when, the new state).
 type Events = Arc<Mutex<Vec<(Instant, String)>>>;
@@ -124,35 +115,8 @@ fn set_link(socket: &std::net::UdpSocket, iface: &str, up: bool) -> std::io::Res
     Ok(at)
 }
 
-fn linuxptp_42() -> Option<PathBuf> {
-    let dir = match std::env::var_os("PTP_LINUXPTP_42_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(std::env::var_os("HOME")?).join(".cache/ptp-operator/linuxptp-4.2/linuxptp-4.2"),
-    };
-    dir.join("ptp4l").is_file().then_some(dir)
-}
-
 fn grandmaster(ns: &NetNs, bin: &Path, dir: &Path, iface: &str) -> Killed {
-    let conf = dir.join("gm.conf");
-    let mut text = format!(
-        "[global]\ndomainNumber {DOMAIN}\n{COMMON}priority1 100\nuds_address {}\n",
-        dir.join("gm.socket").display()
-    );
-    if bin != Path::new("/usr/sbin") {
-        text.push_str(&format!("uds_ro_address {}\n", dir.join("gm.ro").display()));
-    }
-    std::fs::write(&conf, text).unwrap();
-    Killed(
-        ns.command(WITHOUT_SYS_TIME[0])
-            .args(&WITHOUT_SYS_TIME[1..])
-            .arg(bin.join("ptp4l"))
-            .args(["-S", "-i", iface, "-f"])
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
+    linuxptp::grandmaster(ns, bin, dir, "gm", iface, DOMAIN, "priority1 100\n")
 }
 
 /// Nearest-rank percentile of sorted values.
@@ -209,26 +173,8 @@ async fn measure(version: &str, bin: &Path, cycles: usize) {
     let _gm = grandmaster(&gm_ns, bin, dir.path(), &gm_if);
 
     // The runtime's "ptp4l": the real one, in the node's namespace, without CAP_SYS_TIME.
-    let wrappers = dir.path().join("bin");
-    std::fs::create_dir_all(&wrappers).unwrap();
-    let wrapper = wrappers.join("ptp4l");
-    let ro = if bin == Path::new("/usr/sbin") {
-        String::new()
-    } else {
-        format!(" --uds_ro_address {}", dir.path().join("slave.ro").display())
-    };
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nexec ip netns exec {} {} {} \"$@\"{ro}\n",
-            node.name(),
-            WITHOUT_SYS_TIME.join(" "),
-            bin.join("ptp4l").display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let conf = format!("[global]\nslaveOnly 1\ndomainNumber {DOMAIN}\n{COMMON}[{node_if}]\n");
+    let wrappers = linuxptp::ptp4l_wrapper(dir.path(), &node, bin);
+    let conf = format!("[global]\nslaveOnly 1\ndomainNumber {DOMAIN}\n{SOFTWARE_COMMON}[{node_if}]\n");
     let profile = serde_json::json!([{"name": "bench", "ptp4lOpts": "-S", "ptp4lConf": conf}]).to_string();
 
     let mut registry = Registry::default();

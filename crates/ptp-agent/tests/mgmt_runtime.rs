@@ -9,8 +9,8 @@
 //! clock class 6) is seen within 1 s of pmc seeing it (the times are printed); killing the
 //! slave's ptp4l (the supervisor restarts it) brings the view back. Needs root.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,53 +18,17 @@ use ptp_agent::run::{RunSettings, run_loop};
 use ptp_agent::runtime::RuntimeSettings;
 use ptp_agent::runtime::state::AgentState;
 use ptp_agent::serve::Endpoints;
+use ptp_testkit::linuxptp::{self, Killed, SOFTWARE_COMMON, linuxptp_42};
 use ptp_testkit::netns::NetNs;
 use ptp_testkit::probe::{http_get, pids_of};
 use ptp_testkit::root::require_root;
-use ptp_testkit::sys_time::{WITHOUT_SYS_TIME, check_without_sys_time};
+use ptp_testkit::sys_time::check_without_sys_time;
 use tokio::sync::watch;
 
 const DOMAIN: u8 = 5;
 
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn linuxptp_42() -> Option<PathBuf> {
-    let dir = match std::env::var_os("PTP_LINUXPTP_42_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(std::env::var_os("HOME")?).join(".cache/ptp-operator/linuxptp-4.2/linuxptp-4.2"),
-    };
-    (dir.join("ptp4l").is_file() && dir.join("pmc").is_file()).then_some(dir)
-}
-
-const COMMON: &str = "network_transport L2\ntime_stamping software\nclock_servo nullf\nlogSyncInterval -2\nlogAnnounceInterval -2\nannounceReceiptTimeout 2\n";
-
 fn grandmaster(ns: &NetNs, bin: &Path, dir: &Path, name: &str, iface: &str, extra: &str) -> Killed {
-    let conf = dir.join(format!("{name}.conf"));
-    let mut text = format!(
-        "[global]\ndomainNumber {DOMAIN}\n{COMMON}{extra}uds_address {}\n",
-        dir.join(format!("{name}.socket")).display()
-    );
-    if bin != Path::new("/usr/sbin") {
-        text.push_str(&format!("uds_ro_address {}\n", dir.join(format!("{name}.ro")).display()));
-    }
-    std::fs::write(&conf, text).unwrap();
-    Killed(
-        ns.command(WITHOUT_SYS_TIME[0])
-            .args(&WITHOUT_SYS_TIME[1..])
-            .arg(bin.join("ptp4l"))
-            .args(["-S", "-i", iface, "-f"])
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
+    linuxptp::grandmaster(ns, bin, dir, name, iface, DOMAIN, extra)
 }
 
 /// pmc's `GET PARENT_DATA_SET` on `socket`: (grandmasterIdentity, gm.ClockClass).
@@ -114,29 +78,9 @@ async fn follows_grandmasters(version: &str, bin: &Path, metrics_port: u16) {
     let _gm1 = grandmaster(&gm_ns, bin, dir.path(), "gm1", "mrgm1", "priority1 100\n");
 
     // The runtime's "ptp4l": the real one, in the node's namespace, without CAP_SYS_TIME.
-    let wrappers = dir.path().join("bin");
-    std::fs::create_dir_all(&wrappers).unwrap();
-    let wrapper = wrappers.join("ptp4l");
+    let wrappers = linuxptp::ptp4l_wrapper(dir.path(), &node, bin);
     let run_dir = dir.path().join("run");
-    // 4.x opens a read-only socket too, by default in /var/run: here instead (a key the agent
-    // owns, so it comes from the wrapper).
-    let ro = if bin == Path::new("/usr/sbin") {
-        String::new()
-    } else {
-        format!(" --uds_ro_address {}", dir.path().join("slave.ro").display())
-    };
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nexec ip netns exec {} {} {} \"$@\"{ro}\n",
-            node.name(),
-            WITHOUT_SYS_TIME.join(" "),
-            bin.join("ptp4l").display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let conf = format!("[global]\nslaveOnly 1\ndomainNumber {DOMAIN}\n{COMMON}[mrnode1]\n[mrnode2]\n");
+    let conf = format!("[global]\nslaveOnly 1\ndomainNumber {DOMAIN}\n{SOFTWARE_COMMON}[mrnode1]\n[mrnode2]\n");
     let profile = serde_json::json!([{"name": "mgmt", "ptp4lOpts": "-S", "ptp4lConf": conf}]);
     let settings = RunSettings {
         profile: None,

@@ -7,14 +7,15 @@
 //! the two (or, for a counter, lie between them). Needs root.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ptp_agent::mgmt::socket::{Session, SessionSettings};
 use ptp_agent::mgmt::{Body, Event, ManagementId, Message, Request, Tlv, text};
+use ptp_testkit::linuxptp::{self, Killed, linuxptp_42};
 use ptp_testkit::netns::NetNs;
 use ptp_testkit::root::require_root;
-use ptp_testkit::sys_time::{WITHOUT_SYS_TIME, check_without_sys_time};
+use ptp_testkit::sys_time::check_without_sys_time;
 
 const DOMAIN: u8 = 24;
 
@@ -29,23 +30,6 @@ const GETS: [ManagementId; 9] = [
     ManagementId::PORT_STATS_NP,
     ManagementId::GRANDMASTER_SETTINGS_NP,
 ];
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The directory of linuxptp 4.2's binaries, if built.
-fn linuxptp_42() -> Option<PathBuf> {
-    let dir = match std::env::var_os("PTP_LINUXPTP_42_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(std::env::var_os("HOME")?).join(".cache/ptp-operator/linuxptp-4.2/linuxptp-4.2"),
-    };
-    (dir.join("ptp4l").is_file() && dir.join("pmc").is_file()).then_some(dir)
-}
 
 /// One reply as pmc prints it (parsed from pmc, or ours through `text::fields`): the header line's source and id, and the fields.
 #[derive(Debug)]
@@ -114,33 +98,15 @@ impl Instance {
 }
 
 fn spawn_ptp4l(ns: &NetNs, bin: &Path, conf: &Path) -> Killed {
-    Killed(
-        ns.command(WITHOUT_SYS_TIME[0])
-            .args(&WITHOUT_SYS_TIME[1..])
-            .arg(bin.join("ptp4l"))
-            .args(["-S", "-i", "mga", "-i", "mgb", "-f"])
-            .arg(conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
+    linuxptp::spawn_ptp4l(ns, bin, &["mga", "mgb"], conf)
 }
 
 fn start(version: &str, bin: &Path, dir: &Path) -> Instance {
     let ns = NetNs::new("ptpmgmt").unwrap();
     ns.add_veth_pair("mga", "mgb").unwrap();
-    let socket = dir.join(format!("ptp4l.{version}.socket"));
-    let mut conf = format!(
-        "[global]\ndomainNumber {DOMAIN}\nnetwork_transport L2\ntime_stamping software\nclock_servo nullf\nlogSyncInterval -2\nlogAnnounceInterval -2\nannounceReceiptTimeout 2\nuds_address {}\n",
-        socket.display()
-    );
-    if !version.starts_with('3') {
-        // 4.x opens a read-only socket too, by default in /var/run: keep it here.
-        conf.push_str(&format!("uds_ro_address {}\n", dir.join(format!("ptp4lro.{version}")).display()));
-    }
-    let conf_path = dir.join(format!("ptp4l.{version}.config"));
-    std::fs::write(&conf_path, conf).unwrap();
+    let name = format!("ptp4l.{version}");
+    let conf_path = linuxptp::write_conf(bin, dir, &name, DOMAIN, "");
+    let socket = dir.join(format!("{name}.socket"));
     let ptp4l = spawn_ptp4l(&ns, bin, &conf_path);
     Instance { _ns: ns, _ptp4l: ptp4l, socket, pmc: bin.join("pmc"), conf: conf_path, bin: bin.to_path_buf() }
 }

@@ -87,6 +87,7 @@ pub mod fixtures;
 pub mod http;
 pub mod https;
 pub mod kubeconfig;
+pub mod linuxptp;
 pub mod meta;
 pub mod metrics_guard;
 pub mod netns;

@@ -1,0 +1,92 @@
+//! Real linuxptp in the netns lab, as the tests and benches that talk to ptp4l run it: Debian's
+//! 3.1.1 in `/usr/sbin`, 4.2 when `scripts/linuxptp.sh` built it; software timestamping,
+//! `clock_servo nullf` and no CAP_SYS_TIME, so that nothing adjusts this machine's clock.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+
+use crate::netns::NetNs;
+use crate::sys_time::WITHOUT_SYS_TIME;
+
+/// Debian's linuxptp 3.1.1.
+pub const DEBIAN_BIN: &str = "/usr/sbin";
+
+/// The directory of linuxptp 4.2's binaries (`$PTP_LINUXPTP_42_DIR`, else
+/// `scripts/linuxptp.sh`'s cache), if built.
+pub fn linuxptp_42() -> Option<PathBuf> {
+    let dir = match std::env::var_os("PTP_LINUXPTP_42_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(std::env::var_os("HOME")?).join(".cache/ptp-operator/linuxptp-4.2/linuxptp-4.2"),
+    };
+    (dir.join("ptp4l").is_file() && dir.join("pmc").is_file()).then_some(dir)
+}
+
+/// A child killed and reaped when dropped.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What every lab ptp4l's `[global]` has: layer 2, software timestamping, a servo that never
+/// adjusts a clock, fast sync and announce intervals.
+pub const SOFTWARE_COMMON: &str = "network_transport L2\ntime_stamping software\nclock_servo nullf\nlogSyncInterval -2\nlogAnnounceInterval -2\nannounceReceiptTimeout 2\n";
+
+/// Writes `<dir>/<name>.conf`: `[global]` with `domainNumber`, [`SOFTWARE_COMMON`], `extra`, and
+/// `uds_address <dir>/<name>.socket` (and, for a build other than Debian's 3.1, the read-only
+/// socket `<dir>/<name>.ro`, which 4.x would otherwise open in /var/run). Returns its path.
+pub fn write_conf(bin: &Path, dir: &Path, name: &str, domain: u8, extra: &str) -> PathBuf {
+    let conf = dir.join(format!("{name}.conf"));
+    let mut text = format!(
+        "[global]\ndomainNumber {domain}\n{SOFTWARE_COMMON}{extra}uds_address {}\n",
+        dir.join(format!("{name}.socket")).display()
+    );
+    if bin != Path::new(DEBIAN_BIN) {
+        text.push_str(&format!("uds_ro_address {}\n", dir.join(format!("{name}.ro")).display()));
+    }
+    std::fs::write(&conf, text).expect("ptp4l configuration written");
+    conf
+}
+
+/// `bin/ptp4l -S -i IFACE... -f CONF` in `ns`, without CAP_SYS_TIME, its output discarded.
+pub fn spawn_ptp4l(ns: &NetNs, bin: &Path, ifaces: &[&str], conf: &Path) -> Killed {
+    let mut command = ns.command(WITHOUT_SYS_TIME[0]);
+    command.args(&WITHOUT_SYS_TIME[1..]).arg(bin.join("ptp4l")).arg("-S");
+    for iface in ifaces {
+        command.args(["-i", iface]);
+    }
+    Killed(command.arg("-f").arg(conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("ptp4l starts"))
+}
+
+/// A software grandmaster on `iface` in `ns` (configuration `<dir>/<name>.conf`, `extra` e.g.
+/// `priority1 100\n`).
+pub fn grandmaster(ns: &NetNs, bin: &Path, dir: &Path, name: &str, iface: &str, domain: u8, extra: &str) -> Killed {
+    let conf = write_conf(bin, dir, name, domain, extra);
+    spawn_ptp4l(ns, bin, &[iface], &conf)
+}
+
+/// A `ptp4l` for the agent's `--bin-dir` (`<dir>/bin`, returned): it runs `bin/ptp4l` inside
+/// `ns` without CAP_SYS_TIME, with the agent's arguments (and, for 4.x, a read-only socket in
+/// `dir`: a key the agent owns, so the wrapper adds it).
+pub fn ptp4l_wrapper(dir: &Path, ns: &NetNs, bin: &Path) -> PathBuf {
+    let wrappers = dir.join("bin");
+    std::fs::create_dir_all(&wrappers).expect("bin dir");
+    let ro = if bin == Path::new(DEBIAN_BIN) {
+        String::new()
+    } else {
+        format!(" --uds_ro_address {}", dir.join("slave.ro").display())
+    };
+    let wrapper = wrappers.join("ptp4l");
+    let script = format!(
+        "#!/bin/sh\nexec ip netns exec {} {} {} \"$@\"{ro}\n",
+        ns.name(),
+        WITHOUT_SYS_TIME.join(" "),
+        bin.join("ptp4l").display()
+    );
+    std::fs::write(&wrapper, script).expect("wrapper written");
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("executable");
+    wrappers
+}
