@@ -72,7 +72,6 @@ struct Shared {
 }
 
 impl Shared {
-    /// Carries out what the observer decided.
     /// A follower's new view of the ptp4l of `config` (ignored once the profile stopped): the
     /// clock class, and each port whose state changed, into the line observer.
     fn take_view(&mut self, config: &str, view: Option<&PtpView>, now: Instant) {
@@ -91,6 +90,7 @@ impl Shared {
         }
     }
 
+    /// Carries out what the observer decided.
     fn apply(&mut self, effects: Vec<Effect>) {
         for effect in effects {
             match effect {
@@ -412,12 +412,13 @@ impl Runtime {
             let mut processes = Vec::with_capacity(plan.processes.len());
             for process in &plan.processes {
                 let key = plan.key(process);
-                let child = children.get(&key.to_string());
+                let config = key.to_string();
+                let child = children.get(&config);
                 let state = child.and_then(process_state);
                 let restarts = child.map_or(0, |c| c.restarts);
-                if shared.observer.is_open(&key.to_string()) && child.is_some() {
+                if shared.observer.is_open(&config) && child.is_some() {
                     let running = child.is_some_and(|c| matches!(c.state, State::Running { .. }));
-                    shared.metrics.process(&key.to_string(), key.program.name(), running, restarts);
+                    shared.metrics.process(&config, key.program.name(), running, restarts);
                     if !running {
                         let effects = shared.observer.process_down(key);
                         shared.apply(effects);
