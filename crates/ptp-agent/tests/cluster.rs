@@ -273,6 +273,13 @@ async fn file_mode_with_status_reads_the_mounted_file_and_still_writes_the_statu
     let test = "agent-cluster-file-mode";
     let Some((env, agent)) = cluster(test, &[(NODE, profiles(&["from_api"]))]).await else { return };
     let settings = settings(&env.ns, &dir, Some(bin.clone()), Some(profile.clone()));
+    // The NIC report's fields, applied under its own field manager, stay when the runtime
+    // applies its own (each writer owns its fields).
+    let device = ptp_api::PtpDevice { name: "ens1f0".into(), ..Default::default() };
+    let report = ptp_agent::report::status::devices_status(&Default::default(), &[device]).unwrap();
+    let body = ptp_api::node_ptp_device::status_apply_body(NODE, &report);
+    let as_report = PatchParams::apply(ptp_agent::report::DEVICES_MANAGER).force();
+    devices(&env).patch_status(NODE, &as_report, &Patch::Apply(&body)).await.unwrap();
     let (stop, stop_rx) = watch::channel(false);
     let agent = tokio::spawn(run(agent.client, settings, stop_rx));
     let applied = |name: &'static str| {
@@ -287,7 +294,10 @@ async fn file_mode_with_status_reads_the_mounted_file_and_still_writes_the_statu
     };
     wait_until(&devices(&env), NODE, Duration::from_secs(15), applied("from_file")).await.unwrap();
     std::fs::write(&profile, profiles(&["edited"])).unwrap();
-    wait_until(&devices(&env), NODE, Duration::from_secs(15), applied("edited")).await.unwrap();
+    let edited = wait_until(&devices(&env), NODE, Duration::from_secs(15), applied("edited")).await.unwrap();
+    let status = edited.status.unwrap();
+    let names: Vec<&str> = status.devices.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!((names, status.device_count), (vec!["ens1f0"], Some(1)), "the runtime's writes keep the devices");
     let _ = stop.send(true);
     tokio::time::timeout(Duration::from_secs(10), agent).await.expect("stops in time").unwrap().unwrap();
     let _ = std::fs::remove_dir_all(dir);
