@@ -36,10 +36,8 @@ use ptp_agent::logparse::{Kind, Role, parse};
 use ptp_agent::metrics::AgentMetrics;
 use ptp_agent::runtime::state::AgentState;
 use ptp_agent::runtime::{LINE_QUEUE, Runtime, RuntimeSettings};
-use ptp_testkit::linuxptp::{self, Killed, SOFTWARE_COMMON, linuxptp_42};
+use ptp_testkit::linuxptp::{self, Killed, SOFTWARE_COMMON, Version, lab_bin};
 use ptp_testkit::netns::{NetNs, unique_name};
-use ptp_testkit::root::require_root;
-use ptp_testkit::sys_time::check_without_sys_time;
 use tokio::sync::{mpsc, watch};
 
 const DOMAIN: u8 = 7;
@@ -322,15 +320,11 @@ fn report(version: &str, samples: &[Sample]) {
 }
 
 fn main() {
-    if !require_root("bench port_state") {
-        return;
-    }
-    check_without_sys_time().unwrap();
     let cycles = std::env::var("PORT_STATE_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    runtime.block_on(measure("3.1", Path::new("/usr/sbin"), cycles));
-    match linuxptp_42() {
-        Some(bin) => runtime.block_on(measure("4.2", &bin, cycles)),
-        None => eprintln!("######## linuxptp 4.2 not built (scripts/linuxptp.sh): measured 3.1 only ########"),
+    for version in [Version::V31, Version::V42] {
+        if let Some(bin) = lab_bin(&format!("bench port_state {}", version.name()), version) {
+            runtime.block_on(measure(version.name(), &bin, cycles));
+        }
     }
 }

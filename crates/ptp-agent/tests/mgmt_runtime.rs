@@ -18,11 +18,9 @@ use ptp_agent::run::{RunSettings, run_loop};
 use ptp_agent::runtime::RuntimeSettings;
 use ptp_agent::runtime::state::AgentState;
 use ptp_agent::serve::Endpoints;
-use ptp_testkit::linuxptp::{self, Killed, SOFTWARE_COMMON, linuxptp_42};
+use ptp_testkit::linuxptp::{self, Killed, SOFTWARE_COMMON, Version, lab_bin};
 use ptp_testkit::netns::NetNs;
 use ptp_testkit::probe::{http_get, pids_of};
-use ptp_testkit::root::require_root;
-use ptp_testkit::sys_time::check_without_sys_time;
 use tokio::sync::watch;
 
 const DOMAIN: u8 = 5;
@@ -202,24 +200,14 @@ async fn follows_grandmasters(version: &str, bin: &Path, metrics_port: u16) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_runtime_follows_grandmasters_3_1() {
-    if !require_root("the_runtime_follows_grandmasters_3_1") {
-        return;
+    if let Some(bin) = lab_bin("the_runtime_follows_grandmasters_3_1", Version::V31) {
+        follows_grandmasters(Version::V31.name(), &bin, 19391).await;
     }
-    check_without_sys_time().unwrap();
-    follows_grandmasters("3.1", Path::new("/usr/sbin"), 19391).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_runtime_follows_grandmasters_4_2() {
-    if !require_root("the_runtime_follows_grandmasters_4_2") {
-        return;
+    if let Some(bin) = lab_bin("the_runtime_follows_grandmasters_4_2", Version::V42) {
+        follows_grandmasters(Version::V42.name(), &bin, 19392).await;
     }
-    let Some(bin) = linuxptp_42() else {
-        eprintln!(
-            "######## SKIPPED the_runtime_follows_grandmasters_4_2: no linuxptp 4.2 build (scripts/linuxptp.sh) ########"
-        );
-        return;
-    };
-    check_without_sys_time().unwrap();
-    follows_grandmasters("4.2", &bin, 19392).await;
 }

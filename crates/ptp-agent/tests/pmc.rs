@@ -12,10 +12,8 @@ use std::time::{Duration, Instant};
 
 use ptp_agent::mgmt::socket::{Session, SessionSettings};
 use ptp_agent::mgmt::{Body, Event, ManagementId, Message, Request, Tlv, text};
-use ptp_testkit::linuxptp::{self, Killed, linuxptp_42};
+use ptp_testkit::linuxptp::{self, Killed, Version, lab_bin};
 use ptp_testkit::netns::NetNs;
-use ptp_testkit::root::require_root;
-use ptp_testkit::sys_time::check_without_sys_time;
 
 const DOMAIN: u8 = 24;
 
@@ -176,26 +174,16 @@ async fn compare_with_pmc(version: &str, bin: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agrees_with_pmc_3_1() {
-    if !require_root("agrees_with_pmc_3_1") {
-        return;
+    if let Some(bin) = lab_bin("agrees_with_pmc_3_1", Version::V31) {
+        compare_with_pmc(Version::V31.name(), &bin).await;
     }
-    check_without_sys_time().unwrap();
-    compare_with_pmc("3.1", Path::new("/usr/sbin")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agrees_with_pmc_4_2() {
-    if !require_root("agrees_with_pmc_4_2") {
-        return;
+    if let Some(bin) = lab_bin("agrees_with_pmc_4_2", Version::V42) {
+        compare_with_pmc(Version::V42.name(), &bin).await;
     }
-    let Some(bin) = linuxptp_42() else {
-        eprintln!(
-            "######## SKIPPED agrees_with_pmc_4_2: no linuxptp 4.2 build (run scripts/linuxptp.sh or set PTP_LINUXPTP_42_DIR) ########"
-        );
-        return;
-    };
-    check_without_sys_time().unwrap();
-    compare_with_pmc("4.2", &bin).await;
 }
 
 /// SUBSCRIBE_EVENTS_NP, then a port state change (the veth goes down: FAULTY) arrives as a
@@ -233,26 +221,16 @@ async fn notifications(version: &str, bin: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn port_state_notifications_3_1() {
-    if !require_root("port_state_notifications_3_1") {
-        return;
+    if let Some(bin) = lab_bin("port_state_notifications_3_1", Version::V31) {
+        notifications(Version::V31.name(), &bin).await;
     }
-    check_without_sys_time().unwrap();
-    notifications("3.1", Path::new("/usr/sbin")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn port_state_notifications_4_2() {
-    if !require_root("port_state_notifications_4_2") {
-        return;
+    if let Some(bin) = lab_bin("port_state_notifications_4_2", Version::V42) {
+        notifications(Version::V42.name(), &bin).await;
     }
-    let Some(bin) = linuxptp_42() else {
-        eprintln!(
-            "######## SKIPPED port_state_notifications_4_2: no linuxptp 4.2 build (scripts/linuxptp.sh) ########"
-        );
-        return;
-    };
-    check_without_sys_time().unwrap();
-    notifications("4.2", &bin).await;
 }
 
 /// The follower: a view that equals what pmc says, port states as notifications move them,
@@ -350,24 +328,16 @@ async fn follower(version: &str, bin: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn follower_3_1() {
-    if !require_root("follower_3_1") {
-        return;
+    if let Some(bin) = lab_bin("follower_3_1", Version::V31) {
+        follower(Version::V31.name(), &bin).await;
     }
-    check_without_sys_time().unwrap();
-    follower("3.1", Path::new("/usr/sbin")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn follower_4_2() {
-    if !require_root("follower_4_2") {
-        return;
+    if let Some(bin) = lab_bin("follower_4_2", Version::V42) {
+        follower(Version::V42.name(), &bin).await;
     }
-    let Some(bin) = linuxptp_42() else {
-        eprintln!("######## SKIPPED follower_4_2: no linuxptp 4.2 build (scripts/linuxptp.sh) ########");
-        return;
-    };
-    check_without_sys_time().unwrap();
-    follower("4.2", &bin).await;
 }
 
 /// `ptp-agent pmc ... | head`: a closed stdout ends the command with an error, not a panic.

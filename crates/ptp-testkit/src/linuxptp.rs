@@ -90,3 +90,51 @@ pub fn ptp4l_wrapper(dir: &Path, ns: &NetNs, bin: &Path) -> PathBuf {
     std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("executable");
     wrappers
 }
+
+/// The linuxptp versions the lab tests run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    /// Debian's 3.1.1 ([`DEBIAN_BIN`]).
+    V31,
+    /// 4.2, when `scripts/linuxptp.sh` built it ([`linuxptp_42`]).
+    V42,
+}
+
+impl Version {
+    /// `3.1` or `4.2`, as the tests print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Version::V31 => "3.1",
+            Version::V42 => "4.2",
+        }
+    }
+}
+
+/// Whether the root test `test` may run real linuxptp `version`, and its binaries' directory:
+/// root ([`crate::root::require_root`]: a loud skip, or a failure when root tests are required),
+/// the build present (4.2: a loud skip without it), and `setpriv` able to drop CAP_SYS_TIME
+/// (panics otherwise: nothing may adjust this machine's clock).
+pub fn lab_bin(test: &str, version: Version) -> Option<PathBuf> {
+    if !crate::root::require_root(test) {
+        return None;
+    }
+    let bin = match version {
+        Version::V31 => PathBuf::from(DEBIAN_BIN),
+        Version::V42 => match linuxptp_42() {
+            Some(bin) => bin,
+            None => {
+                // Straight to the process's stderr: the harness captures `eprintln!` of passing
+                // tests, and a skip must be seen.
+                use std::io::Write;
+                let bar = "!".repeat(78);
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "\n{bar}\n!!! SKIPPED {test}: no linuxptp 4.2 build (scripts/linuxptp.sh, or PTP_LINUXPTP_42_DIR)\n{bar}\n"
+                );
+                return None;
+            }
+        },
+    };
+    crate::sys_time::check_without_sys_time().expect("setpriv drops CAP_SYS_TIME");
+    Some(bin)
+}
