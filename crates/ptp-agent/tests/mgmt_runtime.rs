@@ -64,7 +64,8 @@ async fn wait_state(
     got.unwrap_or_else(|_| panic!("timed out after {timeout:?} waiting for {what}: {:?}", state.borrow()))
 }
 
-async fn follows_grandmasters(version: &str, bin: &Path, metrics_port: u16) {
+async fn follows_grandmasters(version: &str, bin: &Path) {
+    let metrics_port = ptp_testkit::probe::free_port();
     let dir = tempfile::tempdir().unwrap();
     let gm_ns = NetNs::new("ptpmrgm").unwrap();
     let node = NetNs::new("ptpmrnode").unwrap();
@@ -201,13 +202,13 @@ async fn follows_grandmasters(version: &str, bin: &Path, metrics_port: u16) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_runtime_follows_grandmasters_3_1() {
     if let Some(bin) = lab_bin("the_runtime_follows_grandmasters_3_1", Version::V31) {
-        follows_grandmasters(Version::V31.name(), &bin, 19391).await;
+        follows_grandmasters(Version::V31.name(), &bin).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_runtime_follows_grandmasters_4_2() {
     if let Some(bin) = lab_bin("the_runtime_follows_grandmasters_4_2", Version::V42) {
-        follows_grandmasters(Version::V42.name(), &bin, 19392).await;
+        follows_grandmasters(Version::V42.name(), &bin).await;
     }
 }
