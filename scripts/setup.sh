@@ -1,19 +1,32 @@
 #!/usr/bin/env bash
-# Installs what the tests and the local lab need on a fresh Debian machine: linuxptp, ethtool and
-# iproute2 from apt (when root), and .venv with the Python tools of scripts/requirements.txt.
+# Installs what the tests and the local lab need on a fresh Debian machine: linuxptp, chrony, ethtool
+# and iproute2 from apt (when root), and .venv with the Python tools of scripts/requirements.txt.
+# chrony is installed for its chronyd binary only: its service is kept from starting (it would
+# adjust this machine's clock); the tests run chronyd themselves with -x.
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for pkg in linuxptp ethtool iproute2; do
+for pkg in linuxptp chrony ethtool iproute2; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing ${missing[*]}"
     apt-get update -qq
+    # No service may start from the install (policy-rc.d 101: "action forbidden"); the file is ours
+    # only when there was none.
+    policy=/usr/sbin/policy-rc.d
+    own_policy=
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=1
+    fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    if [ -n "$own_policy" ]; then rm -f "$policy"; fi
+    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+      systemctl disable --now chrony.service >/dev/null 2>&1 || true
+    fi
   else
     echo "setup: WARNING: ${missing[*]} not installed and not root; tests that need them will skip" >&2
   fi

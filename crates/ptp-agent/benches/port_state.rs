@@ -181,6 +181,7 @@ async fn measure(version: &str, bin: &Path, cycles: usize) {
         node: "bench".into(),
         run_dir: dir.path().join("run"),
         bin_dir: Some(wrappers),
+        linuxptp: Default::default(),
         supervisor: ptp_agent::supervise::SupervisorSettings::default(),
     };
     let (mut runtime, lines) = Runtime::new(settings, metrics);

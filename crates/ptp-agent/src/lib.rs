@@ -18,6 +18,7 @@
 
 pub mod clockstate;
 pub mod error;
+pub mod linuxptp;
 pub mod logparse;
 pub mod metrics;
 pub mod mgmt;

@@ -263,6 +263,7 @@ fn run_agent(
             node: node.clone(),
             run_dir,
             bin_dir,
+            linuxptp: Default::default(),
             supervisor: ptp_agent::supervise::SupervisorSettings::default(),
         },
         endpoints: ptp_agent::serve::Endpoints {
@@ -279,6 +280,8 @@ fn run_agent(
     // The agent runs as a task on the one worker thread (not on this thread): an idle agent then
     // wakes one thread, not two.
     let agent = runtime.spawn(async move {
+        run.runtime.linuxptp = ptp_agent::linuxptp::detect(run.runtime.bin_dir.as_deref()).await;
+        tracing::info!(linuxptp = %run.runtime.linuxptp, "linuxptp version (ptp4l -v)");
         let terminated = ptp_agent::supervise::terminated().map_err(|e| format!("signal handlers: {e}"))?;
         // Descendants whose parent exits become the agent's: reaped, and killed at the end.
         reaper::adopt_orphans().map_err(|e| e.to_string())?;

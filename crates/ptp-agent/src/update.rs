@@ -8,7 +8,8 @@ use std::path::Path;
 
 use ptp_api::{NodeProfiles, PtpProfile, validate_profile};
 
-use crate::render::{RunIds, RunPlan, render_profile};
+use crate::linuxptp::Linuxptp;
+use crate::render::{RenderEnv, RunIds, RunPlan, render};
 
 /// A profile the agent runs, with what it was rendered to.
 #[derive(Clone, Debug, PartialEq)]
@@ -47,12 +48,13 @@ impl UpdatePlan {
 }
 
 /// Plans the update from what runs (`current`) to what the ConfigMap now says (`incoming`).
-/// `ids` keeps run ids stable for names it has seen.
+/// `ids` keeps run ids stable for names it has seen; profiles are rendered for `run_dir` and the
+/// node's `linuxptp`.
 pub fn plan_update(
     current: &BTreeMap<String, AppliedProfile>,
     incoming: &NodeProfiles,
     ids: &mut RunIds,
-    run_dir: &Path,
+    (run_dir, linuxptp): (&Path, &Linuxptp),
 ) -> UpdatePlan {
     let mut plan = UpdatePlan::default();
     let refuse = |plan: &mut UpdatePlan, name: Option<&str>, reason: String| {
@@ -84,10 +86,11 @@ pub fn plan_update(
 
     let names: Vec<&str> = valid.iter().map(|p| p.name.as_str()).chain(plan.next.keys().map(String::as_str)).collect();
     ids.update(names);
+    let env = RenderEnv { run_dir, linuxptp, profiles: Some(ids) };
     for profile in valid {
         let name = profile.name.as_str();
         let Some(id) = ids.get(name) else { continue };
-        let rendered = match render_profile(profile, id, run_dir) {
+        let rendered = match render(profile, id, &env) {
             Ok(r) => r,
             Err(e) => {
                 refuse(&mut plan, Some(name), e.to_string());
@@ -130,7 +133,7 @@ mod tests {
 
     /// Applies `update` on top of `current` and returns the plan and the new state.
     fn step(current: &BTreeMap<String, AppliedProfile>, ids: &mut RunIds, update: NodeProfiles) -> UpdatePlan {
-        plan_update(current, &update, ids, &run_dir())
+        plan_update(current, &update, ids, (&run_dir(), &Linuxptp::default()))
     }
 
     #[test]

@@ -109,6 +109,7 @@ fn settings(
                 node: NODE.into(),
                 run_dir: dir.join("run"),
                 bin_dir,
+                linuxptp: Default::default(),
                 supervisor: ptp_agent::supervise::SupervisorSettings::default(),
             },
             endpoints: Default::default(),

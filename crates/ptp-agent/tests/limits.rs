@@ -27,6 +27,7 @@ fn settings(dir: &Path) -> RuntimeSettings {
         node: "n".into(),
         run_dir: dir.join("run"),
         bin_dir: Some(dir.join("bin")),
+        linuxptp: Default::default(),
         supervisor: ptp_agent::supervise::SupervisorSettings::default(),
     }
 }

@@ -87,6 +87,7 @@ async fn follows_grandmasters(version: &str, bin: &Path) {
             node: "n".into(),
             run_dir: run_dir.clone(),
             bin_dir: Some(wrappers),
+            linuxptp: Default::default(),
             supervisor: ptp_agent::supervise::SupervisorSettings::default(),
         },
         endpoints: Endpoints {

@@ -49,6 +49,7 @@ async fn runtime_with_profiles(
         node: "n".into(),
         run_dir: dir.join("run"),
         bin_dir: Some(bin),
+        linuxptp: Default::default(),
         supervisor: ptp_agent::supervise::SupervisorSettings::default(),
     };
     let mut registry = Registry::default();

@@ -17,6 +17,7 @@ pub mod ptp4l_conf;
 pub mod ptp_config;
 pub mod render;
 pub mod selector;
+pub mod settings;
 pub mod util;
 pub mod validation;
 

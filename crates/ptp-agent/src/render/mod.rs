@@ -54,6 +54,7 @@ mod run_ids;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
 use ptp_api::options::getopt::{Opt, scan};
 use ptp_api::options::{Program, check_conf, check_options};
@@ -61,6 +62,8 @@ use ptp_api::ptp4l_conf::Ptp4lConf;
 use ptp_api::{ApiError, PtpProfile, SchedulingPolicy};
 
 use crate::Error;
+use crate::linuxptp::{HA_PHC2SYS, Linuxptp};
+use ptp_api::settings::ProfileSettings;
 
 pub use key::ProcessKey;
 pub use ptp_api::options::{SplitError, join, quote, split_options};
@@ -138,6 +141,11 @@ pub fn ptp4l_socket_path(run_dir: &Path, run_id: u32) -> PathBuf {
     run_dir.join(format!("ptp4l.{run_id}.socket"))
 }
 
+/// `<run-dir>/ptp4l.<id>.ro.socket`: ptp4l's `uds_ro_address` (linuxptp 4.0 and later).
+pub fn ptp4l_ro_socket_path(run_dir: &Path, run_id: u32) -> PathBuf {
+    run_dir.join(format!("ptp4l.{run_id}.ro.socket"))
+}
+
 /// `<run-dir>/phc2sys.<id>.config`
 pub fn phc2sys_config_path(run_dir: &Path, run_id: u32) -> PathBuf {
     run_dir.join(ProcessKey::new(Program::Phc2sys, run_id).to_string())
@@ -158,9 +166,36 @@ pub fn ts2phc_message_tag(run_id: u32) -> String {
     format!("[{}]", ProcessKey::new(Program::Ts2phc, run_id))
 }
 
-/// Renders one profile (see the module documentation for every rule).
+/// What a profile is rendered for: the node's run directory, its linuxptp, and the run ids of
+/// the node's profiles (which `haProfiles` names).
+#[derive(Clone, Copy, Debug)]
+pub struct RenderEnv<'a> {
+    pub run_dir: &'a Path,
+    pub linuxptp: &'a Linuxptp,
+    /// The node's profiles by name; `None`: no other profile is known.
+    pub profiles: Option<&'a RunIds>,
+}
+
+/// A linuxptp version not known: nothing version-dependent is rendered.
+static UNKNOWN: LazyLock<Linuxptp> = LazyLock::new(Linuxptp::default);
+
+impl<'a> RenderEnv<'a> {
+    /// Only a run directory: the linuxptp version is not known, no other profile is.
+    pub fn plain(run_dir: &'a Path) -> Self {
+        RenderEnv { run_dir, linuxptp: &UNKNOWN, profiles: None }
+    }
+}
+
+/// Renders one profile with only a run directory known (see [`render`]).
 pub fn render_profile(profile: &PtpProfile, run_id: u32, run_dir: &Path) -> Result<RunPlan, Error> {
+    render(profile, run_id, &RenderEnv::plain(run_dir))
+}
+
+/// Renders one profile (see the module documentation for every rule).
+pub fn render(profile: &PtpProfile, run_id: u32, env: &RenderEnv<'_>) -> Result<RunPlan, Error> {
     let fail = |message: String| Error::Profile { profile: profile.name.clone(), message };
+    let settings = ProfileSettings::of(profile).map_err(fail)?;
+    let run_dir = env.run_dir;
     let run_dir_text =
         run_dir.to_str().ok_or_else(|| fail(format!("run directory {} is not valid UTF-8", run_dir.display())))?;
     let run_dir = Path::new(run_dir_text);
@@ -191,6 +226,9 @@ pub fn render_profile(profile: &PtpProfile, run_id: u32, run_dir: &Path) -> Resu
         let mut conf = parse_conf(profile, Program::Ptp4l).map_err(fail)?;
         conf.set("global", "message_tag", ptp4l_message_tag(run_id));
         conf.set("global", "uds_address", path_arg(&ptp4l_socket_path(run_dir, run_id)));
+        if env.linuxptp.uds_ro_address() {
+            conf.set("global", "uds_ro_address", path_arg(&ptp4l_ro_socket_path(run_dir, run_id)));
+        }
         if let Some(interface) = interface(profile).map_err(fail)?
             && conf.section(interface).is_none()
         {
@@ -218,7 +256,9 @@ pub fn render_profile(profile: &PtpProfile, run_id: u32, run_dir: &Path) -> Resu
             rendered.files.push((file.clone(), conf.render()));
             config_file = Some(file);
         }
-        if !gives(&opts, Program::Phc2sys, 'z', Some("uds_address")) {
+        if !settings.ha_profiles.is_empty() {
+            args.extend(ha_sockets(&settings.ha_profiles, &opts, env).map_err(fail)?);
+        } else if !gives(&opts, Program::Phc2sys, 'z', Some("uds_address")) {
             args.extend(["-z".to_string(), path_arg(&ptp4l_socket_path(run_dir, run_id))]);
         }
         args.extend(["-t".to_string(), ptp4l_message_tag(run_id)]);
@@ -230,6 +270,29 @@ pub fn render_profile(profile: &PtpProfile, run_id: u32, run_dir: &Path) -> Resu
     }
 
     Ok(rendered)
+}
+
+/// phc2sys's arguments for `haProfiles`: one `-z` per profile's ptp4l socket, in the order
+/// given, and `-a` when there are several and the options do not give it (stock phc2sys needs
+/// automatic configuration to follow several domains). Needs linuxptp [`HA_PHC2SYS`]; each name
+/// must be a profile of the node; the options may not give their own `-z`.
+fn ha_sockets(names: &[String], opts: &[String], env: &RenderEnv<'_>) -> Result<Vec<String>, String> {
+    env.linuxptp.require(HA_PHC2SYS, "ptpSettings.haProfiles (phc2sys following several ptp4l)")?;
+    if gives(opts, Program::Phc2sys, 'z', Some("uds_address")) {
+        return Err("phc2sysOpts gives -z, and ptpSettings.haProfiles gives phc2sys its ptp4l sockets: keep one".into());
+    }
+    let mut args = Vec::new();
+    for name in names {
+        let id = env
+            .profiles
+            .and_then(|ids| ids.get(name))
+            .ok_or_else(|| format!("ptpSettings.haProfiles names {name:?}, which is not a profile of this node"))?;
+        args.extend(["-z".to_string(), path_arg(&ptp4l_socket_path(env.run_dir, id))]);
+    }
+    if names.len() > 1 && !gives(opts, Program::Phc2sys, 'a', None) {
+        args.push("-a".into());
+    }
+    Ok(args)
 }
 
 fn plan(program: Program, args: Vec<String>, sched: Option<Sched>, config_file: Option<PathBuf>) -> ProcessPlan {

@@ -48,6 +48,8 @@ pub struct RuntimeSettings {
     pub run_dir: PathBuf,
     /// Directory of the linuxptp programs; `None`: looked up on `PATH`.
     pub bin_dir: Option<PathBuf>,
+    /// The linuxptp version of those programs ([`crate::linuxptp::detect`]).
+    pub linuxptp: crate::linuxptp::Linuxptp,
     pub supervisor: crate::supervise::SupervisorSettings,
 }
 
@@ -239,7 +241,8 @@ impl Runtime {
 
     /// Applies an update: only what changed is touched; invalid profiles change nothing.
     pub async fn apply(&mut self, incoming: &NodeProfiles) -> UpdatePlan {
-        let plan = plan_update(&self.applied, incoming, &mut self.ids, &self.settings.run_dir);
+        let plan =
+            plan_update(&self.applied, incoming, &mut self.ids, (&self.settings.run_dir, &self.settings.linuxptp));
         for refusal in &plan.refused {
             warn!(profile = refusal.profile.as_deref().unwrap_or("?"), kept_running = refusal.kept_running, reason = %refusal.reason, "profile not applied");
         }

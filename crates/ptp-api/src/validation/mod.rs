@@ -6,7 +6,7 @@
 //! options that do not split, and options or keys that override what the agent owns
 //! ([`crate::options::owned`]), for the programs the profile runs.
 
-mod go_syntax;
+pub(crate) mod go_syntax;
 mod settings;
 
 use std::fmt;
