@@ -9,6 +9,13 @@
 //!   while every offset of the interval (`-M..=M`) is within the thresholds, else FREERUN; the
 //!   samples count as stopped after three summary intervals.
 //!
+//! - phc2sys's system clock (`CLOCK_REALTIME`), when the profile sets any of
+//!   `sysOffsetInSyncThreshold`, `sysOffsetOutOfSyncThreshold`, `sysOffsetSamples`
+//!   ([`SysOffsetFilter`]): LOCKED after `samples` consecutive locked samples within the in-sync
+//!   threshold, FREERUN after `samples` consecutive samples beyond the out-of-sync threshold (or
+//!   with the servo unlocked); a sample in between resets both counts and keeps the state
+//!   (hysteresis, as the Go daemon).
+//!
 //! (The Go daemon ignored the thresholds and holdover for ptp4l and phc2sys, and gave no clock
 //! state from summary lines.) Time is passed in,
 //! so the machine is pure and tested without waiting.
@@ -27,7 +34,21 @@ pub struct Thresholds {
     pub holdover: Duration,
     /// No sample for this long counts as "samples stopped".
     pub stale_after: Duration,
+    /// The system clock's hysteresis, when the profile asks for it (only phc2sys's
+    /// `CLOCK_REALTIME` clock uses it).
+    pub sys_offset: Option<SysOffsetFilter>,
 }
+
+/// `sysOffsetInSyncThreshold`, `sysOffsetOutOfSyncThreshold`, `sysOffsetSamples`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SysOffsetFilter {
+    pub in_sync_ns: u64,
+    pub out_of_sync_ns: u64,
+    pub samples: u32,
+}
+
+/// `sysOffsetSamples` when not set (the Go API's).
+pub const DEFAULT_SYS_OFFSET_SAMPLES: u32 = 10;
 
 impl Default for Thresholds {
     fn default() -> Self {
@@ -36,6 +57,7 @@ impl Default for Thresholds {
             max_offset_ns: PtpClockThreshold::DEFAULT_MAX_OFFSET_THRESHOLD,
             holdover: Duration::from_secs(PtpClockThreshold::DEFAULT_HOLD_OVER_TIMEOUT as u64),
             stale_after: Duration::from_secs(3),
+            sys_offset: None,
         }
     }
 }
@@ -45,12 +67,30 @@ impl Thresholds {
     pub fn from_profile(threshold: Option<&PtpClockThreshold>) -> Self {
         let d = Thresholds::default();
         let Some(t) = threshold else { return d };
+        let max_offset_ns = t.max_offset_threshold.unwrap_or(d.max_offset_ns);
+        let set = [t.sys_offset_in_sync_threshold, t.sys_offset_out_of_sync_threshold, t.sys_offset_samples];
+        let sys_offset = set.iter().any(Option::is_some).then(|| {
+            let default = max_offset_ns.unsigned_abs();
+            SysOffsetFilter {
+                in_sync_ns: t.sys_offset_in_sync_threshold.map_or(default, i64::unsigned_abs),
+                out_of_sync_ns: t.sys_offset_out_of_sync_threshold.map_or(default, i64::unsigned_abs),
+                samples: t
+                    .sys_offset_samples
+                    .map_or(DEFAULT_SYS_OFFSET_SAMPLES, |n| u32::try_from(n.max(1)).unwrap_or(u32::MAX)),
+            }
+        });
         Thresholds {
             min_offset_ns: t.min_offset_threshold.unwrap_or(d.min_offset_ns),
-            max_offset_ns: t.max_offset_threshold.unwrap_or(d.max_offset_ns),
+            max_offset_ns,
             holdover: t.hold_over_timeout.map_or(d.holdover, |s| Duration::from_secs(s.max(0) as u64)),
             stale_after: d.stale_after,
+            sys_offset,
         }
+    }
+
+    /// For a clock other than phc2sys's system clock: without the hysteresis.
+    pub fn without_sys_offset(self) -> Self {
+        Thresholds { sys_offset: None, ..self }
     }
 }
 
@@ -62,6 +102,9 @@ pub struct ClockTracker {
     last_sample: Option<Instant>,
     holdover_since: Option<Instant>,
     last_offset: Option<i64>,
+    /// Consecutive in-sync and out-of-sync samples ([`SysOffsetFilter`]).
+    in_sync: u32,
+    out_of_sync: u32,
     /// How many times the state changed: a cheap "did anything change" for the runtime.
     transitions: u64,
 }
@@ -74,6 +117,8 @@ impl ClockTracker {
             last_sample: None,
             holdover_since: None,
             last_offset: None,
+            in_sync: 0,
+            out_of_sync: 0,
             transitions: 0,
         }
     }
@@ -104,6 +149,13 @@ impl ClockTracker {
     pub fn on_sample(&mut self, now: Instant, servo: Servo, offset_ns: i64, holdover: bool) -> ClockState {
         self.last_sample = Some(now);
         self.last_offset = Some(offset_ns);
+        if let Some(filter) = self.thresholds.sys_offset
+            && !holdover
+        {
+            self.holdover_since = None;
+            let state = self.hysteresis(filter, servo.is_locked(), offset_ns.unsigned_abs());
+            return self.set(state);
+        }
         let within = (self.thresholds.min_offset_ns..=self.thresholds.max_offset_ns).contains(&offset_ns);
         let state = if holdover {
             self.holdover_since.get_or_insert(now);
@@ -128,11 +180,40 @@ impl ClockTracker {
         }
         self.last_sample = Some(now);
         self.last_offset = Some(rms_ns);
+        if let Some(filter) = self.thresholds.sys_offset {
+            self.holdover_since = None;
+            let state = self.hysteresis(filter, max_ns >= 0, max_ns.unsigned_abs());
+            return self.set(state);
+        }
         let t = &self.thresholds;
         // `max` is an absolute value; a negative one (never printed by linuxptp) is not within.
         let within = max_ns >= 0 && -max_ns >= t.min_offset_ns && max_ns <= t.max_offset_ns;
         self.holdover_since = None;
         self.set(if within { ClockState::Locked } else { ClockState::Freerun })
+    }
+
+    /// The state after one sample of the system clock ([`SysOffsetFilter`]): `locked` is the
+    /// servo's, `offset` absolute.
+    fn hysteresis(&mut self, filter: SysOffsetFilter, locked: bool, offset: u64) -> ClockState {
+        if locked && offset <= filter.in_sync_ns {
+            self.in_sync = self.in_sync.saturating_add(1);
+            self.out_of_sync = 0;
+        } else if !locked || offset > filter.out_of_sync_ns {
+            self.out_of_sync = self.out_of_sync.saturating_add(1);
+            self.in_sync = 0;
+        } else {
+            self.in_sync = 0;
+            self.out_of_sync = 0;
+        }
+        // HOLDOVER (stale samples) ends with the next sample as FREERUN would.
+        let current = if self.state == ClockState::Holdover { ClockState::Freerun } else { self.state };
+        if self.in_sync >= filter.samples {
+            ClockState::Locked
+        } else if self.out_of_sync >= filter.samples {
+            ClockState::Freerun
+        } else {
+            current
+        }
     }
 
     /// The slave port went FAULTY: a LOCKED clock enters HOLDOVER.
@@ -313,11 +394,50 @@ mod tests {
             hold_over_timeout: Some(60),
             max_offset_threshold: Some(1_000),
             min_offset_threshold: None,
-            process_downtime_thresholds: None,
+            ..PtpClockThreshold::default()
         }));
+        assert_eq!(t.sys_offset, None, "no sysOffset field: no hysteresis");
         assert_eq!((t.min_offset_ns, t.max_offset_ns, t.holdover), (-100, 1_000, Duration::from_secs(60)));
         assert_eq!(Thresholds::from_profile(None), Thresholds::default());
         let (mut c, now) = (ClockTracker::new(t), Instant::now());
         assert_eq!(c.on_sample(now, Servo::S2, 900, false), ClockState::Locked);
+    }
+
+    #[test]
+    fn the_system_clock_changes_state_only_after_enough_samples_on_one_side() {
+        let t = Thresholds::from_profile(Some(&PtpClockThreshold {
+            max_offset_threshold: Some(100),
+            sys_offset_in_sync_threshold: Some(50),
+            sys_offset_out_of_sync_threshold: Some(200),
+            sys_offset_samples: Some(3),
+            ..PtpClockThreshold::default()
+        }));
+        assert_eq!(t.sys_offset, Some(SysOffsetFilter { in_sync_ns: 50, out_of_sync_ns: 200, samples: 3 }));
+        assert_eq!(t.without_sys_offset().sys_offset, None);
+        let (mut c, now) = (ClockTracker::new(t), Instant::now());
+        let mut feed = |offsets: &[i64]| -> Vec<ClockState> {
+            offsets.iter().map(|o| c.on_sample(now, Servo::S2, *o, false)).collect()
+        };
+        use ClockState::{Freerun as F, Locked as L};
+        assert_eq!(feed(&[10, -20, 30]), [F, F, L], "three within 50 ns");
+        assert_eq!(feed(&[120, 150, -190]), [L, L, L], "between the thresholds: the state stays");
+        assert_eq!(feed(&[300, 300, 100, 300, 300]), [L, L, L, L, L], "one in between resets the count");
+        assert_eq!(feed(&[-300]), [F], "the third beyond 200 ns in a row");
+        assert_eq!(feed(&[40, 40, 60, 40, 40]), [F, F, F, F, F]);
+        assert_eq!(feed(&[40]), [L]);
+        assert_eq!(c.on_sample(now, Servo::S0, 0, false), L, "an unlocked servo counts as out of sync");
+        assert_eq!(c.on_summary(now, 5, 10), L, "a summary counts as a sample: its max");
+        // Defaults: both thresholds are maxOffsetThreshold, ten samples.
+        let only_samples = Thresholds::from_profile(Some(&PtpClockThreshold {
+            max_offset_threshold: Some(70),
+            sys_offset_samples: Some(2),
+            ..PtpClockThreshold::default()
+        }));
+        assert_eq!(only_samples.sys_offset, Some(SysOffsetFilter { in_sync_ns: 70, out_of_sync_ns: 70, samples: 2 }));
+        let defaults = Thresholds::from_profile(Some(&PtpClockThreshold {
+            sys_offset_in_sync_threshold: Some(5),
+            ..PtpClockThreshold::default()
+        }));
+        assert_eq!(defaults.sys_offset, Some(SysOffsetFilter { in_sync_ns: 5, out_of_sync_ns: 100, samples: 10 }));
     }
 }

@@ -123,6 +123,10 @@ fn write_threshold(out: &mut String, t: &PtpClockThreshold) {
     o.int("holdOverTimeout", non_zero(t.hold_over_timeout));
     o.int("maxOffsetThreshold", non_zero(t.max_offset_threshold));
     o.int("minOffsetThreshold", non_zero(t.min_offset_threshold));
+    // `*int64` with omitempty in Go: only nil is left out.
+    o.int("sysOffsetInSyncThreshold", t.sys_offset_in_sync_threshold);
+    o.int("sysOffsetOutOfSyncThreshold", t.sys_offset_out_of_sync_threshold);
+    o.int("sysOffsetSamples", t.sys_offset_samples);
     if let Some(d) = &t.process_downtime_thresholds {
         write_downtime(o.key("processDowntimeThresholds"), d);
     }

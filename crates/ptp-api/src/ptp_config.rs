@@ -157,6 +157,21 @@ pub struct PtpClockThreshold {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = -100))]
     pub min_offset_threshold: Option<i64>,
+    /// phc2sys's system clock is LOCKED after `sysOffsetSamples` consecutive offsets within this
+    /// (ns, absolute; default `maxOffsetThreshold`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub sys_offset_in_sync_threshold: Option<i64>,
+    /// phc2sys's system clock is FREERUN after `sysOffsetSamples` consecutive offsets beyond this
+    /// (ns, absolute; default `maxOffsetThreshold`); offsets between the two thresholds keep the
+    /// state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub sys_offset_out_of_sync_threshold: Option<i64>,
+    /// Consecutive samples for the system clock's state to change (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub sys_offset_samples: Option<i64>,
     /// Acceptable downtime in seconds per process before state-change events are emitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process_downtime_thresholds: Option<ProcessDowntimeThresholds>,

@@ -148,6 +148,9 @@ fn profile_strategy() -> impl Strategy<Value = PtpProfile> {
                 hold_over_timeout: Some(5),
                 max_offset_threshold: max,
                 min_offset_threshold: min,
+                sys_offset_in_sync_threshold: max.map(i64::abs),
+                sys_offset_out_of_sync_threshold: min.map(i64::abs),
+                sys_offset_samples: max.and(Some(10)),
                 process_downtime_thresholds: downtime
                     .map(|p| ptp_api::ProcessDowntimeThresholds { ptp4l: p, ..Default::default() }),
             }),

@@ -18,6 +18,8 @@ pub enum Kind {
     Offset,
     Summary,
     Port,
+    /// phc2sys chose a source clock: `selecting IFACE as [out-of-]domain source clock`.
+    Source,
     Other,
 }
 
@@ -82,6 +84,9 @@ pub struct Line<'a> {
     pub delay_ns: Option<i64>,
     pub servo: Option<Servo>,
     pub holdover: bool,
+    /// A [`Kind::Source`] line chose a clock of another domain (`out-of-domain`): with several
+    /// domains (`-z` per ptp4l), the one phc2sys follows.
+    pub out_of_domain: bool,
     pub port: Option<u32>,
     pub port_name: Option<&'a str>,
     pub from_state: Option<&'a str>,
@@ -145,6 +150,8 @@ pub fn parse(line: &str) -> Line<'_> {
     let Some(first) = words.next() else { return out };
     if first == "port" {
         parse_port(words, &mut out);
+    } else if first == "selecting" {
+        parse_source(words, &mut out);
     } else if first == "rms" {
         parse_summary(words, &mut out);
     } else {
@@ -182,6 +189,23 @@ fn parse_port<'a>(mut words: SplitAsciiWhitespace<'a>, out: &mut Line<'a>) {
     if words.next() == Some("on") {
         out.event = words.next();
     }
+}
+
+/// `selecting IFACE as domain source clock`, `selecting IFACE as out-of-domain source clock`.
+fn parse_source<'a>(mut words: SplitAsciiWhitespace<'a>, out: &mut Line<'a>) {
+    let (Some(iface), Some("as"), Some(scope), Some("source"), Some("clock"), None) =
+        (words.next(), words.next(), words.next(), words.next(), words.next(), words.next())
+    else {
+        return;
+    };
+    let out_of_domain = match scope {
+        "domain" => false,
+        "out-of-domain" => true,
+        _ => return,
+    };
+    out.kind = Some(Kind::Source);
+    out.iface = Some(iface);
+    out.out_of_domain = out_of_domain;
 }
 
 /// `rms R max M freq F +/- x [delay D +/- y]` (the interface, if any, was already consumed).

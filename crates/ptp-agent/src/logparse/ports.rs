@@ -112,6 +112,11 @@ impl PortTracker {
         self.slave.contains_key(config)
     }
 
+    /// Whether `config` has a port named `name` (seeded or seen).
+    pub fn has_port_named(&self, config: &str, name: &str) -> bool {
+        self.names.iter().any(|((c, _), n)| c == config && n == name)
+    }
+
     /// Forgets everything about `config` (its process restarted or its profile went away).
     pub fn forget(&mut self, config: &str) {
         self.slave.remove(config);

@@ -209,3 +209,22 @@ fn lines_of_the_agents_own_log_parse_like_the_originals() {
     assert_eq!(super::strip_agent_log_prefix(original), original);
     assert_eq!(super::AGENT_LOG_TARGET, format!("{}:", crate::supervise::child::OUTPUT_TARGET));
 }
+
+#[test]
+fn phc2sys_source_selection() {
+    let l = parse("phc2sys[5.0]: [ptp4l.2.config] selecting ens2f0 as out-of-domain source clock");
+    assert_eq!(
+        (l.kind, l.iface, l.out_of_domain, l.config),
+        (Some(Kind::Source), Some("ens2f0"), true, Some("ptp4l.2.config"))
+    );
+    let l = parse("phc2sys[5.0]: selecting ens1f0 as domain source clock");
+    assert_eq!((l.kind, l.iface, l.out_of_domain), (Some(Kind::Source), Some("ens1f0"), false));
+    for other in [
+        "phc2sys[5.0]: selecting CLOCK_REALTIME for synchronization",
+        "phc2sys[5.0]: selecting ens1f0 as some source clock",
+        "phc2sys[5.0]: selecting ens1f0 as domain source clock now",
+        "phc2sys[5.0]: selecting",
+    ] {
+        assert_eq!(parse(other).kind, Some(Kind::Other), "{other}");
+    }
+}

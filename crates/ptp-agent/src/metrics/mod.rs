@@ -3,7 +3,8 @@
 //! `_delay_ns` {from, process, node, iface}; `_clock_state` {process, node, iface} (0 FREERUN,
 //! 1 LOCKED, 2 HOLDOVER); `_interface_role` {process, node, iface} (0 PASSIVE, 1 SLAVE,
 //! 2 MASTER, 3 FAULTY, 4 UNKNOWN, 5 LISTENING); `_process_status` and `_process_restart_count`
-//! {process, node, config}; `_clock_class` {process="ptp4l", node, config} (the grandmaster's
+//! {process, node, config}; `_ha_profile_status` {process="phc2sys", node, profile} (which
+//! `haProfiles` profile a phc2sys follows, 1, the others 0); `_clock_class` {process="ptp4l", node, config} (the grandmaster's
 //! class from ptp4l's management data: PARENT_DATA_SET gm.ClockClass, the Go daemon's labels
 //! with the sidecar's `config`). Series of a removed profile are removed. The agent's own:
 //! `ptp_agent_refused_profiles`, `ptp_agent_discarded_log_bytes_total` {process} (output of
@@ -51,6 +52,14 @@ pub struct ClockClassLabels {
     pub process: String,
     pub node: String,
     pub config: String,
+}
+
+/// `openshift_ptp_ha_profile_status`: the Go daemon's labels (`process` is `phc2sys`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HaLabels {
+    pub process: String,
+    pub node: String,
+    pub profile: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -109,6 +118,7 @@ pub struct AgentMetrics {
     process_status: Family<ProcessLabels, Gauge>,
     restarts: Family<ProcessLabels, Gauge>,
     clock_class: Family<ClockClassLabels, Gauge>,
+    ha_profile: Family<HaLabels, Gauge>,
     refused: Gauge,
     output: OutputCounters,
     source_valid: Gauge,
@@ -116,6 +126,7 @@ pub struct AgentMetrics {
     owned_samples: HashMap<String, HashSet<SampleLabels>>,
     owned_ifaces: HashMap<String, HashSet<IfaceLabels>>,
     owned_processes: HashMap<String, HashSet<ProcessLabels>>,
+    owned_ha: HashMap<String, HashSet<HaLabels>>,
 }
 
 /// The metric value of a clock state.
@@ -141,6 +152,7 @@ impl AgentMetrics {
             process_status: Family::default(),
             restarts: Family::default(),
             clock_class: Family::default(),
+            ha_profile: Family::default(),
             refused: Gauge::default(),
             output: OutputCounters::default(),
             source_valid: Gauge::default(),
@@ -148,6 +160,7 @@ impl AgentMetrics {
             owned_samples: HashMap::new(),
             owned_ifaces: HashMap::new(),
             owned_processes: HashMap::new(),
+            owned_ha: HashMap::new(),
         };
         let r = registry.sub_registry_with_prefix("openshift_ptp");
         r.register("offset_ns", "Offset from the master in ns", m.offset.clone());
@@ -168,6 +181,7 @@ impl AgentMetrics {
             "6 = Locked, 7 = PRC unlocked in-spec, 52/187 = PRC unlocked out-of-spec, 135 = T-BC holdover in-spec, 165 = T-BC holdover out-of-spec, 248 = Default, 255 = Slave Only Clock",
             m.clock_class.clone(),
         );
+        r.register("ha_profile_status", "0 = INACTIVE 1 = ACTIVE", m.ha_profile.clone());
         let agent = registry.sub_registry_with_prefix("ptp_agent");
         agent.register(
             "refused_profiles",
@@ -245,6 +259,16 @@ impl AgentMetrics {
         }
     }
 
+    /// The HA profiles the phc2sys of `config` follows (`haProfiles`), each active (1) or not.
+    pub fn ha_profiles(&mut self, config: &str, statuses: &[(String, bool)]) {
+        let owned = self.owned_ha.entry(config.to_string()).or_default();
+        for (profile, active) in statuses {
+            let labels = HaLabels { process: "phc2sys".into(), node: self.node.clone(), profile: profile.clone() };
+            self.ha_profile.get_or_create(&labels).set(i64::from(*active));
+            owned.insert(labels);
+        }
+    }
+
     /// How many profiles of the last update were refused.
     pub fn refused(&self, count: usize) {
         self.refused.set(count as i64);
@@ -291,6 +315,9 @@ impl AgentMetrics {
     /// Removes every series of `config` (its profile went away or restarted).
     pub fn forget(&mut self, config: &str) {
         self.clock_class(config, None);
+        for labels in self.owned_ha.remove(config).unwrap_or_default() {
+            self.ha_profile.remove(&labels);
+        }
         for labels in self.owned_samples.remove(config).unwrap_or_default() {
             self.offset.remove(&labels);
             self.max_offset.remove(&labels);

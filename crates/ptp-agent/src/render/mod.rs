@@ -34,6 +34,14 @@
 //!   repeated sections in turn): the tag is how log lines are tied to the profile,
 //!   and phc2sys and pmc must find the socket. The tag has no `{level}`: stock linuxptp (Debian's
 //!   3.1 and 4.x) prints `message_tag` as written.
+//! * With linuxptp 4.0 or later ([`RenderEnv::linuxptp`]) ptp4l's `[global]` also gets
+//!   `uds_ro_address <run-dir>/ptp4l.<id>.ro.socket`: the default read-only socket,
+//!   `/var/run/ptp4lro`, would be shared by every ptp4l of the node. 3.1 does not know the key.
+//! * `ptpSettings.haProfiles: "a,b"` (linuxptp 4.2 or later, else the profile is refused): phc2sys
+//!   gets one `-z <run-dir>/ptp4l.<id>.socket` per named profile of the node (instead of its own
+//!   profile's socket) and `-a` when there are several and its options do not give it (stock
+//!   phc2sys follows several domains only in automatic mode); a name that is not a profile of the
+//!   node, or a `-z` of its own, refuses the profile. [`RunPlan::ha_profiles`] lists them.
 //! * phc2sys gets `-z` (ptp4l's socket, also when this profile does not run ptp4l, so an
 //!   only-phc2sys profile should pass its own `-z` if it needs another ptp4l: phc2sys only
 //!   sends to that address) and `-t [ptp4l.<id>.config]`, so its lines carry the same tag as the
@@ -96,6 +104,8 @@ pub struct RunPlan {
     /// ptp4l's `domainNumber` (its `[global]` value, or `--domainNumber` in `ptp4lOpts`, which
     /// wins as on ptp4l's command line; default 0): management messages must carry it.
     pub ptp4l_domain: u8,
+    /// The profiles its phc2sys follows (`haProfiles`): name and run id, in the order given.
+    pub ha_profiles: Vec<(String, u32)>,
 }
 
 impl RunPlan {
@@ -207,6 +217,7 @@ pub fn render(profile: &PtpProfile, run_id: u32, env: &RenderEnv<'_>) -> Result<
         processes: Vec::new(),
         ptp4l_ports: Vec::new(),
         ptp4l_domain: 0,
+        ha_profiles: Vec::new(),
     };
 
     if let Some(opts) = options(profile, Program::Ts2phc).map_err(fail)? {
@@ -257,7 +268,13 @@ pub fn render(profile: &PtpProfile, run_id: u32, env: &RenderEnv<'_>) -> Result<
             config_file = Some(file);
         }
         if !settings.ha_profiles.is_empty() {
-            args.extend(ha_sockets(&settings.ha_profiles, &opts, env).map_err(fail)?);
+            rendered.ha_profiles = ha_members(&settings.ha_profiles, &opts, env).map_err(fail)?;
+            for (_, id) in &rendered.ha_profiles {
+                args.extend(["-z".to_string(), path_arg(&ptp4l_socket_path(run_dir, *id))]);
+            }
+            if rendered.ha_profiles.len() > 1 && !gives(&opts, Program::Phc2sys, 'a', None) {
+                args.push("-a".into());
+            }
         } else if !gives(&opts, Program::Phc2sys, 'z', Some("uds_address")) {
             args.extend(["-z".to_string(), path_arg(&ptp4l_socket_path(run_dir, run_id))]);
         }
@@ -272,27 +289,25 @@ pub fn render(profile: &PtpProfile, run_id: u32, env: &RenderEnv<'_>) -> Result<
     Ok(rendered)
 }
 
-/// phc2sys's arguments for `haProfiles`: one `-z` per profile's ptp4l socket, in the order
-/// given, and `-a` when there are several and the options do not give it (stock phc2sys needs
-/// automatic configuration to follow several domains). Needs linuxptp [`HA_PHC2SYS`]; each name
-/// must be a profile of the node; the options may not give their own `-z`.
-fn ha_sockets(names: &[String], opts: &[String], env: &RenderEnv<'_>) -> Result<Vec<String>, String> {
+/// The profiles of `haProfiles` with their run ids: phc2sys gets one `-z` per profile's ptp4l
+/// socket, in the order given, and `-a` when there are several and the options do not give it
+/// (stock phc2sys needs automatic configuration to follow several domains). Needs linuxptp
+/// [`HA_PHC2SYS`]; each name must be a profile of the node; the options may not give their own
+/// `-z`.
+fn ha_members(names: &[String], opts: &[String], env: &RenderEnv<'_>) -> Result<Vec<(String, u32)>, String> {
     env.linuxptp.require(HA_PHC2SYS, "ptpSettings.haProfiles (phc2sys following several ptp4l)")?;
     if gives(opts, Program::Phc2sys, 'z', Some("uds_address")) {
         return Err("phc2sysOpts gives -z, and ptpSettings.haProfiles gives phc2sys its ptp4l sockets: keep one".into());
     }
-    let mut args = Vec::new();
-    for name in names {
-        let id = env
-            .profiles
-            .and_then(|ids| ids.get(name))
-            .ok_or_else(|| format!("ptpSettings.haProfiles names {name:?}, which is not a profile of this node"))?;
-        args.extend(["-z".to_string(), path_arg(&ptp4l_socket_path(env.run_dir, id))]);
-    }
-    if names.len() > 1 && !gives(opts, Program::Phc2sys, 'a', None) {
-        args.push("-a".into());
-    }
-    Ok(args)
+    names
+        .iter()
+        .map(|name| {
+            env.profiles
+                .and_then(|ids| ids.get(name))
+                .map(|id| (name.clone(), id))
+                .ok_or_else(|| format!("ptpSettings.haProfiles names {name:?}, which is not a profile of this node"))
+        })
+        .collect()
 }
 
 fn plan(program: Program, args: Vec<String>, sched: Option<Sched>, config_file: Option<PathBuf>) -> ProcessPlan {

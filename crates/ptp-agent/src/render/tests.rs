@@ -438,3 +438,84 @@ fn the_domain_comes_from_the_options_then_the_global_section_then_zero() {
     let e = render_err(&profile(|p| p.ptp4l_conf = s("[global]\ndomainNumber 300\n")));
     assert!(e.contains("domainNumber \"300\""), "{e}");
 }
+
+mod versions {
+    use super::*;
+    use crate::linuxptp::{Linuxptp, Version};
+
+    fn v(major: u32, minor: u32, patch: u32) -> Linuxptp {
+        Linuxptp::Known(Version::new(major, minor, patch))
+    }
+
+    fn ha(opts: &str, members: &str) -> PtpProfile {
+        profile(|p| {
+            p.ptp4l_opts = s("");
+            p.phc2sys_opts = s(opts);
+            p.ptp_settings = Some([("haProfiles".to_string(), members.to_string())].into());
+        })
+    }
+
+    fn ids() -> RunIds {
+        let mut ids = RunIds::new();
+        ids.update(["p", "nic1", "nic2"]);
+        ids
+    }
+
+    fn render_with(p: &PtpProfile, linuxptp: &Linuxptp) -> Result<RunPlan, String> {
+        let ids = ids();
+        let env = RenderEnv { run_dir: Path::new(RUN), linuxptp, profiles: Some(&ids) };
+        super::super::render(p, ids.get("p").unwrap(), &env).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn ha_phc2sys_gets_one_socket_per_member_and_automatic_configuration() {
+        let plan = render_with(&ha("-r -n 24 -m", "nic1, nic2"), &v(4, 2, 0)).unwrap();
+        let (nic1, nic2) = (ids().get("nic1").unwrap(), ids().get("nic2").unwrap());
+        assert_eq!(names(&plan), ["phc2sys"]);
+        let expected = format!(
+            "-z /var/run/ptp4l.{nic1}.socket -z /var/run/ptp4l.{nic2}.socket -a -t [ptp4l.{}.config] -r -n 24 -m",
+            plan.run_id
+        );
+        assert_eq!(process(&plan, "phc2sys").args.join(" "), expected);
+        assert_eq!(plan.ha_profiles, [("nic1".to_string(), nic1), ("nic2".to_string(), nic2)]);
+        let one = render_with(&ha("-a -r", "nic1"), &v(4, 2, 0)).unwrap();
+        assert_eq!(process(&one, "phc2sys").args.iter().filter(|a| *a == "-a").count(), 1, "-a given: not twice");
+        let one = render_with(&ha("-s ens1f0 -r -w", "nic1"), &v(4, 3, 0)).unwrap();
+        assert!(!process(&one, "phc2sys").args.contains(&"-a".to_string()), "one member: no -a added");
+    }
+
+    #[test]
+    fn ha_is_refused_where_it_cannot_run_as_written() {
+        let e = render_with(&ha("-r", "nic1,nic2"), &v(3, 1, 1)).unwrap_err();
+        assert!(
+            e.contains(
+                "haProfiles (phc2sys following several ptp4l) needs linuxptp 4.2 or later; this node runs 3.1.1"
+            ),
+            "{e}"
+        );
+        let e = render_with(&ha("-r", "nic1,nic2"), &Linuxptp::Unknown("no ptp4l".into())).unwrap_err();
+        assert!(e.contains("not known (no ptp4l)"), "{e}");
+        let e = render_with(&ha("-r", "nic1,ghost"), &v(4, 2, 0)).unwrap_err();
+        assert!(e.contains("haProfiles names \"ghost\", which is not a profile of this node"), "{e}");
+        let e = render_with(&ha("-r -z /var/run/other", "nic1"), &v(4, 2, 0)).unwrap_err();
+        assert!(e.contains("phc2sysOpts gives -z"), "{e}");
+    }
+
+    #[test]
+    fn each_ptp4l_has_its_own_read_only_socket_on_4_x_only() {
+        let p = profile(|p| p.interface = s("eth0"));
+        let on42 = render_with(&p, &v(4, 2, 0)).unwrap();
+        let conf = file(&on42, &format!("/var/run/ptp4l.{}.config", on42.run_id)).to_string();
+        assert!(conf.contains(&format!("uds_ro_address /var/run/ptp4l.{}.ro.socket", on42.run_id)), "{conf}");
+        let on31 = render_with(&p, &v(3, 1, 1)).unwrap();
+        let conf = file(&on31, &format!("/var/run/ptp4l.{}.config", on31.run_id)).to_string();
+        assert!(!conf.contains("uds_ro_address"), "3.1 refuses the key: {conf}");
+    }
+
+    #[test]
+    fn a_bad_setting_refuses_the_profile_naming_it() {
+        let p = profile(|p| p.ptp_settings = Some([("logReduce".to_string(), "loud".to_string())].into()));
+        let e = render_with(&p, &v(4, 2, 0)).unwrap_err();
+        assert!(e.contains("ptpSettings.logReduce \"loud\": mode \"loud\""), "{e}");
+    }
+}

@@ -105,6 +105,7 @@ impl Shared {
                 Effect::Clock { clock, state } => {
                     self.metrics.clock_state(&clock.config, &clock.process, &clock.iface, state);
                 }
+                Effect::Ha { config, statuses } => self.metrics.ha_profiles(&config, &statuses),
                 Effect::ForgetIface(clock) => self.metrics.forget_iface(&clock.config, &clock.process, &clock.iface),
                 Effect::OpenGate { config } => {
                     if let Some(gate) = self.gates.get(&config) {
@@ -320,7 +321,12 @@ impl Runtime {
             }
         }
         let thresholds = Thresholds::from_profile(applied.profile.ptp_clock_threshold.as_ref());
-        lock(&self.shared).observer.open(plan, thresholds);
+        {
+            let mut shared = lock(&self.shared);
+            shared.observer.open(plan, thresholds);
+            let opened = shared.observer.ha_opened(plan);
+            shared.apply(opened.into_iter().collect());
+        }
         let runs_ptp4l = plan.runs(Program::Ptp4l);
         if runs_ptp4l {
             self.start_follower(plan);

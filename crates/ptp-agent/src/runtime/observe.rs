@@ -51,6 +51,9 @@ pub enum Effect {
     ForgetIface(ClockKey),
     /// ptp4l of this config is within [`PHC2SYS_GATE_OFFSET_NS`]: its phc2sys may start.
     OpenGate { config: String },
+    /// `openshift_ptp_ha_profile_status` of the `haProfiles` a phc2sys (lines tagged `config`)
+    /// follows: each profile's name, and whether it is the one followed.
+    Ha { config: String, statuses: Vec<(String, bool)> },
     /// A line kept out of the metrics (`ptp_agent_ignored_log_lines_total{reason}`); `first` is
     /// true the first time for this config and kind while the config is open (warn once).
     Ignored { config: String, reason: &'static str, first: bool },
@@ -66,6 +69,8 @@ pub struct LineObserver {
     budget: SeriesBudget,
     /// (config, rejection) already reported as `first` while the config is open.
     warned: HashSet<(String, Rejection)>,
+    /// ptp4l config of a profile with `haProfiles` → its members (name, run id).
+    ha: HashMap<String, Vec<(String, u32)>>,
 }
 
 /// Every `config` a profile's lines and metrics may carry: its ptp4l tag, its process keys, and a
@@ -103,13 +108,26 @@ impl LineObserver {
         for (i, name) in plan.ptp4l_ports.iter().enumerate() {
             self.ports.seed(&ptp4l, i as u32 + 1, name);
         }
+        if !plan.ha_profiles.is_empty() {
+            self.ha.insert(ptp4l.clone(), plan.ha_profiles.clone());
+        }
         self.thresholds.insert(ptp4l, thresholds);
+    }
+
+    /// The `haProfiles` statuses of a profile just opened: none followed yet (as the Go daemon,
+    /// every member is inactive until phc2sys selects one).
+    pub fn ha_opened(&self, plan: &RunPlan) -> Option<Effect> {
+        let config = ProcessKey::new(ptp_api::Program::Ptp4l, plan.run_id).to_string();
+        let members = self.ha.get(&config)?;
+        Some(Effect::Ha { config, statuses: members.iter().map(|(name, _)| (name.clone(), false)).collect() })
     }
 
     /// A profile stopped: everything of its configs goes; returns them (for the metrics to forget).
     pub fn close(&mut self, plan: &RunPlan) -> BTreeSet<String> {
         let configs = owned_configs(plan);
-        self.thresholds.remove(&ProcessKey::new(ptp_api::Program::Ptp4l, plan.run_id).to_string());
+        let ptp4l = ProcessKey::new(ptp_api::Program::Ptp4l, plan.run_id).to_string();
+        self.thresholds.remove(&ptp4l);
+        self.ha.remove(&ptp4l);
         for config in &configs {
             self.ports.forget(config);
             self.clocks.retain(|k, _| k.config != *config);
@@ -212,9 +230,25 @@ impl LineObserver {
                     self.sample(line, config, process, sample, |c| c.on_summary(now, rms, max), &mut effects);
                 }
             }
+            Some(Kind::Source) if process == PHC2SYS => self.source_selected(line, config, &mut effects),
             _ => {}
         }
         effects
+    }
+
+    /// phc2sys of an HA profile selected a source clock: the member profile whose ptp4l has
+    /// that interface is followed (an `out-of-domain` selection; an in-domain one only counts with
+    /// a single member, as the Go daemon).
+    fn source_selected(&mut self, line: &Line<'_>, config: &str, effects: &mut Vec<Effect>) {
+        let (Some(members), Some(iface)) = (self.ha.get(config), line.iface) else { return };
+        if !line.out_of_domain && members.len() != 1 {
+            return;
+        }
+        let owner =
+            |id: u32| self.ports.has_port_named(&ProcessKey::new(ptp_api::Program::Ptp4l, id).to_string(), iface);
+        let Some(active) = members.iter().position(|(_, id)| owner(*id)) else { return };
+        let statuses = members.iter().enumerate().map(|(i, (name, _))| (name.clone(), i == active)).collect();
+        effects.push(Effect::Ha { config: config.to_string(), statuses });
     }
 
     fn port(&mut self, line: &Line<'_>, config: &str, process: &str, now: Instant, effects: &mut Vec<Effect>) {
@@ -294,7 +328,10 @@ impl LineObserver {
         if !self.admitted(config, admitted, effects) {
             return;
         }
-        let thresholds = self.thresholds.get(config).copied().unwrap_or_default();
+        let mut thresholds = self.thresholds.get(config).copied().unwrap_or_default();
+        if (process, iface.as_str()) != (PHC2SYS, "CLOCK_REALTIME") {
+            thresholds = thresholds.without_sys_offset();
+        }
         let clock = ClockKey::new(config, process, &iface);
         let state = update(self.clocks.entry(clock.clone()).or_insert_with(|| ClockTracker::new(thresholds)));
         effects.push(Effect::Sample { clock: clock.clone(), from, sample });

@@ -185,6 +185,7 @@ fn a_profile_owns_its_tags_keys_and_the_tags_its_options_set() {
             ],
             ptp4l_ports: Vec::new(),
             ptp4l_domain: 0,
+            ha_profiles: Vec::new(),
         };
         owned_configs(&plan).into_iter().collect::<Vec<_>>()
     };
@@ -239,4 +240,81 @@ fn a_port_state_from_management_acts_like_its_port_line() {
     assert_eq!(o.observe_port_state(CFG, 0, Role::Slave, now), [], "port 0 is the UDS port");
     o.close(&plan("[global]\n[ens1f0]\n", Some("-a -r")));
     assert_eq!(o.observe_port_state(CFG, 1, Role::Slave, now), [], "a closed config");
+}
+
+#[test]
+fn only_phc2sys_system_clock_waits_for_sys_offset_samples() {
+    let mut o = LineObserver::default();
+    let threshold = ptp_api::PtpClockThreshold { sys_offset_samples: Some(2), ..Default::default() };
+    o.open(&plan("[global]\n", Some("-a -r")), Thresholds::from_profile(Some(&threshold)));
+    let now = Instant::now();
+    let state = |effects: Vec<Effect>| {
+        effects.into_iter().find_map(|e| match e {
+            Effect::Clock { state, .. } => Some(state),
+            _ => None,
+        })
+    };
+    let ptp4l = "ptp4l[1.0]: [ptp4l.0.config] master offset 5 s2 freq -3 path delay 10";
+    assert_eq!(state(see(&mut o, ptp4l, now)), Some(ClockState::Locked), "ptp4l: one sample");
+    let phc = "phc2sys[1.0]: [ptp4l.0.config] CLOCK_REALTIME phc offset 7 s2 freq -3 delay 900";
+    assert_eq!(state(see(&mut o, phc, now)), Some(ClockState::Freerun), "the system clock: one of two samples");
+    assert_eq!(state(see(&mut o, phc, now)), Some(ClockState::Locked));
+}
+
+#[test]
+fn ha_phc2sys_follows_the_profile_whose_ptp4l_has_the_selected_interface() {
+    use crate::linuxptp::{Linuxptp, Version};
+    use crate::render::{RenderEnv, RunIds, render};
+    let member = |name: &str, iface: &str| PtpProfile {
+        name: name.into(),
+        interface: Some(iface.into()),
+        phc2sys_opts: Some(String::new()),
+        ..PtpProfile::default()
+    };
+    let ha = PtpProfile {
+        name: "ha".into(),
+        ptp4l_opts: Some(String::new()),
+        phc2sys_opts: Some("-r -n 24".into()),
+        ptp_settings: Some([("haProfiles".to_string(), "nic1,nic2".to_string())].into()),
+        ..PtpProfile::default()
+    };
+    let mut ids = RunIds::new();
+    ids.update(["nic1", "nic2", "ha"]);
+    let v42 = Linuxptp::Known(Version::new(4, 2, 0));
+    let env = RenderEnv { run_dir: Path::new("/run"), linuxptp: &v42, profiles: Some(&ids) };
+    let plans: Vec<RunPlan> = [member("nic1", "ens1f0"), member("nic2", "ens2f0"), ha]
+        .iter()
+        .map(|p| render(p, ids.get(&p.name).unwrap(), &env).unwrap())
+        .collect();
+    let ha_config = format!("ptp4l.{}.config", plans[2].run_id);
+    let mut o = LineObserver::default();
+    for plan in &plans {
+        o.open(plan, Thresholds::default());
+    }
+    let statuses = |effects: Vec<Effect>| {
+        effects.into_iter().find_map(|e| match e {
+            Effect::Ha { config, statuses } => Some((config, statuses)),
+            _ => None,
+        })
+    };
+    let pair = |a: bool, b: bool| vec![("nic1".to_string(), a), ("nic2".to_string(), b)];
+    assert_eq!(o.ha_opened(&plans[2]).map(|e| statuses(vec![e])), Some(Some((ha_config.clone(), pair(false, false)))));
+    assert_eq!(o.ha_opened(&plans[0]), None, "a member has no HA status of its own");
+    let now = Instant::now();
+    let line = |text: &str| format!("phc2sys[9.0]: [{ha_config}] {text}");
+    assert_eq!(
+        statuses(see(&mut o, &line("selecting ens2f0 as out-of-domain source clock"), now)),
+        Some((ha_config.clone(), pair(false, true)))
+    );
+    assert_eq!(
+        statuses(see(&mut o, &line("selecting ens1f0 as out-of-domain source clock"), now)),
+        Some((ha_config.clone(), pair(true, false)))
+    );
+    assert_eq!(statuses(see(&mut o, &line("selecting ens1f0 as domain source clock"), now)), None, "two members");
+    assert_eq!(statuses(see(&mut o, &line("selecting eth9 as out-of-domain source clock"), now)), None, "no member's");
+    let member_line =
+        format!("phc2sys[9.0]: [ptp4l.{}.config] selecting ens1f0 as out-of-domain source clock", plans[0].run_id);
+    assert_eq!(statuses(see(&mut o, &member_line, now)), None, "not an HA profile's phc2sys");
+    o.close(&plans[2]);
+    assert_eq!(statuses(see(&mut o, &line("selecting ens2f0 as out-of-domain source clock"), now)), None, "closed");
 }
