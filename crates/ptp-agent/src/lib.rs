@@ -32,6 +32,7 @@ pub mod serve;
 pub mod source;
 pub mod status;
 pub mod supervise;
+pub mod tbc;
 pub mod update;
 
 pub use error::Error;

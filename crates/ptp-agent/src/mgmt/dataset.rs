@@ -122,7 +122,7 @@ impl ParentDataSet {
 }
 
 /// The time flags of TIME_PROPERTIES_DATA_SET and GRANDMASTER_SETTINGS_NP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TimeFlags {
     pub leap61: bool,
@@ -134,6 +134,20 @@ pub struct TimeFlags {
 }
 
 impl TimeFlags {
+    fn bits(&self) -> u8 {
+        [
+            self.leap61,
+            self.leap59,
+            self.current_utc_offset_valid,
+            self.ptp_timescale,
+            self.time_traceable,
+            self.frequency_traceable,
+        ]
+        .iter()
+        .enumerate()
+        .fold(0, |b, (i, set)| if *set { b | 1 << i } else { b })
+    }
+
     fn from_bits(b: u8) -> Self {
         TimeFlags {
             leap61: b & 0x01 != 0,
@@ -394,6 +408,17 @@ impl GrandmasterSettingsNp {
             flags: TimeFlags::from_bits(r.u8("time_flags")?),
             time_source: r.u8("time_source")?,
         })
+    }
+
+    /// The dataField of a SET (linuxptp's `struct grandmaster_settings_np`: 8 bytes).
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let q = &self.clock_quality;
+        let mut out = vec![q.clock_class, q.clock_accuracy];
+        out.extend_from_slice(&q.offset_scaled_log_variance.to_be_bytes());
+        out.extend_from_slice(&self.current_utc_offset.to_be_bytes());
+        out.push(self.flags.bits());
+        out.push(self.time_source);
+        out
     }
 }
 

@@ -26,9 +26,10 @@ use tracing::{debug, info};
 use super::MgmtError;
 use super::dataset::Event;
 use super::id::ManagementId;
-use super::message::{Body, Tlv};
+use super::message::{Body, Request, Tlv};
 use super::socket::{Session, SessionSettings};
 use super::view::{Datasets, PtpView};
+use crate::tbc::GmQuality;
 
 /// Where and how to follow one ptp4l.
 #[derive(Clone, Debug)]
@@ -47,6 +48,10 @@ pub struct FollowSettings {
     pub timeout: Duration,
     /// Reconnect delays: the first, doubled up to the second.
     pub backoff: (Duration, Duration),
+    /// The quality this ptp4l is to announce as its own (a T-BC's time transmitter): written with
+    /// GRANDMASTER_SETTINGS_NP (read, then set with the class and accuracy changed) after each
+    /// connect and each change; `None` in the channel: nothing to write yet.
+    pub announce: Option<watch::Receiver<Option<GmQuality>>>,
 }
 
 impl FollowSettings {
@@ -61,6 +66,7 @@ impl FollowSettings {
             subscription: 60,
             timeout: Duration::from_secs(1),
             backoff: (Duration::from_millis(100), Duration::from_secs(5)),
+            announce: None,
         }
     }
 
@@ -160,6 +166,12 @@ async fn connected<F: FnMut(Option<&PtpView>)>(
     if let Err(e) = session.subscribe(&EVENTS, settings.subscription).await {
         return Ended::Lost(e);
     }
+    let mut announce = settings.announce.clone();
+    if let Some(wanted) = announce.as_mut().and_then(|a| *a.borrow_and_update())
+        && let Err(e) = write_quality(&mut session, &mut datasets, wanted).await
+    {
+        return Ended::Lost(e);
+    }
     publisher.publish(datasets.view());
     info!(socket = %settings.socket.display(), "ptp4l management: following");
     let renew_every = Duration::from_secs(u64::from(settings.subscription.max(2) / 2));
@@ -170,9 +182,18 @@ async fn connected<F: FnMut(Option<&PtpView>)>(
             Notified(Result<super::Message, MgmtError>),
             Renew,
             Refresh,
+            Announce(Option<GmQuality>),
         }
+        let announce_changed = async {
+            let Some(a) = announce.as_mut() else { return std::future::pending().await };
+            if a.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+            *a.borrow_and_update()
+        };
         let wake = tokio::select! {
             changed = running.changed() => return if changed.is_err() { Ended::Closed } else { Ended::Running },
+            wanted = announce_changed => Wake::Announce(wanted),
             notification = session.next_notification() => Wake::Notified(notification),
             _ = renew.tick() => Wake::Renew,
             _ = refresh.tick() => Wake::Refresh,
@@ -191,6 +212,8 @@ async fn connected<F: FnMut(Option<&PtpView>)>(
             Wake::Notified(Err(e)) => Err(e),
             Wake::Renew => session.subscribe(&EVENTS, settings.subscription).await,
             Wake::Refresh => fetch_all(&mut session, &mut datasets).await,
+            Wake::Announce(Some(wanted)) => write_quality(&mut session, &mut datasets, wanted).await,
+            Wake::Announce(None) => Ok(()),
         };
         if let Err(e) = step {
             return Ended::Lost(e);
@@ -210,6 +233,31 @@ pub fn follow_ups(tlv: &Tlv) -> &'static [ManagementId] {
         Tlv::ParentDataSet(_) => &[ManagementId::CURRENT_DATA_SET, ManagementId::TIME_PROPERTIES_DATA_SET],
         _ => &[],
     }
+}
+
+/// Sets the clock class and accuracy ptp4l announces as its own (GRANDMASTER_SETTINGS_NP: the
+/// other settings as ptp4l has them), then reads PARENT_DATA_SET again (a grandmaster announces
+/// its own quality there).
+async fn write_quality(session: &mut Session, datasets: &mut Datasets, wanted: GmQuality) -> Result<(), MgmtError> {
+    let Tlv::GrandmasterSettingsNp(mut settings) = session.get(ManagementId::GRANDMASTER_SETTINGS_NP).await? else {
+        return Err(MgmtError::Malformed {
+            what: "GRANDMASTER_SETTINGS_NP",
+            message: "another dataset in reply".into(),
+        });
+    };
+    if (settings.clock_quality.clock_class, settings.clock_quality.clock_accuracy)
+        != (wanted.clock_class, wanted.clock_accuracy)
+    {
+        settings.clock_quality.clock_class = wanted.clock_class;
+        settings.clock_quality.clock_accuracy = wanted.clock_accuracy;
+        let mut replies = session.request(&Request::set_grandmaster_settings(&settings)).await?;
+        if let Body::Error(e) = replies.swap_remove(0).body {
+            return Err(MgmtError::from(&e));
+        }
+        info!(socket = %session.server().display(), clock_class = wanted.clock_class, "ptp4l management: announced clock class set");
+    }
+    datasets.take(&session.get(ManagementId::PARENT_DATA_SET).await?);
+    Ok(())
 }
 
 async fn read_again(session: &mut Session, datasets: &mut Datasets, ids: &[ManagementId]) -> Result<(), MgmtError> {

@@ -105,6 +105,11 @@ impl Request {
         Request { action: Action::Set, id: ManagementId::SUBSCRIBE_EVENTS_NP, data: events.encode() }
     }
 
+    /// SET GRANDMASTER_SETTINGS_NP (read-write socket only).
+    pub fn set_grandmaster_settings(settings: &super::dataset::GrandmasterSettingsNp) -> Self {
+        Request { action: Action::Set, id: ManagementId::GRANDMASTER_SETTINGS_NP, data: settings.encode() }
+    }
+
     /// The datagram. The dataField is padded to even length; a body too large for one message
     /// is an error.
     pub fn encode(&self, header: &RequestHeader, sequence_id: u16) -> Result<Vec<u8>, MgmtError> {

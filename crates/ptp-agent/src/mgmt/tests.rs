@@ -186,3 +186,23 @@ fn subscribe_sets_the_event_bits() {
     assert_eq!(&bytes[52..57], &[0xC0, 0x03, 0, 60, 0b101]);
     assert!(events.has(Event::NotifyParentDataSet) && !events.has(Event::NotifyTimeSync));
 }
+
+#[test]
+fn grandmaster_settings_encode_as_ptp4l_reads_them() {
+    use crate::mgmt::dataset::{GrandmasterSettingsNp, TimeFlags};
+    use crate::mgmt::wire::{ClockQuality, Reader};
+    let settings = GrandmasterSettingsNp {
+        clock_quality: ClockQuality { clock_class: 135, clock_accuracy: 0xFE, offset_scaled_log_variance: 0x4E5D },
+        current_utc_offset: 37,
+        flags: TimeFlags { current_utc_offset_valid: true, ptp_timescale: true, ..TimeFlags::default() },
+        time_source: 0xA0,
+    };
+    let bytes = settings.encode();
+    assert_eq!(bytes, [135, 0xFE, 0x4E, 0x5D, 0, 37, 0x0C, 0xA0]);
+    assert_eq!(GrandmasterSettingsNp::decode(&mut Reader::new(&bytes, "GRANDMASTER_SETTINGS_NP")).unwrap(), settings);
+    let request = crate::mgmt::Request::set_grandmaster_settings(&settings);
+    let datagram = request.encode(&crate::mgmt::RequestHeader::default(), 7).unwrap();
+    assert_eq!(datagram[46], 1, "actionField SET");
+    assert_eq!(datagram[52..54], 0xC001u16.to_be_bytes());
+    assert_eq!(&datagram[54..], &bytes[..]);
+}

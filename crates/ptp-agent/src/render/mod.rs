@@ -42,6 +42,9 @@
 //!   profile's socket) and `-a` when there are several and its options do not give it (stock
 //!   phc2sys follows several domains only in automatic mode); a name that is not a profile of the
 //!   node, or a `-z` of its own, refuses the profile. [`RunPlan::ha_profiles`] lists them.
+//! * `ptpSettings.controllingProfile: <name>` (a T-BC's time transmitter): `name` must be
+//!   another profile of the node, and this one must run ptp4l; [`RunPlan::controlled_by`] says
+//!   which ([`crate::tbc`] is what it does).
 //! * phc2sys gets `-z` (ptp4l's socket, also when this profile does not run ptp4l, so an
 //!   only-phc2sys profile should pass its own `-z` if it needs another ptp4l: phc2sys only
 //!   sends to that address) and `-t [ptp4l.<id>.config]`, so its lines carry the same tag as the
@@ -106,6 +109,9 @@ pub struct RunPlan {
     pub ptp4l_domain: u8,
     /// The profiles its phc2sys follows (`haProfiles`): name and run id, in the order given.
     pub ha_profiles: Vec<(String, u32)>,
+    /// The profile that controls this one's ptp4l (`controllingProfile`, a T-BC's time
+    /// transmitter): name and run id.
+    pub controlled_by: Option<(String, u32)>,
 }
 
 impl RunPlan {
@@ -218,6 +224,7 @@ pub fn render(profile: &PtpProfile, run_id: u32, env: &RenderEnv<'_>) -> Result<
         ptp4l_ports: Vec::new(),
         ptp4l_domain: 0,
         ha_profiles: Vec::new(),
+        controlled_by: None,
     };
 
     if let Some(opts) = options(profile, Program::Ts2phc).map_err(fail)? {
@@ -255,6 +262,10 @@ pub fn render(profile: &PtpProfile, run_id: u32, env: &RenderEnv<'_>) -> Result<
         rendered.ptp4l_ports = conf.interface_names().map(str::to_string).collect();
         rendered.files.push((file.clone(), conf.render()));
         rendered.processes.push(plan(Program::Ptp4l, args, sched, Some(file)));
+    }
+
+    if let Some(name) = &settings.controlling_profile {
+        rendered.controlled_by = Some(controlling(profile, name, env).map_err(fail)?);
     }
 
     if let Some(opts) = options(profile, Program::Phc2sys).map_err(fail)? {
@@ -308,6 +319,21 @@ fn ha_members(names: &[String], opts: &[String], env: &RenderEnv<'_>) -> Result<
                 .ok_or_else(|| format!("ptpSettings.haProfiles names {name:?}, which is not a profile of this node"))
         })
         .collect()
+}
+
+/// `controllingProfile`: another profile of the node, and this one runs ptp4l (the ptp4l it
+/// controls).
+fn controlling(profile: &PtpProfile, name: &str, env: &RenderEnv<'_>) -> Result<(String, u32), String> {
+    if name == profile.name {
+        return Err("ptpSettings.controllingProfile names the profile itself".into());
+    }
+    if !Program::Ptp4l.runs(profile) {
+        return Err("ptpSettings.controllingProfile is set, but the profile runs no ptp4l to control".into());
+    }
+    env.profiles
+        .and_then(|ids| ids.get(name))
+        .map(|id| (name.to_string(), id))
+        .ok_or_else(|| format!("ptpSettings.controllingProfile names {name:?}, which is not a profile of this node"))
 }
 
 fn plan(program: Program, args: Vec<String>, sched: Option<Sched>, config_file: Option<PathBuf>) -> ProcessPlan {

@@ -519,3 +519,23 @@ mod versions {
         assert!(e.contains("ptpSettings.logReduce \"loud\": mode \"loud\""), "{e}");
     }
 }
+
+#[test]
+fn controlling_profile_names_another_profile_of_the_node_running_ptp4l() {
+    use crate::linuxptp::Linuxptp;
+    let mut ids = RunIds::new();
+    ids.update(["tr", "tt"]);
+    let tt = |controller: &str, ptp4l: Option<&str>| PtpProfile {
+        ptp4l_opts: ptp4l.map(str::to_string),
+        ptp_settings: Some([("controllingProfile".to_string(), controller.to_string())].into()),
+        ..PtpProfile::named("tt")
+    };
+    let unknown = Linuxptp::default();
+    let env = RenderEnv { run_dir: Path::new(RUN), linuxptp: &unknown, profiles: Some(&ids) };
+    let plan = super::render(&tt("tr", Some("-2")), ids.get("tt").unwrap(), &env).unwrap();
+    assert_eq!(plan.controlled_by, Some(("tr".to_string(), ids.get("tr").unwrap())));
+    let err = |p: &PtpProfile| super::render(p, 1, &env).unwrap_err().to_string();
+    assert!(err(&tt("ghost", None)).contains("\"ghost\", which is not a profile of this node"));
+    assert!(err(&tt("tt", None)).contains("names the profile itself"));
+    assert!(err(&tt("tr", Some(""))).contains("runs no ptp4l to control"));
+}

@@ -34,6 +34,7 @@ use crate::mgmt::follow::{FollowSettings, follow};
 use crate::mgmt::view::PtpView;
 use crate::render::{ProcessKey, RUN_IDS_FILE, RunIds, RunPlan, index_text, ptp4l_socket_path};
 use crate::supervise::{Gate, LogLine, ProcessSpec, Scheduling, State, Supervisor, rundir};
+use crate::tbc::{GmQuality, TbcSettings, tt_quality};
 use crate::update::{AppliedProfile, Refusal, UpdatePlan, plan_update};
 use observe::{Effect, LineObserver};
 use state::{AgentState, ProcessView, ProfileView, process_state};
@@ -71,6 +72,10 @@ struct Shared {
     output: OutputCounters,
     /// ptp4l config → the last view of its follower (`None`: ptp4l does not answer).
     views: HashMap<String, Option<PtpView>>,
+    /// Run id of a T-BC's time transmitter → what its follower is to announce.
+    announce: HashMap<u32, watch::Sender<Option<GmQuality>>>,
+    /// Run id of a T-BC's time transmitter → its time receiver's ptp4l config and the T-BC state.
+    tbc: HashMap<u32, (String, ClockState)>,
 }
 
 impl Shared {
@@ -82,6 +87,10 @@ impl Shared {
         }
         let before = self.views.insert(config.to_string(), view.cloned()).flatten();
         self.metrics.clock_class(config, view.map(|v| v.gm_clock_class));
+        let controlled: Vec<u32> = self.tbc.iter().filter(|(_, (tr, _))| tr == config).map(|(tt, _)| *tt).collect();
+        for tt in controlled {
+            self.announce_tbc(tt);
+        }
         let Some(view) = view else { return };
         for port in &view.ports {
             if before.as_ref().and_then(|b| b.port(port.number)) != Some(port.state) {
@@ -89,6 +98,22 @@ impl Shared {
                 let effects = self.observer.observe_port_state(config, u32::from(port.number), role, now);
                 self.apply(effects);
             }
+        }
+    }
+
+    /// What the time transmitter of run id `tt` is to announce: from its T-BC's state and the
+    /// time receiver's grandmaster.
+    fn tbc_quality(&self, tt: u32) -> Option<GmQuality> {
+        let (tr, state) = self.tbc.get(&tt)?;
+        let upstream = self.views.get(tr).cloned().flatten().map(|v| (v.gm_clock_class, v.gm_clock_accuracy));
+        Some(tt_quality(*state, upstream))
+    }
+
+    /// Tells the follower of the time transmitter `tt` what to announce, when that changed.
+    fn announce_tbc(&self, tt: u32) {
+        let wanted = self.tbc_quality(tt);
+        if let Some(sender) = self.announce.get(&tt) {
+            sender.send_if_modified(|current| std::mem::replace(current, wanted) != wanted);
         }
     }
 
@@ -104,6 +129,11 @@ impl Shared {
                 }
                 Effect::Clock { clock, state } => {
                     self.metrics.clock_state(&clock.config, &clock.process, &clock.iface, state);
+                }
+                Effect::Tbc { tr_config, tt_run_id, state } => {
+                    info!(time_receiver = %tr_config, time_transmitter = tt_run_id, ?state, "T-BC state");
+                    self.tbc.insert(tt_run_id, (tr_config, state));
+                    self.announce_tbc(tt_run_id);
                 }
                 Effect::Ha { config, statuses } => self.metrics.ha_profiles(&config, &statuses),
                 Effect::ForgetIface(clock) => self.metrics.forget_iface(&clock.config, &clock.process, &clock.iface),
@@ -172,6 +202,28 @@ impl Drop for Alive {
     }
 }
 
+/// A T-BC's settings from its time receiver profile: `upstreamPort` (comma-separated),
+/// `inSyncConditionThreshold` (default: `maxOffsetThreshold`), `inSyncConditionTimes` (default
+/// 1), and the profile's holdover time.
+fn tbc_settings(tr: &ptp_api::PtpProfile) -> TbcSettings {
+    let thresholds = Thresholds::from_profile(tr.ptp_clock_threshold.as_ref());
+    let settings = ptp_api::settings::ProfileSettings::of(tr).unwrap_or_default();
+    TbcSettings {
+        upstream_ports: settings
+            .upstream_port
+            .iter()
+            .flat_map(|p| p.split(','))
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect(),
+        in_sync_threshold_ns: settings.in_sync_threshold_ns.map_or(thresholds.max_offset_ns.unsigned_abs(), u64::from),
+        in_sync_times: settings.in_sync_times.unwrap_or(1),
+        holdover: thresholds.holdover,
+        stale_after: thresholds.stale_after,
+    }
+}
+
 /// SHA-256 of a profile source value, lowercase hex (as `sha256sum` prints it).
 pub fn value_hash(text: &str) -> String {
     ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect()
@@ -188,8 +240,15 @@ impl Runtime {
         let (tx, rx) = mpsc::channel(LINE_QUEUE);
         let output = metrics.output();
         let supervisor = Supervisor::new(settings.supervisor, Arc::new(logs::QueueSink::new(tx, output.clone())));
-        let shared =
-            Shared { observer: LineObserver::default(), metrics, gates: HashMap::new(), output, views: HashMap::new() };
+        let shared = Shared {
+            observer: LineObserver::default(),
+            metrics,
+            gates: HashMap::new(),
+            output,
+            views: HashMap::new(),
+            announce: HashMap::new(),
+            tbc: HashMap::new(),
+        };
         let runtime = Runtime {
             settings,
             supervisor,
@@ -261,6 +320,7 @@ impl Runtime {
             info!(start = ?plan.start, restart = ?plan.restart, stop = ?plan.stop, keep = ?plan.keep, "applied profiles");
         }
         self.applied = plan.next.clone();
+        self.link_tbc();
         self.write_run_ids();
         self.refused = plan.refused.clone();
         self.source_error = None;
@@ -269,6 +329,27 @@ impl Runtime {
         shared.metrics.refused(self.refused.len());
         shared.metrics.source_valid();
         plan
+    }
+
+    /// The T-BCs of what runs now (a profile with `controllingProfile` and the profile it names,
+    /// running ptp4l), into the line observer.
+    fn link_tbc(&self) {
+        let mut links = Vec::new();
+        for applied in self.applied.values() {
+            let Some((tr_name, tr_id)) = &applied.plan.controlled_by else { continue };
+            let Some(tr) =
+                self.applied.get(tr_name).filter(|tr| tr.plan.run_id == *tr_id && tr.plan.runs(Program::Ptp4l))
+            else {
+                continue;
+            };
+            let tr_config = ProcessKey::new(Program::Ptp4l, tr.plan.run_id).to_string();
+            links.push((tr_config, applied.plan.run_id, tbc_settings(&tr.profile)));
+        }
+        let mut shared = lock(&self.shared);
+        let linked: Vec<u32> = links.iter().map(|(_, tt, _)| *tt).collect();
+        shared.tbc.retain(|tt, _| linked.contains(tt));
+        let effects = shared.observer.link_tbc(links);
+        shared.apply(effects);
     }
 
     /// Records the run id of each applied profile in the run directory ([`RUN_IDS_FILE`]),
@@ -304,6 +385,7 @@ impl Runtime {
         let ptp4l = ProcessKey::new(Program::Ptp4l, plan.run_id).to_string();
         shared.gates.remove(&ptp4l);
         shared.views.remove(&ptp4l);
+        shared.announce.remove(&plan.run_id);
         // Closed under the same lock as the removal: a late line of this profile, still queued,
         // cannot bring a series back.
         for config in shared.observer.close(plan) {
@@ -357,6 +439,12 @@ impl Runtime {
         let mut settings =
             FollowSettings::new(ptp4l_socket_path(&self.settings.run_dir, plan.run_id), plan.ptp4l_domain);
         settings.local_dir = Some(self.settings.run_dir.clone());
+        if plan.controlled_by.is_some() {
+            let mut shared = lock(&self.shared);
+            let (sender, receiver) = watch::channel(shared.tbc_quality(plan.run_id));
+            shared.announce.insert(plan.run_id, sender);
+            settings.announce = Some(receiver);
+        }
         let (running, pids) = watch::channel(None);
         let shared = self.shared.clone();
         let changed = self.clocks_changed.clone();

@@ -19,6 +19,7 @@ use crate::metrics::Sample;
 use crate::metrics::budget::{Rejection, SeriesBudget};
 use crate::render::{PHC2SYS, PTP4L, ProcessKey, RunPlan, TS2PHC};
 use crate::runtime::state::ClockView;
+use crate::tbc::{TbcSettings, TbcTracker};
 
 /// phc2sys of a profile waits until its ptp4l reports |offset| below this (as the Go daemon does).
 pub const PHC2SYS_GATE_OFFSET_NS: u64 = 1_000_000_000;
@@ -51,6 +52,9 @@ pub enum Effect {
     ForgetIface(ClockKey),
     /// ptp4l of this config is within [`PHC2SYS_GATE_OFFSET_NS`]: its phc2sys may start.
     OpenGate { config: String },
+    /// The state of the T-BC whose time receiver's ptp4l is `tr_config` changed (or the link is
+    /// new): the time transmitter of run id `tt_run_id` announces accordingly.
+    Tbc { tr_config: String, tt_run_id: u32, state: ClockState },
     /// `openshift_ptp_ha_profile_status` of the `haProfiles` a phc2sys (lines tagged `config`)
     /// follows: each profile's name, and whether it is the one followed.
     Ha { config: String, statuses: Vec<(String, bool)> },
@@ -71,7 +75,12 @@ pub struct LineObserver {
     warned: HashSet<(String, Rejection)>,
     /// ptp4l config of a profile with `haProfiles` → its members (name, run id).
     ha: HashMap<String, Vec<(String, u32)>>,
+    /// ptp4l config of a T-BC's time receiver → the run id of its time transmitter, its state.
+    tbc: HashMap<String, (u32, TbcTracker)>,
 }
+
+/// A T-BC: the time receiver's ptp4l config, the time transmitter's run id, the settings.
+pub type TbcLink = (String, u32, TbcSettings);
 
 /// Every `config` a profile's lines and metrics may carry: its ptp4l tag, its process keys, and a
 /// message tag its options set (`phc2sysOpts: -t [mine]`), as the log parser reads it.
@@ -137,6 +146,43 @@ impl LineObserver {
         configs
     }
 
+    /// The T-BCs of the node now: a link kept as it was keeps its state; a new or changed one
+    /// starts FREERUN (an effect each); a link no longer there is dropped.
+    pub fn link_tbc(&mut self, links: Vec<TbcLink>) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        let keep: HashSet<String> = links.iter().map(|(tr, _, _)| tr.clone()).collect();
+        self.tbc.retain(|tr, _| keep.contains(tr));
+        for (tr_config, tt_run_id, settings) in links {
+            let same = self.tbc.get(&tr_config).is_some_and(|(tt, t)| *tt == tt_run_id && *t.settings() == settings);
+            if !same {
+                let tracker = TbcTracker::new(settings);
+                effects.push(Effect::Tbc { tr_config: tr_config.clone(), tt_run_id, state: tracker.state() });
+                self.tbc.insert(tr_config, (tt_run_id, tracker));
+            }
+        }
+        effects
+    }
+
+    /// The state of the T-BC whose time receiver's ptp4l is `tr_config`.
+    pub fn tbc_state(&self, tr_config: &str) -> Option<(u32, ClockState)> {
+        self.tbc.get(tr_config).map(|(tt, t)| (*tt, t.state()))
+    }
+
+    /// Runs `step` on the T-BC of `tr_config`, if any; its state change is an effect.
+    fn tbc_step(
+        &mut self,
+        tr_config: &str,
+        effects: &mut Vec<Effect>,
+        step: impl FnOnce(&mut TbcTracker) -> ClockState,
+    ) {
+        let Some((tt_run_id, tracker)) = self.tbc.get_mut(tr_config) else { return };
+        let before = tracker.state();
+        let state = step(tracker);
+        if state != before {
+            effects.push(Effect::Tbc { tr_config: tr_config.to_string(), tt_run_id: *tt_run_id, state });
+        }
+    }
+
     /// Whether the metrics of this config may exist (it belongs to a running profile).
     pub fn is_open(&self, config: &str) -> bool {
         self.budget.is_open(config)
@@ -144,7 +190,8 @@ impl LineObserver {
 
     /// The earliest instant a clock goes stale or leaves HOLDOVER without a new line.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.clocks.values().filter_map(ClockTracker::next_deadline).min()
+        let tbc = self.tbc.values().filter_map(|(_, t)| t.next_deadline());
+        self.clocks.values().filter_map(ClockTracker::next_deadline).chain(tbc).min()
     }
 
     /// Changes only when a clock's state changes or a clock is added (the sum of monotonic
@@ -153,14 +200,32 @@ impl LineObserver {
         (self.clocks.len(), self.clocks.values().map(ClockTracker::transitions).sum())
     }
 
-    /// Time passed: every clock's stale and holdover transitions.
+    /// Time passed: every clock's stale and holdover transitions, and the T-BCs'.
     pub fn on_time(&mut self, now: Instant) -> Vec<Effect> {
-        self.clocks.iter_mut().map(|(k, clock)| Effect::Clock { clock: k.clone(), state: clock.on_tick(now) }).collect()
+        let mut effects: Vec<Effect> = self
+            .clocks
+            .iter_mut()
+            .map(|(k, clock)| Effect::Clock { clock: k.clone(), state: clock.on_tick(now) })
+            .collect();
+        let trs: Vec<String> = self.tbc.keys().cloned().collect();
+        for tr in trs {
+            self.tbc_step(&tr, &mut effects, |t| t.on_time(now));
+        }
+        effects
     }
 
     /// The process `key` is not running: its clocks are FREERUN.
     pub fn process_down(&mut self, key: ProcessKey) -> Vec<Effect> {
         let (config, process) = (key.tag_config(), key.program.name());
+        let mut effects = Vec::new();
+        if key.program == ptp_api::Program::Ptp4l {
+            self.tbc_step(&config, &mut effects, |t| t.on_process_down(Instant::now()));
+        }
+        effects.extend(self.process_down_clocks(&config, process));
+        effects
+    }
+
+    fn process_down_clocks(&mut self, config: &str, process: &str) -> Vec<Effect> {
         self.clocks
             .iter_mut()
             .filter(|(k, _)| k.config == config && k.process == process)
@@ -212,7 +277,7 @@ impl LineObserver {
                         delay: line.delay_ns.unwrap_or(0),
                     };
                     let update = |c: &mut ClockTracker| c.on_sample(now, servo, offset, line.holdover);
-                    self.sample(line, config, process, sample, update, &mut effects);
+                    self.sample(line, config, process, (sample, now), update, &mut effects);
                 }
             }
             // As the Go daemon: ptp4l summaries (the slave port) and phc2sys CLOCK_REALTIME.
@@ -227,7 +292,7 @@ impl LineObserver {
                 let counted = process == PTP4L
                     || (process == PHC2SYS && self.source(line, config, process).1 == "CLOCK_REALTIME");
                 if counted {
-                    self.sample(line, config, process, sample, |c| c.on_summary(now, rms, max), &mut effects);
+                    self.sample(line, config, process, (sample, now), |c| c.on_summary(now, rms, max), &mut effects);
                 }
             }
             Some(Kind::Source) if process == PHC2SYS => self.source_selected(line, config, &mut effects),
@@ -298,6 +363,9 @@ impl LineObserver {
     ) {
         let clock = ClockKey::new(config, process, iface);
         effects.push(Effect::Role { clock: clock.clone(), role });
+        if process == PTP4L {
+            self.tbc_step(config, effects, |t| t.on_port(iface, role, now));
+        }
         if role == Role::Slave {
             // Samples so far were labelled `master`; from now on they name the port.
             let master = ClockKey::new(config, process, "master");
@@ -319,7 +387,7 @@ impl LineObserver {
         line: &Line<'_>,
         config: &str,
         process: &str,
-        sample: Sample,
+        (sample, now): (Sample, Instant),
         update: impl FnOnce(&mut ClockTracker) -> ClockState,
         effects: &mut Vec<Effect>,
     ) {
@@ -334,6 +402,9 @@ impl LineObserver {
         }
         let clock = ClockKey::new(config, process, &iface);
         let state = update(self.clocks.entry(clock.clone()).or_insert_with(|| ClockTracker::new(thresholds)));
+        if process == PTP4L {
+            self.tbc_step(config, effects, |t| t.on_sample(sample.offset, now));
+        }
         effects.push(Effect::Sample { clock: clock.clone(), from, sample });
         effects.push(Effect::Clock { clock, state });
         if process == PTP4L && sample.max_offset.unsigned_abs() < PHC2SYS_GATE_OFFSET_NS {

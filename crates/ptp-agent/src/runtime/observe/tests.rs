@@ -186,6 +186,7 @@ fn a_profile_owns_its_tags_keys_and_the_tags_its_options_set() {
             ptp4l_ports: Vec::new(),
             ptp4l_domain: 0,
             ha_profiles: Vec::new(),
+            controlled_by: None,
         };
         owned_configs(&plan).into_iter().collect::<Vec<_>>()
     };
@@ -317,4 +318,46 @@ fn ha_phc2sys_follows_the_profile_whose_ptp4l_has_the_selected_interface() {
     assert_eq!(statuses(see(&mut o, &member_line, now)), None, "not an HA profile's phc2sys");
     o.close(&plans[2]);
     assert_eq!(statuses(see(&mut o, &line("selecting ens2f0 as out-of-domain source clock"), now)), None, "closed");
+}
+
+#[test]
+fn a_tbc_follows_its_time_receivers_upstream_port_and_samples() {
+    use crate::tbc::TbcSettings;
+    let mut o = opened("[global]\n[ens1f0]\n[ens1f1]\n");
+    let settings = TbcSettings {
+        upstream_ports: vec!["ens1f0".into()],
+        in_sync_threshold_ns: 10,
+        in_sync_times: 2,
+        holdover: Duration::from_secs(5),
+        stale_after: Duration::from_secs(3),
+    };
+    let tbc = |effects: &[Effect]| {
+        effects.iter().find_map(|e| match e {
+            Effect::Tbc { tr_config, tt_run_id, state } => Some((tr_config.clone(), *tt_run_id, *state)),
+            _ => None,
+        })
+    };
+    let linked = o.link_tbc(vec![(CFG.to_string(), 7, settings.clone())]);
+    assert_eq!(tbc(&linked), Some((CFG.to_string(), 7, ClockState::Freerun)), "a new link announces FREERUN");
+    assert!(o.link_tbc(vec![(CFG.to_string(), 7, settings.clone())]).is_empty(), "the same link: nothing new");
+    let now = Instant::now();
+    let slave = see(
+        &mut o,
+        "ptp4l[1.0]: [ptp4l.0.config] port 1 (ens1f0): UNCALIBRATED to SLAVE on MASTER_CLOCK_SELECTED",
+        now,
+    );
+    assert_eq!(tbc(&slave), None);
+    let sample = "ptp4l[1.0]: [ptp4l.0.config] master offset 3 s2 freq -3 path delay 10";
+    assert_eq!(tbc(&see(&mut o, sample, now)), None, "one of two samples");
+    assert_eq!(tbc(&see(&mut o, sample, now)), Some((CFG.to_string(), 7, ClockState::Locked)));
+    assert_eq!(o.tbc_state(CFG), Some((7, ClockState::Locked)));
+    let lost = see(
+        &mut o,
+        "ptp4l[2.0]: [ptp4l.0.config] port 1 (ens1f0): SLAVE to LISTENING on ANNOUNCE_RECEIPT_TIMEOUT_EXPIRES",
+        now,
+    );
+    assert_eq!(tbc(&lost), Some((CFG.to_string(), 7, ClockState::Holdover)));
+    assert_eq!(tbc(&o.on_time(now + Duration::from_secs(5))), Some((CFG.to_string(), 7, ClockState::Freerun)));
+    assert!(o.link_tbc(Vec::new()).is_empty());
+    assert_eq!(o.tbc_state(CFG), None, "unlinked");
 }
