@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use ptp_testkit::linuxptp::Killed;
 use ptp_testkit::probe::{agent_run, free_port, http_get, stop_with_sigterm, wait_for};
 
 /// Port 1 (`eth<run id>`) to SLAVE, 40 samples (offsets 10..14) each with a `chatter` line, a
@@ -55,13 +56,16 @@ fn suppressed_lines_stay_out_of_the_log_and_are_parsed_all_the_same() {
     std::fs::write(&profile, PROFILES).unwrap();
     let log_file = dir.join("agent.log");
     let port = free_port();
-    let mut agent = agent_run(env!("CARGO_BIN_EXE_ptp-agent"), "node-1", &profile, &dir.join("run"))
-        .args(["--health-addr", "none", "--metrics-addr", &format!("127.0.0.1:{port}")])
-        .arg("--bin-dir")
-        .arg(&bin)
-        .stderr(std::fs::File::create(&log_file).unwrap())
-        .spawn()
-        .unwrap();
+    // Killed (and its children with it) should an assertion fail.
+    let mut agent = Killed(
+        agent_run(env!("CARGO_BIN_EXE_ptp-agent"), "node-1", &profile, &dir.join("run"))
+            .args(["--health-addr", "none", "--metrics-addr", &format!("127.0.0.1:{port}")])
+            .arg("--bin-dir")
+            .arg(&bin)
+            .stderr(std::fs::File::create(&log_file).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     let read_log = || std::fs::read_to_string(&log_file).unwrap_or_default();
     wait_for("both fakes' last line logged", Duration::from_secs(20), || {
         let log = read_log();
@@ -92,6 +96,6 @@ fn suppressed_lines_stay_out_of_the_log_and_are_parsed_all_the_same() {
     assert_eq!(q.iter().filter(|l| l.contains("chatter")).count(), 40, "q has no stdoutFilter");
     assert!(q.iter().any(|l| l.contains("(eth1): UNCALIBRATED to SLAVE")), "{q:#?}");
 
-    stop_with_sigterm(&mut agent, Duration::from_secs(10));
+    stop_with_sigterm(&mut agent.0, Duration::from_secs(10));
     let _ = std::fs::remove_dir_all(dir);
 }
