@@ -72,7 +72,14 @@ impl ProfileSettings {
                     };
                 }
                 "logReduce" => out.log_reduce = LogReduce::parse(value).map_err(bad)?,
-                "stdoutFilter" => out.stdout_filter = Some(value.clone()).filter(|v| !v.is_empty()),
+                "stdoutFilter" => {
+                    // Checked here so that a profile whose filter would not compile is refused
+                    // (the Go daemon printed every line instead, and said so only in its log).
+                    if let Err(e) = regex::Regex::new(value) {
+                        return Err(bad(format!("not a regular expression: {}", one_line(&e.to_string()))));
+                    }
+                    out.stdout_filter = Some(value.clone()).filter(|v| !v.is_empty());
+                }
                 "haProfiles" => {
                     out.ha_profiles =
                         value.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_string).collect();
@@ -95,6 +102,11 @@ impl ProfileSettings {
         }
         Ok(out)
     }
+}
+
+/// `text` on one line: the regex crate's errors point at the column over several lines.
+fn one_line(text: &str) -> String {
+    text.split('\n').map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
 impl LogReduce {
@@ -196,5 +208,8 @@ mod tests {
         assert_eq!(e, "ptpSettings.inSyncConditionTimes \"many\": must be an unsigned 32-bit integer");
         let e = ProfileSettings::of(&with(&[("clockType", "OC")])).unwrap_err();
         assert!(e.starts_with("ptpSettings.clockType \"OC\""), "{e}");
+        let e = ProfileSettings::of(&with(&[("stdoutFilter", "^(master offset")])).unwrap_err();
+        assert!(e.starts_with("ptpSettings.stdoutFilter \"^(master offset\": not a regular expression: "), "{e}");
+        assert!(e.contains("unclosed group") && !e.contains('\n'), "{e}");
     }
 }

@@ -10,7 +10,8 @@
 //! `ptp_agent_refused_profiles`, `ptp_agent_discarded_log_bytes_total` {process} (output of
 //! lines over the line cap) and `ptp_agent_ignored_log_lines_total` {reason} (lines over the line
 //! cap, lines kept out of the metrics by the bounds of [`budget`], lines dropped because the parser
-//! fell behind).
+//! fell behind), `ptp_agent_suppressed_log_lines_total` {process} (lines kept out of the log by
+//! `logReduce`/`stdoutFilter`, parsed all the same).
 
 pub mod budget;
 
@@ -82,6 +83,7 @@ pub const REASON_LINE_TOO_LONG: &str = "line_too_long";
 pub struct OutputCounters {
     discarded_bytes: Family<OutputLabels, Counter>,
     ignored_lines: Family<ReasonLabels, Counter>,
+    suppressed_lines: Family<OutputLabels, Counter>,
 }
 
 impl OutputCounters {
@@ -89,6 +91,11 @@ impl OutputCounters {
     pub fn discarded(&self, process: &str, bytes: u64) {
         self.discarded_bytes.get_or_create(&OutputLabels { process: process.into() }).inc_by(bytes);
         self.ignored(REASON_LINE_TOO_LONG);
+    }
+
+    /// A line of `process` was kept out of the log (`logReduce`, `stdoutFilter`); it was parsed.
+    pub fn suppressed(&self, process: &str) {
+        self.suppressed_lines.get_or_create(&OutputLabels { process: process.into() }).inc();
     }
 
     /// A line was kept out of the metrics for `reason`.
@@ -197,6 +204,11 @@ impl AgentMetrics {
             "ignored_log_lines",
             "Output lines kept out of the metrics: a label value too long, too many series, or a backlog",
             m.output.ignored_lines.clone(),
+        );
+        agent.register(
+            "suppressed_log_lines",
+            "Output lines kept out of the agent's log by the profile's logReduce or stdoutFilter (they were parsed)",
+            m.output.suppressed_lines.clone(),
         );
         m.source_valid.set(1);
         agent.register(

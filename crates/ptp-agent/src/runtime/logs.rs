@@ -40,6 +40,10 @@ impl LineSink for QueueSink {
     fn discarded(&self, process: &str, bytes: u64) {
         self.output.discarded(process, bytes);
     }
+
+    fn suppressed(&self, process: &str) {
+        self.output.suppressed(process);
+    }
 }
 
 /// What the consumer hands to its handler.

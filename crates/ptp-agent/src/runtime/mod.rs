@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use ptp_api::settings::ProfileSettings;
 use ptp_api::{ClockState, NodeProfiles, Program, decode_node_profiles};
 use tokio::sync::{Notify, mpsc, watch};
 use tracing::{info, warn};
@@ -33,7 +34,7 @@ use crate::metrics::{AgentMetrics, OutputCounters};
 use crate::mgmt::follow::{FollowSettings, follow};
 use crate::mgmt::view::PtpView;
 use crate::render::{ProcessKey, RUN_IDS_FILE, RunIds, RunPlan, index_text, ptp4l_socket_path};
-use crate::supervise::{Gate, LogLine, ProcessSpec, Scheduling, State, Supervisor, rundir};
+use crate::supervise::{Gate, LogLine, OutputConfig, ProcessSpec, Scheduling, State, Supervisor, rundir};
 use crate::tbc::{GmQuality, TbcSettings, tt_quality};
 use crate::update::{AppliedProfile, Refusal, UpdatePlan, plan_update};
 use observe::{Effect, LineObserver};
@@ -413,11 +414,15 @@ impl Runtime {
         if runs_ptp4l {
             self.start_follower(plan);
         }
+        // Read when the profile was rendered: an error there refused it.
+        let settings = ProfileSettings::of(&applied.profile).unwrap_or_default();
         for process in &plan.processes {
             let name = process.program.name();
             let program = self.settings.bin_dir.as_ref().map_or_else(|| PathBuf::from(name), |dir| dir.join(name));
             let mut spec = ProcessSpec::new(name, program, process.args.clone());
             spec.sched = process.sched.map(|s| Scheduling::fifo(s.priority));
+            spec.output =
+                OutputConfig::new(&settings, process.program, format!("[{}]", plan.key(process).tag_config()));
             // What a later agent on this run directory recognises as left over, should this
             // one die without stopping it (see `rundir::kill_leftovers`).
             spec.env.push((rundir::RUN_DIR_ENV.to_string(), rundir::marker(&self.settings.run_dir)));

@@ -11,6 +11,10 @@
 //! Output is read in lines of at most [`MAX_LINE_BYTES`]: the rest of a longer line is thrown
 //! away as it arrives (counted through [`LineSink::discarded`]), and its head goes to the log
 //! only, not to the sink.
+//!
+//! Every line goes to the sink; which lines also go to the log is the spec's
+//! [`super::output_filter`] (each stream of each instance has its own); the lines it keeps out of
+//! the log are counted through [`LineSink::suppressed`].
 
 use std::io;
 use std::os::unix::process::ExitStatusExt;
@@ -29,6 +33,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::lines::{LineAssembler, MAX_LINE_BYTES};
+use super::output_filter::{Output, OutputFilter};
 use super::reaper;
 use super::spec::ProcessSpec;
 use super::tree::{self, CHILD_ENV, Stat};
@@ -66,6 +71,11 @@ pub trait LineSink: Send + Sync + 'static {
     /// went to the log, not to [`LineSink::deliver`]).
     fn discarded(&self, process: &str, bytes: u64) {
         let _ = (process, bytes);
+    }
+
+    /// A line of `process` was kept out of the log by its output filter (it was delivered).
+    fn suppressed(&self, process: &str) {
+        let _ = process;
     }
 }
 
@@ -155,16 +165,26 @@ pub async fn spawn(spec: &ProcessSpec, sink: Arc<dyn LineSink>) -> Result<Runnin
     let raw_pid = child.id().ok_or_else(|| fail("exited before its pid was read".into()))?;
     let pid = Pid::from_raw(i32::try_from(raw_pid).map_err(|_| fail(format!("pid {raw_pid} out of range")))?);
     let guard = GroupGuard { pgid: Some(pid), child_id };
+    let filter = || {
+        OutputFilter::new(&spec.output, std::time::Instant::now()).unwrap_or_else(|e| {
+            // The profile's settings were checked: not expected. Every line is logged.
+            warn!(process = %name, error = %e, "output filter not applied");
+            OutputFilter::everything()
+        })
+    };
     if let Some(out) = child.stdout.take() {
         let span = tracing::debug_span!("output", process = %name, stream = "stdout");
         tokio::spawn(tracing::Instrument::instrument(
-            read_lines(out, name.clone(), Stream::Stdout, sink.clone()),
+            read_lines(out, name.clone(), Stream::Stdout, sink.clone(), filter()),
             span,
         ));
     }
     if let Some(err) = child.stderr.take() {
         let span = tracing::debug_span!("output", process = %name, stream = "stderr");
-        tokio::spawn(tracing::Instrument::instrument(read_lines(err, name.clone(), Stream::Stderr, sink), span));
+        tokio::spawn(tracing::Instrument::instrument(
+            read_lines(err, name.clone(), Stream::Stderr, sink, filter()),
+            span,
+        ));
     }
     info!(process = %name, pid = pid.as_raw(), program = %spec.program.display(), "started");
     Ok(Running { name, child, pid, guard })
@@ -283,7 +303,13 @@ fn group_exists(pgid: Pid) -> bool {
     killpg(pgid, None) != Err(Errno::ESRCH)
 }
 
-async fn read_lines(stream: impl AsyncRead + Unpin, process: Arc<str>, which: Stream, sink: Arc<dyn LineSink>) {
+async fn read_lines(
+    stream: impl AsyncRead + Unpin,
+    process: Arc<str>,
+    which: Stream,
+    sink: Arc<dyn LineSink>,
+    mut filter: OutputFilter,
+) {
     let mut reader = BufReader::new(stream);
     let mut lines = LineAssembler::new(MAX_LINE_BYTES);
     let mut line = |bytes: &[u8], discarded: u64| {
@@ -294,9 +320,18 @@ async fn read_lines(stream: impl AsyncRead + Unpin, process: Arc<str>, which: St
             sink.discarded(&process, discarded);
             return;
         }
-        match which {
+        let log = |text: &str| match which {
             Stream::Stdout => info!(target: OUTPUT_TARGET, process = %process, "{text}"),
             Stream::Stderr => info!(target: OUTPUT_TARGET, process = %process, stream = "stderr", "{text}"),
+        };
+        let output = filter.line(&text, std::time::Instant::now());
+        if let Output::Summary(summary) | Output::SummaryThenLine(summary) = &output {
+            log(&summary.line(unix_now()));
+        }
+        if output.prints_line() {
+            log(&text);
+        } else {
+            sink.suppressed(&process);
         }
         sink.deliver(LogLine { process: process.clone(), stream: which, line: text });
     };
@@ -314,6 +349,11 @@ async fn read_lines(stream: impl AsyncRead + Unpin, process: Arc<str>, which: St
         reader.consume(used);
     }
     lines.finish(&mut line);
+}
+
+/// The wall-clock time since the Unix epoch (0 before it), for summary lines.
+fn unix_now() -> Duration {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default()
 }
 
 type ForkJob = Box<dyn FnOnce() + Send>;

@@ -12,6 +12,7 @@
 pub mod backoff;
 pub mod child;
 pub mod lines;
+pub mod output_filter;
 pub mod reaper;
 pub mod rundir;
 pub mod spec;
@@ -20,6 +21,7 @@ pub mod tree;
 
 pub use backoff::{RestartPolicy, RestartState};
 pub use child::{Discard, LineSink, LogLine, Stream};
+pub use output_filter::{OutputConfig, OutputFilter};
 pub use spec::{ProcessSpec, SchedPolicy, Scheduling};
 pub use supervisor::{ChildSnapshot, ChildStatus, Gate, State, Supervisor, SupervisorSettings};
 

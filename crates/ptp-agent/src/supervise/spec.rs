@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use super::output_filter::OutputConfig;
+
 /// One process to run and keep running.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcessSpec {
@@ -13,10 +15,13 @@ pub struct ProcessSpec {
     pub sched: Option<Scheduling>,
     /// Variables added to the agent's environment.
     pub env: Vec<(String, String)>,
+    /// Which of its output lines reach the agent's log (`logReduce`, `stdoutFilter`); the
+    /// parser gets every line whatever this says.
+    pub output: OutputConfig,
 }
 
 impl ProcessSpec {
-    /// A spec with no scheduling and no extra environment.
+    /// A spec with no scheduling, no extra environment, and every output line logged.
     pub fn new(
         name: impl Into<String>,
         program: impl Into<PathBuf>,
@@ -28,6 +33,7 @@ impl ProcessSpec {
             args: args.into_iter().map(Into::into).collect(),
             sched: None,
             env: Vec::new(),
+            output: OutputConfig::default(),
         }
     }
 }
