@@ -147,7 +147,7 @@ impl TimemasterConf {
     /// The effective value of setting `key` of the program or `[timemaster]` section `name`:
     /// the last one over every section of that name, as timemaster reads them in turn.
     pub fn get(&self, name: &str, key: &str) -> Option<&str> {
-        self.sections.iter().filter(|s| s.name == name).filter_map(|s| s.get(key)).last()
+        self.sections.iter().rev().filter(|s| s.name == name).find_map(|s| s.get(key))
     }
 
     /// Every `[ptp_domain N]` with its effective interfaces (empty when it has none).
