@@ -33,6 +33,9 @@ fn render(profile: &PtpProfile, run_id: u32) -> RunPlan {
     render_profile(profile, run_id, Path::new(DEFAULT_RUN_DIR)).unwrap()
 }
 
+use ptp_agent::linuxptp::{Linuxptp, Version};
+use ptp_agent::render::{RenderEnv, render as render_with};
+
 fn s(text: &str) -> Option<String> {
     Some(text.to_string())
 }
@@ -144,4 +147,79 @@ fn run_ids_keep_file_names_across_updates() {
             ("b".to_string(), "/var/run/ptp4l.1.config".to_string()),
         ]
     );
+}
+
+/// chronyd alone (the Go API's NTP fallback): its configuration as written, `-d` added.
+#[test]
+fn golden_chronyd() {
+    let profile = PtpProfile {
+        name: "ntp-fallback".into(),
+        ptp4l_opts: s(""),
+        chronyd_opts: s("-x -u chrony"),
+        chronyd_conf: s("server 10.0.0.1 iburst\nbindcmdaddress /var/run/chrony/chronyd.sock\ncmdport 0\n\
+             driftfile /var/lib/chrony/drift\nmakestep 1.0 3"),
+        ..Default::default()
+    };
+    check_golden("chronyd", &render(&profile, 5));
+}
+
+/// timemaster: the profile's interface into the `[ptp_domain 0]` without interfaces, the
+/// agent's rundir and ptp4l options (the profile's `[ptp4l] options` kept), `-m`.
+#[test]
+fn golden_timemaster() {
+    let profile = PtpProfile {
+        name: "timemaster".into(),
+        interface: s("ens1f0"),
+        ptp4l_opts: s(""),
+        timemaster_opts: s("-l 7"),
+        timemaster_conf: s("# PTP first, NTP as a fallback\n[ntp_server 10.1.1.1]\nminpoll 4\nmaxpoll 4\n\n\
+             [ptp_domain 0]\nptp4l_option delay_mechanism P2P\n\n[ptp_domain 24]\ninterfaces ens2f0 ens2f1\n\
+             [timemaster]\nrundir /tmp/ignored\n[chronyd]\npath /usr/sbin/chronyd\noptions -u chrony\n\
+             [chrony.conf]\nmakestep 1 3\n[ptp4l]\noptions -q\n[ptp4l.conf]\nlogging_level 6\n\
+             >[unicast_master_table]\n"),
+        ptp_scheduling_policy: Some(SchedulingPolicy::SchedFifo),
+        ptp_scheduling_priority: Some(10),
+        ..Default::default()
+    };
+    check_golden("timemaster", &render(&profile, 6));
+}
+
+/// timemaster with only `timemasterOpts` and `interface`: a `[ptp_domain 0]` is added, and
+/// timemaster's ptp4l print at `-l 6` (its default `-l 5` hides offsets).
+#[test]
+fn golden_timemaster_minimal() {
+    let profile = PtpProfile {
+        name: "tm-min".into(),
+        interface: s("eth0"),
+        ptp4l_opts: s(""),
+        timemaster_opts: s(" "),
+        ..Default::default()
+    };
+    check_golden("timemaster_minimal", &render(&profile, 0));
+}
+
+/// Every profile of every sample in `config/samples/` renders (with `--run-dir` default).
+#[test]
+fn every_sample_profile_renders() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/samples");
+    let mut rendered = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let config: ptp_api::PtpConfig =
+            serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        // A node with every profile of the sample, on linuxptp 4.2 (haProfiles needs it).
+        let mut ids = RunIds::new();
+        ids.update(config.spec.profile.iter().map(|p| p.name.as_str()));
+        let linuxptp = Linuxptp::Known(Version::new(4, 2, 0));
+        let env = RenderEnv { run_dir: Path::new(DEFAULT_RUN_DIR), linuxptp: &linuxptp, profiles: Some(&ids) };
+        for profile in &config.spec.profile {
+            let report = ptp_api::validate_profile(profile);
+            assert!(report.is_valid(), "{}: {}", path.display(), report.error_summary());
+            let id = ids.get(&profile.name).unwrap();
+            let plan = render_with(profile, id, &env).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            rendered.extend(plan.processes.iter().map(|p| p.program.name()));
+        }
+    }
+    assert!(rendered.contains(&"timemaster"), "the timemaster sample runs timemaster: {rendered:?}");
 }

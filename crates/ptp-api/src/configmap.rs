@@ -89,11 +89,14 @@ fn write_profile(out: &mut String, p: &PtpProfile) {
     o.string("ts2phcOpts", p.ts2phc_opts.as_deref());
     o.string("synce4lOpts", p.synce4l_opts.as_deref());
     o.string("chronydOpts", p.chronyd_opts.as_deref());
+    // Not in the Go API (this operator's extension): absent, nothing is written.
+    o.string("timemasterOpts", p.timemaster_opts.as_deref());
     o.string("ptp4lConf", p.ptp4l_conf.as_deref());
     o.string("phc2sysConf", p.phc2sys_conf.as_deref());
     o.string("ts2phcConf", p.ts2phc_conf.as_deref());
     o.string("synce4lConf", p.synce4l_conf.as_deref());
     o.string("chronydConf", p.chronyd_conf.as_deref());
+    o.string("timemasterConf", p.timemaster_conf.as_deref());
     o.string("ptpSchedulingPolicy", p.ptp_scheduling_policy.map(super::ptp_config::SchedulingPolicy::as_str));
     o.int("ptpSchedulingPriority", p.ptp_scheduling_priority);
     if let Some(t) = &p.ptp_clock_threshold {

@@ -18,6 +18,7 @@ pub mod ptp_config;
 pub mod render;
 pub mod selector;
 pub mod settings;
+pub mod timemaster_conf;
 pub mod util;
 pub mod validation;
 

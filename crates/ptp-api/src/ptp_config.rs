@@ -59,8 +59,8 @@ pub struct PtpConfigSpec {
     pub recommend: Vec<PtpRecommend>,
 }
 
-/// A linuxptp profile: the options and configuration of ptp4l, phc2sys, ts2phc, synce4l and
-/// chronyd for one clock. An absent `*Opts` field and `""` differ: `ptp4lOpts: ""` does not run
+/// A linuxptp profile: the options and configuration of ptp4l, phc2sys, ts2phc, synce4l,
+/// chronyd and timemaster for one clock. An absent `*Opts` field and `""` differ: `ptp4lOpts: ""` does not run
 /// ptp4l, an absent `ptp4lOpts` runs it with no extra options; phc2sys and ts2phc run only when
 /// their options are set and not empty.
 // Field order is the Go struct's, which is also the ConfigMap encoding order.
@@ -89,6 +89,10 @@ pub struct PtpProfile {
     /// chronyd command-line options (absent or `""`: do not run chronyd).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chronyd_opts: Option<String>,
+    /// timemaster command-line options (absent or `""`: do not run timemaster). Not in the Go
+    /// API: an extension of this operator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timemaster_opts: Option<String>,
     /// ptp4l configuration file (`[global]`, `[<port>]` sections of `key value` lines).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ptp4l_conf: Option<String>,
@@ -104,6 +108,11 @@ pub struct PtpProfile {
     /// chronyd configuration file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chronyd_conf: Option<String>,
+    /// timemaster configuration file (`[ptp_domain N]`, `[chronyd]`, `[chrony.conf]`,
+    /// `[ptp4l.conf]`, ... sections); the profile's `interface` goes into `[ptp_domain N]`
+    /// sections without `interfaces`. Not in the Go API: an extension of this operator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timemaster_conf: Option<String>,
     /// Scheduling policy of the linuxptp processes; SCHED_FIFO needs `ptpSchedulingPriority`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ptp_scheduling_policy: Option<SchedulingPolicy>,

@@ -208,3 +208,18 @@ fn joining_encoded_profiles_equals_encoding_the_list() {
     assert_eq!(joined, encode_node_profiles(&[a, b]));
     assert_eq!(ptp_api::join_encoded_profiles([]), "[]");
 }
+
+/// timemasterOpts/timemasterConf (this operator's extension) reach the agent through the
+/// ConfigMap, each after its chronyd counterpart, `""` kept; absent, nothing is written.
+#[test]
+fn timemaster_fields_are_carried_after_chronyds() {
+    let p = profile(json!({
+        "name": "tm", "timemasterConf": "[ptp_domain 0]\n", "chronydConf": "k", "timemasterOpts": "", "chronydOpts": "f"
+    }));
+    let text = encode_node_profiles(std::slice::from_ref(&p));
+    assert_eq!(
+        text,
+        r#"[{"name":"tm","chronydOpts":"f","timemasterOpts":"","chronydConf":"k","timemasterConf":"[ptp_domain 0]\n"}]"#
+    );
+    assert_eq!(decode_node_profiles(&text).unwrap().profiles, vec![p]);
+}

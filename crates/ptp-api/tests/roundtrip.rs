@@ -96,6 +96,7 @@ fn structured_fields_keep_absent_and_empty_apart() {
         json!({"name": "p", "plugins": {"e810": {"a": [1, 2.5, null, {"b": "x"}]}}}),
         json!({"name": "p", "ptpSchedulingPolicy": "SCHED_FIFO", "ptpSchedulingPriority": 65}),
         json!({"name": "p", "ptpSchedulingPolicy": "SCHED_OTHER"}),
+        json!({"name": "p", "timemasterOpts": "", "timemasterConf": "[ptp_domain 0]\n"}),
     ] {
         assert_eq!(via_json(&object), object);
         assert_eq!(via_yaml(&object), object);
@@ -117,7 +118,7 @@ fn opt_string() -> impl Strategy<Value = Option<String>> {
 }
 
 fn profile_strategy() -> impl Strategy<Value = PtpProfile> {
-    let strings = proptest::collection::vec(opt_string(), 11);
+    let strings = proptest::collection::vec(opt_string(), 13);
     let settings = proptest::option::of(proptest::collection::btree_map("[a-zA-Z<]{1,6}", "[ -~]{0,6}", 1..4));
     let threshold = proptest::option::of((
         proptest::option::of(1i64..1000),
@@ -136,11 +137,13 @@ fn profile_strategy() -> impl Strategy<Value = PtpProfile> {
             ts2phc_opts: next(),
             synce4l_opts: next(),
             chronyd_opts: next(),
+            timemaster_opts: next(),
             ptp4l_conf: next(),
             phc2sys_conf: next(),
             ts2phc_conf: next(),
             synce4l_conf: next(),
             chronyd_conf: next(),
+            timemaster_conf: next(),
             ptp_scheduling_policy: sched
                 .map(|(fifo, _)| if fifo { SchedulingPolicy::SchedFifo } else { SchedulingPolicy::SchedOther }),
             ptp_scheduling_priority: sched.and_then(|(_, p)| p),

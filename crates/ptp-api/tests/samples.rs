@@ -14,6 +14,7 @@ const EXPECTED: &[&str] = &[
     "ordinary-clock.yaml",
     "software-lab.yaml",
     "t-bc.yaml",
+    "timemaster.yaml",
 ];
 
 fn samples_dir() -> PathBuf {

@@ -9,7 +9,8 @@ use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
 use ptp_agent::render::{ptp4l_message_tag, ptp4l_socket_path, render_profile};
-use ptp_api::options::{Program, check_conf, check_options};
+use ptp_api::options::{Program, check_conf, check_options, check_timemaster_conf};
+use ptp_api::timemaster_conf::TimemasterConf;
 use ptp_api::ptp4l_conf::{MAX_LINE, Ptp4lConf};
 use ptp_api::{Code, decode_node_profiles, validate_profile};
 
@@ -24,9 +25,22 @@ fuzz_target!(|data: &[u8]| {
         assert!(!owned_findings, "validation refuses what the renderer runs: {profile:?}");
         let _ = rendered.to_string();
         for (path, content) in &rendered.files {
+            let program = program_of(path);
+            match program {
+                // chrony's own syntax, written as the profile gives it.
+                Program::Chronyd => continue,
+                Program::Timemaster => {
+                    let conf = TimemasterConf::parse(content).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                    assert!(check_timemaster_conf(&conf).is_empty(), "{}: owned options in\n{content}", path.display());
+                    let tag = format!("--message_tag={}", ptp4l_message_tag(id));
+                    let options = conf.get("ptp4l", "options").unwrap_or_default();
+                    assert!(options.ends_with(&tag), "timemaster's ptp4l without the tag:\n{content}");
+                    continue;
+                }
+                _ => {}
+            }
             assert!(content.lines().all(|l| l.len() <= MAX_LINE), "{}: a line linuxptp would split", path.display());
             let conf = Ptp4lConf::parse(content).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            let program = program_of(path);
             assert!(check_conf(program, &conf).is_empty(), "{}: owned keys in\n{content}", path.display());
             if program == Program::Ptp4l {
                 let socket = ptp4l_socket_path(run_dir, id);
@@ -64,6 +78,10 @@ fn program_of(path: &Path) -> Program {
         Program::Ptp4l
     } else if name.starts_with("phc2sys") {
         Program::Phc2sys
+    } else if name.starts_with("chronyd") {
+        Program::Chronyd
+    } else if name.starts_with("timemaster") {
+        Program::Timemaster
     } else {
         Program::Ts2phc
     }

@@ -131,7 +131,8 @@ fn run_all(version: Version) {
 fn render(file: &str, labels: &[(&str, &str)], dir: &Path) -> String {
     let labels: String = labels.iter().map(|(k, v)| format!("\n    {k}: {v:?}")).collect();
     let nodes = dir.join("nodes.yaml");
-    std::fs::write(&nodes, format!("apiVersion: v1\nkind: Node\nmetadata:\n  name: {NODE}\n  labels:{labels}\n")).unwrap();
+    std::fs::write(&nodes, format!("apiVersion: v1\nkind: Node\nmetadata:\n  name: {NODE}\n  labels:{labels}\n"))
+        .unwrap();
     let out = Command::new(binary("ptp-operator"))
         .args(["render", "-o", "json", "-f"])
         .arg(repo().join("config/samples").join(file))
@@ -297,7 +298,11 @@ impl Lab {
                 let ours: Vec<&str> = m.lines().filter(|l| !l.starts_with('#')).collect();
                 let log = self.log();
                 let tail: Vec<&str> = log.lines().rev().take(60).collect::<Vec<_>>().into_iter().rev().collect();
-                panic!("timed out after {within:?} waiting for {what}\nmetrics:\n{}\nagent log:\n{}", ours.join("\n"), tail.join("\n"));
+                panic!(
+                    "timed out after {within:?} waiting for {what}\nmetrics:\n{}\nagent log:\n{}",
+                    ours.join("\n"),
+                    tail.join("\n")
+                );
             }
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -357,7 +362,12 @@ impl Lab {
             "unrecognized option",
             "requires an argument",
         ] {
-            assert!(!log.contains(usage), "{} on {}: a program refused its options ({usage}):\n{log}", case.file, version.name());
+            assert!(
+                !log.contains(usage),
+                "{} on {}: a program refused its options ({usage}):\n{log}",
+                case.file,
+                version.name()
+            );
         }
         if case.file == "t-bc.yaml" {
             self.check_tbc();
@@ -382,11 +392,14 @@ impl Lab {
         let ids: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(self.dir.join("run/run-ids.json")).unwrap()).unwrap();
         let tt = format!("ptp4l.{}.config", ids["tbc-config_01-tbc-tt"]);
-        self.wait_metrics("the time transmitter announcing 248 (not in sync within 10 ns)", Duration::from_secs(30), |m| {
-            class(m, &tt).as_deref() == Some("248")
-        });
+        self.wait_metrics(
+            "the time transmitter announcing 248 (not in sync within 10 ns)",
+            Duration::from_secs(30),
+            |m| class(m, &tt).as_deref() == Some("248"),
+        );
         // In sync within 1 ms: the grandmaster's class.
-        let raised = self.value.replace("\"inSyncConditionThreshold\":\"10\"", "\"inSyncConditionThreshold\":\"1000000\"");
+        let raised =
+            self.value.replace("\"inSyncConditionThreshold\":\"10\"", "\"inSyncConditionThreshold\":\"1000000\"");
         assert_ne!(raised, self.value, "the sample sets inSyncConditionThreshold 10");
         std::fs::write(&self.profiles, &raised).unwrap();
         self.wait_metrics("the time transmitter announcing the grandmaster's class 6", Duration::from_secs(60), |m| {

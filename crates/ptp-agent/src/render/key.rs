@@ -20,9 +20,13 @@ impl ProcessKey {
     }
 
     /// The `config` its log lines carry (their message tag without brackets): ptp4l and phc2sys
-    /// lines share the profile's `ptp4l.<id>.config`; ts2phc lines have `ts2phc.<id>.config`.
+    /// lines share the profile's `ptp4l.<id>.config`, and so do the lines of timemaster's ptp4l;
+    /// ts2phc lines have `ts2phc.<id>.config`; chronyd's lines have no tag (its key).
     pub fn tag_config(self) -> String {
-        let tagged_as = if self.program == Program::Ts2phc { Program::Ts2phc } else { Program::Ptp4l };
+        let tagged_as = match self.program {
+            Program::Ptp4l | Program::Phc2sys | Program::Timemaster => Program::Ptp4l,
+            other => other,
+        };
         ProcessKey { program: tagged_as, ..self }.to_string()
     }
 }
@@ -46,5 +50,9 @@ mod tests {
         assert_eq!(key(Program::Ptp4l).tag_config(), "ptp4l.7.config");
         assert_eq!(key(Program::Phc2sys).tag_config(), "ptp4l.7.config", "phc2sys runs with -t [ptp4l.N.config]");
         assert_eq!(key(Program::Ts2phc).tag_config(), "ts2phc.7.config");
+        assert_eq!(key(Program::Chronyd).to_string(), "chronyd.7.config");
+        assert_eq!(key(Program::Chronyd).tag_config(), "chronyd.7.config");
+        assert_eq!(key(Program::Timemaster).to_string(), "timemaster.7.config");
+        assert_eq!(key(Program::Timemaster).tag_config(), "ptp4l.7.config", "its ptp4l get --message_tag");
     }
 }

@@ -13,9 +13,29 @@
 //!   only when `phc2sysConf` is set, argv
 //!   `[-f <file>] [-z <run-dir>/ptp4l.<id>.socket] -t [ptp4l.<id>.config] -m <phc2sysOpts>`.
 //!
+//! * **chronyd** runs when `chronydOpts` is set and not `""`: file `<run-dir>/chronyd.<id>.config`
+//!   (`chronydConf` as written, chrony's own syntax; empty when absent), argv
+//!   `-f <file> [-d] <chronydOpts>`: `-d` (foreground, messages to stderr, where the agent reads
+//!   them) unless the options give `-d` or `-n` (foreground, messages to syslog). chronyd
+//!   daemonizes otherwise and the supervisor would see it exit.
+//! * **timemaster** (an extension of the Go API) runs when `timemasterOpts` is set and not `""`:
+//!   file `<run-dir>/timemaster.<id>.config`, argv `-f <file> -m <timemasterOpts>`. The file is
+//!   `timemasterConf` (validated as timemaster reads it) with the profile's `interface` as
+//!   `interfaces` of every `[ptp_domain N]` section that has none (a `[ptp_domain 0]` is added
+//!   when there is no such section and `interface` is set), then the agent's sections, which
+//!   timemaster reads last so their settings win: `[timemaster] rundir <run-dir>/timemaster.<id>`
+//!   (its ptp4l and chronyd files and sockets) and `[ptp4l] options` = the profile's `[ptp4l]
+//!   options` (timemaster's default `-l 5` replaced by `-l 6` when there are none, so ptp4l
+//!   prints its offsets) plus `-m` and `--message_tag=[ptp4l.<id>.config]`: every ptp4l timemaster
+//!   starts prints to the supervisor's pipe with the profile's ptp4l tag, so its offsets reach
+//!   the profile's metrics (a command-line option wins over the `message_tag` timemaster writes
+//!   into their files). A profile whose own ptp4l would run on an interface of timemaster's, or
+//!   whose own chronyd would run beside timemaster's, is refused
+//!   ([`ptp_api::validation`], `ConflictingProcesses`).
+//!
 //! * Processes are listed (and should be started) in the Go daemon's order: ts2phc, ptp4l,
-//!   phc2sys — the time source first, phc2sys last since it reads ptp4l's socket. Files are
-//!   listed in the same order.
+//!   phc2sys, chronyd — the time source first, phc2sys after ptp4l since it reads its socket —
+//!   then timemaster. Files are listed in the same order.
 //! * Options are split like a shell would ([`split_options`]); an options string of only
 //!   whitespace (`" "`) counts as set: the process runs with just the agent's own arguments.
 //! * Options and configuration keys the agent owns (`-f`, `message_tag` and phc2sys's `-t`,
@@ -68,9 +88,11 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use ptp_api::options::getopt::{Opt, scan};
-use ptp_api::options::{Program, check_conf, check_options};
+use ptp_api::options::{Program, check_conf, check_options, check_timemaster_conf};
 use ptp_api::ptp4l_conf::Ptp4lConf;
-use ptp_api::{ApiError, PtpProfile, SchedulingPolicy};
+use ptp_api::timemaster_conf::TimemasterConf;
+use ptp_api::validation::{timemaster_conf, timemaster_interfaces};
+use ptp_api::{ApiError, Code, PtpProfile, SchedulingPolicy, validate_profile};
 
 use crate::Error;
 use crate::linuxptp::{HA_PHC2SYS, Linuxptp};
@@ -87,6 +109,8 @@ pub const DEFAULT_RUN_DIR: &str = "/var/run";
 pub const PTP4L: &str = "ptp4l";
 pub const PHC2SYS: &str = "phc2sys";
 pub const TS2PHC: &str = "ts2phc";
+pub const CHRONYD: &str = "chronyd";
+pub const TIMEMASTER: &str = "timemaster";
 
 /// Range of `ptpSchedulingPriority` (the CRD schema's).
 const PRIORITY_RANGE: std::ops::RangeInclusive<i64> = 1..=65;
@@ -170,6 +194,21 @@ pub fn phc2sys_config_path(run_dir: &Path, run_id: u32) -> PathBuf {
 /// `<run-dir>/ts2phc.<id>.config`
 pub fn ts2phc_config_path(run_dir: &Path, run_id: u32) -> PathBuf {
     run_dir.join(ProcessKey::new(Program::Ts2phc, run_id).to_string())
+}
+
+/// `<run-dir>/chronyd.<id>.config`
+pub fn chronyd_config_path(run_dir: &Path, run_id: u32) -> PathBuf {
+    run_dir.join(ProcessKey::new(Program::Chronyd, run_id).to_string())
+}
+
+/// `<run-dir>/timemaster.<id>.config`
+pub fn timemaster_config_path(run_dir: &Path, run_id: u32) -> PathBuf {
+    run_dir.join(ProcessKey::new(Program::Timemaster, run_id).to_string())
+}
+
+/// `<run-dir>/timemaster.<id>`: timemaster's `rundir` (its ptp4l and chronyd files and sockets).
+pub fn timemaster_run_dir(run_dir: &Path, run_id: u32) -> PathBuf {
+    run_dir.join(format!("timemaster.{run_id}"))
 }
 
 /// The message tag of the profile's ptp4l and phc2sys lines: `[ptp4l.<id>.config]`.
@@ -297,7 +336,80 @@ pub fn render(profile: &PtpProfile, run_id: u32, env: &RenderEnv<'_>) -> Result<
         rendered.processes.push(plan(Program::Phc2sys, args, sched, config_file));
     }
 
+    if let Some(opts) = options(profile, Program::Chronyd).map_err(fail)? {
+        let file = chronyd_config_path(run_dir, run_id);
+        let mut args = vec!["-f".to_string(), path_arg(&file)];
+        if !gives(&opts, Program::Chronyd, 'd', None) && !gives(&opts, Program::Chronyd, 'n', None) {
+            args.push("-d".into());
+        }
+        args.extend(opts);
+        let mut content = profile.chronyd_conf.clone().unwrap_or_default();
+        if !content.is_empty() && !content.ends_with('\n') {
+            content.push('\n');
+        }
+        rendered.files.push((file.clone(), content));
+        rendered.processes.push(plan(Program::Chronyd, args, sched, Some(file)));
+    }
+
+    if let Some(opts) = options(profile, Program::Timemaster).map_err(fail)? {
+        let conf = timemaster_file(profile, run_id, run_dir).map_err(fail)?;
+        let file = timemaster_config_path(run_dir, run_id);
+        let mut args = vec!["-f".to_string(), path_arg(&file)];
+        if !gives(&opts, Program::Timemaster, 'm', None) {
+            args.push("-m".into());
+        }
+        args.extend(opts);
+        rendered.files.push((file.clone(), conf.render()));
+        rendered.processes.push(plan(Program::Timemaster, args, sched, Some(file)));
+    }
+
     Ok(rendered)
+}
+
+/// timemaster's configuration for the profile (see the module documentation).
+fn timemaster_file(profile: &PtpProfile, run_id: u32, run_dir: &Path) -> Result<TimemasterConf, String> {
+    let field = Program::Timemaster.conf_field();
+    let mut conf = timemaster_conf(profile).map_err(|e| format!("{field} {e}"))?;
+    refuse_conflicts(check_timemaster_conf(&conf))?;
+    let problems: Vec<String> = validate_profile(profile)
+        .errors()
+        .filter(|f| matches!(f.code, Code::ConflictingProcesses | Code::InvalidTimemasterConf))
+        .map(|f| format!("{}: {}", f.field, f.message))
+        .collect();
+    if !problems.is_empty() {
+        return Err(problems.join("; "));
+    }
+    timemaster_interfaces(profile, &conf).map_err(|e| format!("{field}: {e}"))?;
+    if let Some(iface) = interface(profile)? {
+        let mut any = false;
+        for section in conf.sections.iter_mut().filter(|s| s.name == "ptp_domain") {
+            any = true;
+            if section.get("interfaces").is_none_or(|v| v.trim().is_empty()) {
+                // After its last line that is not blank, so that it reads as part of the section.
+                let at = section.lines.iter().rposition(|l| !l.is_empty()).map_or(0, |i| i + 1);
+                section.lines.insert(at, format!("interfaces {iface}"));
+            }
+        }
+        if !any {
+            conf.push("ptp_domain", Some("0"), [format!("interfaces {iface}")]);
+        }
+    }
+    let mut ptp4l: Vec<String> = match conf.get("ptp4l", "options") {
+        Some(given) => given.split_whitespace().map(str::to_string).collect(),
+        None => vec!["-l".into(), "6".into()],
+    };
+    if !gives(&ptp4l, Program::Ptp4l, 'm', None) {
+        ptp4l.push("-m".into());
+    }
+    ptp4l.push(format!("--message_tag={}", ptp4l_message_tag(run_id)));
+    let rundir = path_arg(&timemaster_run_dir(run_dir, run_id));
+    if rundir.contains(char::is_whitespace) {
+        return Err(format!("run directory {rundir:?} has whitespace, which timemaster cannot read in rundir"));
+    }
+    let note = "# ptp-agent: read last, these settings win".to_string();
+    conf.push("timemaster", None, [note.clone(), format!("rundir {rundir}")]);
+    conf.push("ptp4l", None, [note, format!("options {}", ptp4l.join(" "))]);
+    Ok(conf)
 }
 
 /// The profiles of `haProfiles` with their run ids: phc2sys gets one `-z` per profile's ptp4l

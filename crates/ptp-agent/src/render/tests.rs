@@ -539,3 +539,97 @@ fn controlling_profile_names_another_profile_of_the_node_running_ptp4l() {
     assert!(err(&tt("tt", None)).contains("names the profile itself"));
     assert!(err(&tt("tr", Some(""))).contains("runs no ptp4l to control"));
 }
+
+#[test]
+fn chronyd_stays_in_the_foreground() {
+    let args = |opts: &str| process(&render(&profile(|p| p.chronyd_opts = s(opts))), "chronyd").args.clone();
+    assert_eq!(args("-x"), strings(&["-f", "/var/run/chronyd.3.config", "-d", "-x"]));
+    assert_eq!(args("-x -n"), strings(&["-f", "/var/run/chronyd.3.config", "-x", "-n"]), "-n: foreground, syslog");
+    assert_eq!(args("-dd"), strings(&["-f", "/var/run/chronyd.3.config", "-dd"]));
+    let r = render(&profile(|p| p.chronyd_opts = s(" ")));
+    assert_eq!(names(&r), vec!["ptp4l", "chronyd"], "after the PTP processes, as the Go daemon");
+    assert_eq!(file(&r, "/var/run/chronyd.3.config"), "", "no chronydConf: an empty file");
+    assert!(!render(&profile(|p| p.chronyd_opts = s(""))).runs(Program::Chronyd));
+    assert!(!render(&profile(|p| p.chronyd_conf = s("server x"))).runs(Program::Chronyd), "absent opts: not run");
+    let e = render_err(&profile(|p| p.chronyd_opts = s("-x -f /etc/chrony/chrony.conf")));
+    assert!(e.contains("chronydOpts: `-f` sets -f, which the agent owns"), "{e}");
+}
+
+#[test]
+fn timemaster_gets_the_profile_interface_and_the_agent_settings() {
+    let tm = |conf: &str| {
+        profile(|p| {
+            p.ptp4l_opts = s("");
+            p.interface = s("eth9");
+            p.timemaster_opts = s("-q");
+            p.timemaster_conf = s(conf);
+        })
+    };
+    let r = render(&tm("[ptp_domain 1]\n\n[ptp_domain 2]\ninterfaces eth1\n"));
+    assert_eq!(names(&r), vec!["timemaster"]);
+    assert_eq!(process(&r, "timemaster").args, strings(&["-f", "/var/run/timemaster.3.config", "-m", "-q"]));
+    let text = file(&r, "/var/run/timemaster.3.config");
+    assert!(text.starts_with("[ptp_domain 1]\ninterfaces eth9\n\n[ptp_domain 2]\ninterfaces eth1\n"), "{text}");
+    assert!(text.ends_with("rundir /var/run/timemaster.3\n[ptp4l]\n# ptp-agent: read last, these settings win\noptions -l 6 -m --message_tag=[ptp4l.3.config]\n"), "{text}");
+    assert!(r.ptp4l_ports.is_empty());
+    let conf = ptp_api::timemaster_conf::TimemasterConf::parse(text).unwrap();
+    assert_eq!(conf.get("timemaster", "rundir"), Some("/var/run/timemaster.3"));
+    // `-m` given by the profile's [ptp4l] options is not repeated; the tag always follows.
+    let text = render(&tm("[ptp4l]\noptions -m -l 7\n[ptp_domain 0]\ninterfaces eth0\n")).files[0].1.clone();
+    assert!(text.ends_with("options -m -l 7 --message_tag=[ptp4l.3.config]\n"), "{text}");
+    // No [ptp_domain] at all: one for the profile's interface; no interface: none (NTP only).
+    assert!(render(&tm("[ntp_server 10.0.0.1]\n")).files[0].1.contains("[ptp_domain 0]\ninterfaces eth9\n"));
+    let ntp_only = profile(|p| {
+        p.ptp4l_opts = s("");
+        p.timemaster_opts = s(" ");
+        p.timemaster_conf = s("[ntp_server 10.0.0.1]\n");
+    });
+    assert!(!render(&ntp_only).files[0].1.contains("ptp_domain"));
+}
+
+#[test]
+fn timemaster_refusals_name_the_problem() {
+    let err = |configure: &dyn Fn(&mut PtpProfile)| {
+        render_err(&profile(|p| {
+            p.ptp4l_opts = s("");
+            p.timemaster_opts = s(" ");
+            configure(p);
+        }))
+    };
+    let e = err(&|p| p.timemaster_conf = s("[ptp_domain 0]\n"));
+    assert!(e.contains("[ptp_domain 0] has no interfaces and the profile has no interface"), "{e}");
+    let e = err(&|p| p.timemaster_conf = s("[ptp_domain 0]\ninterface eth0\n"));
+    assert!(e.contains("timemasterConf line 2: unknown setting `interface` in [ptp_domain 0]"), "{e}");
+    let e = err(&|p| p.timemaster_conf = s("[ptp_domain 0]\ninterfaces eth0\n[ptp4l]\noptions --message_tag=x\n"));
+    assert!(e.contains("timemasterConf: `--message_tag=x` in [ptp4l] options sets message_tag"), "{e}");
+    let e = err(&|p| p.timemaster_opts = s("-f /etc/timemaster.conf"));
+    assert!(e.contains("timemasterOpts: `-f` sets -f"), "{e}");
+    // The profile's own ptp4l (ptp4lOpts absent runs it) on timemaster's interface.
+    let e = err(&|p| {
+        p.ptp4l_opts = None;
+        p.interface = s("eth0");
+    });
+    assert!(e.contains("timemaster runs ptp4l on eth0 and so does the profile's own ptp4l"), "{e}");
+    let e = err(&|p| {
+        p.ptp4l_opts = s("-i eth1");
+        p.timemaster_conf = s("[ptp_domain 0]\ninterfaces eth1\n");
+    });
+    assert!(e.contains("timemaster runs ptp4l on eth1"), "{e}");
+    // Its chronyd beside the profile's own; with ntpd it is fine.
+    let e = err(&|p| p.chronyd_opts = s("-x"));
+    assert!(e.contains("timemaster runs chronyd and so does the profile"), "{e}");
+    let both = profile(|p| {
+        p.ptp4l_opts = s("");
+        p.chronyd_opts = s("-x");
+        p.timemaster_opts = s(" ");
+        p.timemaster_conf = s("[timemaster]\nntp_program ntpd\n");
+    });
+    assert_eq!(names(&render(&both)), vec!["chronyd", "timemaster"]);
+    // Different interfaces: both run.
+    let apart = profile(|p| {
+        p.interface = s("eth0");
+        p.timemaster_opts = s(" ");
+        p.timemaster_conf = s("[ptp_domain 0]\ninterfaces eth1\n");
+    });
+    assert_eq!(names(&render(&apart)), vec!["ptp4l", "timemaster"]);
+}

@@ -418,8 +418,19 @@ impl Runtime {
         let settings = ProfileSettings::of(&applied.profile).unwrap_or_default();
         for process in &plan.processes {
             let name = process.program.name();
-            let program = self.settings.bin_dir.as_ref().map_or_else(|| PathBuf::from(name), |dir| dir.join(name));
+            let program = match &self.settings.bin_dir {
+                Some(dir) if process.program.is_linuxptp() => dir.join(name),
+                _ => PathBuf::from(name),
+            };
             let mut spec = ProcessSpec::new(name, program, process.args.clone());
+            if let (Program::Timemaster, Some(dir)) = (process.program, &self.settings.bin_dir) {
+                // timemaster starts ptp4l and phc2sys by name: the same linuxptp as its own.
+                let path = std::env::var_os("PATH").unwrap_or_default();
+                let path = std::env::join_paths(std::iter::once(dir.clone()).chain(std::env::split_paths(&path)));
+                if let Ok(path) = path {
+                    spec.env.push(("PATH".into(), path.to_string_lossy().into_owned()));
+                }
+            }
             spec.sched = process.sched.map(|s| Scheduling::fifo(s.priority));
             spec.output =
                 OutputConfig::new(&settings, process.program, format!("[{}]", plan.key(process).tag_config()));

@@ -24,6 +24,12 @@
 //!   names.
 //! * These are global keys: linuxptp refuses them in a port section, so there they are refused
 //!   up front with a clear reason instead of a crash-looping program.
+//! * chronyd and timemaster: only `-f` (the agent writes `chronydConf` / `timemasterConf` to
+//!   `<run-dir>/<program>.<id>.config`). chronyd's configuration is chrony's own syntax and not
+//!   checked. In `timemasterConf`, the agent owns `rundir` of `[timemaster]` (its value wins:
+//!   the agent appends its own `[timemaster]` section) and adds `-m --message_tag=[ptp4l.<id>.config]`
+//!   to `options` of `[ptp4l]`, the command line of every ptp4l timemaster starts: there the
+//!   options ptp4l's own `ptp4lOpts` may not give are refused too ([`check_timemaster_conf`]).
 //! * Not owned: `-m` and `-q` (the agent adds `-m` when missing; `-q` only turns syslog off),
 //!   ptp4l `-i` (adds a port, ptp4l ignores one named twice), phc2sys `-z`/`uds_address` and
 //!   ts2phc's `uds_address` (a client address: phc2sys only sends to it; an only-phc2sys profile
@@ -34,6 +40,7 @@ use std::fmt;
 use super::Program;
 use super::getopt::{Opt, scan};
 use crate::ptp4l_conf::Ptp4lConf;
+use crate::timemaster_conf::TimemasterConf;
 
 /// One way a profile would override something the agent owns.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,6 +98,7 @@ fn owned_keys(program: Program) -> &'static [OwnedKey] {
         ],
         Program::Phc2sys => &[OwnedKey { short: Some('t'), ..MESSAGE_TAG }, VERBOSE],
         Program::Ts2phc => &[MESSAGE_TAG, VERBOSE],
+        Program::Chronyd | Program::Timemaster => &[],
     }
 }
 
@@ -157,6 +165,29 @@ pub fn check_options(program: Program, args: &[String]) -> Vec<Conflict> {
 
 fn short_found(flag: char, word: &str) -> String {
     if word.len() == 1 + flag.len_utf8() { format!("`-{flag}`") } else { format!("`-{flag}` in `{word}`") }
+}
+
+/// What `[ptp4l] options` of a timemaster configuration would override: the options of
+/// timemaster's ptp4l that the agent owns ([`check_options`] of ptp4l: `-f`, `message_tag`,
+/// `uds_address`, `uds_ro_address`, `verbose`; timemaster gives each ptp4l its own file and
+/// socket, the agent its tag), reported against `timemasterConf`.
+pub fn check_timemaster_conf(conf: &TimemasterConf) -> Vec<Conflict> {
+    let mut conflicts = Vec::new();
+    for section in conf.sections_named("ptp4l") {
+        let Some(options) = section.get("options") else { continue };
+        let words: Vec<String> = options.split_whitespace().map(str::to_string).collect();
+        for c in check_options(Program::Ptp4l, &words) {
+            let why = match c.owned {
+                "-f" | "uds_address" | "uds_ro_address" => {
+                    format!("timemaster gives each of its ptp4l its own {} in its rundir", c.owned)
+                }
+                _ => c.why,
+            };
+            let found = format!("{} in [ptp4l] options", c.found);
+            conflicts.push(Conflict { field: Program::Timemaster.conf_field(), found, owned: c.owned, why });
+        }
+    }
+    conflicts
 }
 
 /// Keys of the program's configuration that would override what the agent owns: an owned key

@@ -16,9 +16,11 @@ use regex::Regex;
 
 use crate::ApiError;
 use crate::cel_rules::NODE_LABEL_PATTERN;
-use crate::options::{Program, check_conf, check_options, split_options};
+use crate::options::getopt::{Opt, scan};
+use crate::options::{Program, check_conf, check_options, check_timemaster_conf, split_options};
 use crate::ptp_config::{PtpConfigSpec, PtpProfile, SchedulingPolicy};
 use crate::ptp4l_conf::Ptp4lConf;
+use crate::timemaster_conf::TimemasterConf;
 
 pub use go_syntax::{parse_go_duration, parse_go_uint};
 
@@ -43,6 +45,8 @@ pub enum Code {
     UnknownSetting,
     InvalidOptions,
     AgentOwnedOption,
+    InvalidTimemasterConf,
+    ConflictingProcesses,
 }
 
 impl Code {
@@ -59,6 +63,8 @@ impl Code {
             Code::UnknownSetting => "UnknownSetting",
             Code::InvalidOptions => "InvalidOptions",
             Code::AgentOwnedOption => "AgentOwnedOption",
+            Code::InvalidTimemasterConf => "InvalidTimemasterConf",
+            Code::ConflictingProcesses => "ConflictingProcesses",
         }
     }
 }
@@ -256,11 +262,122 @@ fn check_programs(profile: &PtpProfile, findings: &mut Vec<Finding>) {
             }
             None => {}
         }
-        if let Some(Ok(conf)) = program.conf(profile).map(Ptp4lConf::parse) {
-            conflicts.extend(check_conf(program, &conf));
+        match program {
+            // chrony's own syntax: written as is.
+            Program::Chronyd => {}
+            Program::Timemaster => match timemaster_conf(profile) {
+                Ok(conf) => {
+                    conflicts.extend(check_timemaster_conf(&conf));
+                    check_timemaster(profile, &conf, findings);
+                }
+                Err(message) => {
+                    findings.push(Finding::error(Code::InvalidTimemasterConf, name, "timemasterConf", message));
+                }
+            },
+            _ => {
+                if let Some(Ok(conf)) = program.conf(profile).map(Ptp4lConf::parse) {
+                    conflicts.extend(check_conf(program, &conf));
+                }
+            }
         }
         findings
             .extend(conflicts.into_iter().map(|c| Finding::error(Code::AgentOwnedOption, name, c.field, c.message())));
+    }
+}
+
+/// The profile's `timemasterConf` parsed (absent: an empty one), or why it does not parse.
+pub fn timemaster_conf(profile: &PtpProfile) -> Result<TimemasterConf, String> {
+    TimemasterConf::parse(profile.timemaster_conf.as_deref().unwrap_or_default()).map_err(|e| match e {
+        ApiError::ConfParse { line, message } => format!("line {line}: {message}"),
+        other => other.to_string(),
+    })
+}
+
+/// The interfaces timemaster's ptp4l run on for the profile: those of its `[ptp_domain N]`
+/// sections, with the profile's `interface` in a section without `interfaces` (and in
+/// `[ptp_domain 0]` when there is no such section); an error names a section left without any.
+pub fn timemaster_interfaces<'a>(profile: &'a PtpProfile, conf: &'a TimemasterConf) -> Result<Vec<&'a str>, String> {
+    let iface = profile.interface.as_deref().filter(|i| !i.is_empty());
+    let domains = conf.ptp_domains();
+    if domains.is_empty() {
+        return Ok(iface.into_iter().collect());
+    }
+    let mut all: Vec<&str> = Vec::new();
+    for domain in domains {
+        let interfaces = match (domain.interfaces.is_empty(), iface) {
+            (false, _) => domain.interfaces,
+            (true, Some(iface)) => vec![iface],
+            (true, None) => {
+                return Err(format!(
+                    "[ptp_domain {}] has no interfaces and the profile has no interface to put there",
+                    domain.domain
+                ));
+            }
+        };
+        for i in interfaces {
+            if !all.contains(&i) {
+                all.push(i);
+            }
+        }
+    }
+    Ok(all)
+}
+
+/// The interfaces the profile's own ptp4l runs on: `interface`, the port sections of
+/// `ptp4lConf`, `-i` in `ptp4lOpts` (none when it does not run ptp4l).
+fn own_ptp4l_interfaces(profile: &PtpProfile) -> Vec<String> {
+    if !Program::Ptp4l.runs(profile) {
+        return Vec::new();
+    }
+    let mut all: Vec<String> = profile.interface.iter().filter(|i| !i.is_empty()).cloned().collect();
+    if let Some(Ok(conf)) = profile.ptp4l_conf.as_deref().map(Ptp4lConf::parse) {
+        all.extend(conf.interface_names().map(str::to_string));
+    }
+    if let Some(Ok(args)) = profile.ptp4l_opts.as_deref().map(split_options) {
+        for opt in scan(&args, Program::Ptp4l.optstring()) {
+            if let Opt::Short { flag: 'i', value: Some(iface), .. } = opt {
+                all.push(iface.to_string());
+            }
+        }
+    }
+    all
+}
+
+/// A profile running timemaster: its `[ptp_domain N]` sections get interfaces, and timemaster
+/// does not run on what the profile's own processes run: its ptp4l on an interface the
+/// profile's ptp4l uses, or its chronyd beside the profile's chronyd (two daemons steering one
+/// clock, and one socket and pidfile for both).
+fn check_timemaster(profile: &PtpProfile, conf: &TimemasterConf, findings: &mut Vec<Finding>) {
+    let name = Some(profile.name.as_str());
+    let interfaces = match timemaster_interfaces(profile, conf) {
+        Ok(interfaces) => interfaces,
+        Err(message) => {
+            findings.push(Finding::error(Code::InvalidTimemasterConf, name, "timemasterConf", message));
+            return;
+        }
+    };
+    let own = own_ptp4l_interfaces(profile);
+    let shared: Vec<&str> = interfaces.iter().copied().filter(|i| own.iter().any(|o| o == i)).collect();
+    if !shared.is_empty() {
+        findings.push(Finding::error(
+            Code::ConflictingProcesses,
+            name,
+            "timemasterOpts",
+            format!(
+                "timemaster runs ptp4l on {} and so does the profile's own ptp4l (an absent ptp4lOpts runs it): \
+                 set ptp4lOpts to \"\" to leave PTP to timemaster",
+                shared.join(", ")
+            ),
+        ));
+    }
+    if conf.runs_chronyd() && Program::Chronyd.runs(profile) {
+        findings.push(Finding::error(
+            Code::ConflictingProcesses,
+            name,
+            "timemasterOpts",
+            "timemaster runs chronyd and so does the profile (chronydOpts): configure chronyd in [chrony.conf] \
+             of timemasterConf, or run it without timemaster",
+        ));
     }
 }
 

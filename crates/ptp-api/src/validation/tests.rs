@@ -271,3 +271,48 @@ fn options_that_do_not_split_are_errors() {
         "profile \"p1\": phc2sysOpts: unterminated single quote (') at character 4"
     );
 }
+
+#[test]
+fn chronyd_and_timemaster_fields_are_validated_when_they_run() {
+    let tm = |conf: &str| PtpProfile {
+        interface: Some("eth0".into()),
+        ptp4l_opts: Some(String::new()),
+        timemaster_opts: Some(" ".into()),
+        timemaster_conf: Some(conf.into()),
+        ..PtpProfile::named("p1")
+    };
+    let fields = |p: &PtpProfile| -> Vec<(Code, String)> {
+        validate_profile(p).findings.iter().map(|f| (f.code, f.field.clone())).collect()
+    };
+    assert_eq!(fields(&tm("[ptp_domain 0]\n[chronyd]\noptions -x\n")), vec![]);
+    // chronyd's configuration is chrony's syntax, never read as linuxptp's.
+    let chronyd = PtpProfile {
+        ptp4l_opts: Some(String::new()),
+        chronyd_opts: Some("-x".into()),
+        chronyd_conf: Some("server 10.0.0.1 iburst\nmessage_tag x\n".into()),
+        ..PtpProfile::named("p1")
+    };
+    assert_eq!(fields(&chronyd), vec![]);
+    let chronyd_f = PtpProfile { chronyd_opts: Some("-f /etc/chrony.conf".into()), ..chronyd.clone() };
+    assert_eq!(fields(&chronyd_f), vec![(Code::AgentOwnedOption, "chronydOpts".into())]);
+    assert_eq!(fields(&tm("[ptp_domain x]\n")), vec![(Code::InvalidTimemasterConf, "timemasterConf".into())]);
+    assert_eq!(
+        validate_profile(&tm("[ptp_domain 0]\n[ptp4l]\noptions --uds_address /x\n")).findings[0].to_string(),
+        "profile \"p1\": timemasterConf: `--uds_address` in [ptp4l] options sets uds_address, which the agent owns: \
+         timemaster gives each of its ptp4l its own uds_address in its rundir"
+    );
+    let no_iface = PtpProfile { interface: None, ..tm("[ptp_domain 3]\n") };
+    let report = validate_profile(&no_iface);
+    assert_eq!(
+        report.findings[0].to_string(),
+        "profile \"p1\": timemasterConf: [ptp_domain 3] has no interfaces and the profile has no interface to put there"
+    );
+    let own_ptp4l = PtpProfile { ptp4l_opts: None, ..tm("[ptp_domain 0]\n") };
+    assert_eq!(fields(&own_ptp4l), vec![(Code::ConflictingProcesses, "timemasterOpts".into())]);
+    let own_chronyd = PtpProfile { chronyd_opts: Some("-x".into()), ..tm("") };
+    assert_eq!(fields(&own_chronyd), vec![(Code::ConflictingProcesses, "timemasterOpts".into())]);
+    // Not run: not checked.
+    let off = PtpProfile { timemaster_opts: Some(String::new()), ..tm("[nonsense]\n") };
+    assert_eq!(fields(&off), vec![]);
+    assert_eq!(Code::ConflictingProcesses.as_str(), "ConflictingProcesses");
+}

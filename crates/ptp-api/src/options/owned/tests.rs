@@ -10,7 +10,7 @@ fn conf_refused(program: Program, text: &str) -> Vec<&'static str> {
     check_conf(program, &Ptp4lConf::parse(text).unwrap()).into_iter().map(|c| c.owned).collect()
 }
 
-const ALL: [Program; 3] = Program::ALL;
+const ALL: [Program; 5] = Program::ALL;
 use Program::{Phc2sys, Ptp4l, Ts2phc};
 
 #[test]
@@ -174,7 +174,7 @@ fn conf_keys_the_agent_overwrites_in_global_are_accepted_there_and_refused_elsew
     assert_eq!(conf_refused(Ptp4l, &global.replace("[global]", "[GLOBAL]")), Vec::<&str>::new());
     assert_eq!(conf_refused(Phc2sys, global), Vec::<&str>::new(), "-z/-t/-m on the command line win");
     assert_eq!(conf_refused(Ts2phc, global), Vec::<&str>::new());
-    for program in ALL {
+    for program in [Ptp4l, Phc2sys, Ts2phc] {
         for key in ["message_tag", "verbose"] {
             let text = format!("[global]\n[eth0]\n{key} 1\n");
             assert_eq!(conf_refused(program, &text), vec![key], "{program:?} {key}");
@@ -210,4 +210,37 @@ fn conf_keys_match_exactly_as_linuxptp_does() {
     // (ptp4l refuses the file), not owned ones.
     assert_eq!(conf_refused(Ptp4l, "[eth0]\nUDS_ADDRESS /x\nuds /x\nmessage_tag_x 1\n"), Vec::<&str>::new());
     assert_eq!(conf_refused(Ptp4l, "[eth0]\n#uds_address /x\n"), Vec::<&str>::new());
+}
+
+#[test]
+fn chronyd_and_timemaster_own_only_f() {
+    for program in [Program::Chronyd, Program::Timemaster] {
+        assert_eq!(refused(program, "-x -d -u root -m -q -l /tmp/log"), Vec::<&str>::new(), "{program:?}");
+        assert_eq!(refused(program, "-xf /etc/chrony.conf"), vec!["-f"], "{program:?}");
+        assert_eq!(refused(program, "-f x"), vec!["-f"], "{program:?}");
+    }
+    let conf = Ptp4lConf::parse("[global]\nmessage_tag x\n[eth0]\nverbose 1\n").unwrap();
+    assert!(check_conf(Program::Timemaster, &conf).is_empty());
+}
+
+#[test]
+fn timemaster_ptp4l_options_keep_what_the_agent_owns() {
+    let refused = |text: &str| -> Vec<&'static str> {
+        check_timemaster_conf(&TimemasterConf::parse(text).unwrap()).into_iter().map(|c| c.owned).collect()
+    };
+    assert_eq!(refused("[ptp4l]\noptions -l 6 -q\n[ptp4l.conf]\nmessage_tag x\nuds_address /x\n"), Vec::<&str>::new());
+    assert_eq!(refused("[ptp4l]\noptions --message_tag=[x]\n"), vec!["message_tag"]);
+    assert_eq!(refused("[ptp4l]\noptions -f /x --uds=/y --verbose 1\n"), vec!["-f", "uds_address", "verbose"]);
+    assert_eq!(
+        refused("[ptp4l]\noptions --uds_ro_address /y\n[ptp4l]\npath /usr/sbin/ptp4l\n"),
+        vec!["uds_ro_address"]
+    );
+    let conflict =
+        &check_timemaster_conf(&TimemasterConf::parse("[ptp4l]\noptions -2 --message_tag [x]\n").unwrap())[0];
+    assert_eq!(conflict.field, "timemasterConf");
+    assert_eq!(
+        conflict.to_string(),
+        "timemasterConf: `--message_tag` in [ptp4l] options sets message_tag, which the agent owns: the agent tags \
+         ptp4l's lines with [ptp4l.<id>.config] to tie them to the profile's metrics and status"
+    );
 }
