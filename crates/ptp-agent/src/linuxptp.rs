@@ -116,27 +116,60 @@ impl Linuxptp {
 }
 
 /// How long `ptp4l -v` may take.
-const DETECT_TIMEOUT: Duration = Duration::from_secs(5);
+const DETECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The most of `ptp4l -v`'s output read (a version is a few bytes).
+const DETECT_MAX_OUTPUT: usize = 256;
 
-/// Runs `<bin-dir>/ptp4l -v` (or `ptp4l` on `PATH`) and reads its version.
-pub async fn detect(bin_dir: Option<&Path>) -> Linuxptp {
+/// Runs `<bin-dir>/ptp4l -v` (or `ptp4l` on `PATH`) and reads its version: its first line, at most
+/// [`DETECT_MAX_OUTPUT`] bytes, within [`DETECT_TIMEOUT`]. It runs in a process group of its own,
+/// killed afterwards, so that a program that is not ptp4l (a wrapper, a test's fake) can neither
+/// hold the agent's start nor leave anything behind; `env` is added to its environment (the run
+/// directory's marker, so that what might escape the group is still recognised as the agent's).
+pub async fn detect(bin_dir: Option<&Path>, env: &[(String, String)]) -> Linuxptp {
     let program = bin_dir.map_or_else(|| "ptp4l".into(), |dir| dir.join("ptp4l"));
-    let run = tokio::process::Command::new(&program)
+    let what = format!("{} -v", program.display());
+    let child = tokio::process::Command::new(&program)
         .arg("-v")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
+        .process_group(0)
         .kill_on_drop(true)
-        .output();
-    let output = match tokio::time::timeout(DETECT_TIMEOUT, run).await {
-        Err(_) => {
-            return Linuxptp::Unknown(format!("{} -v did not answer within {DETECT_TIMEOUT:?}", program.display()));
-        }
-        Ok(Err(e)) => return Linuxptp::Unknown(format!("{} -v: {e}", program.display())),
-        Ok(Ok(output)) => output,
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) => return Linuxptp::Unknown(format!("{what}: {e}")),
     };
-    match Version::parse(&String::from_utf8_lossy(&output.stdout)) {
-        Ok(v) => Linuxptp::Known(v),
-        Err(e) => Linuxptp::Unknown(format!("{} -v: {e}", program.display())),
+    let read = async {
+        let mut out = Vec::new();
+        if let Some(stdout) = child.stdout.take() {
+            let mut limited = tokio::io::AsyncReadExt::take(stdout, DETECT_MAX_OUTPUT as u64);
+            let mut buf = [0u8; DETECT_MAX_OUTPUT];
+            while let Ok(n) = tokio::io::AsyncReadExt::read(&mut limited, &mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                out.extend_from_slice(&buf[..n]);
+                if out.contains(&b'\n') {
+                    break;
+                }
+            }
+        }
+        out
+    };
+    let output = tokio::time::timeout(DETECT_TIMEOUT, read).await;
+    if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+        // The group, not only the child: whatever it started goes with it.
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    }
+    let _ = child.wait().await;
+    match output {
+        Err(_) => Linuxptp::Unknown(format!("{what} printed no line within {DETECT_TIMEOUT:?}")),
+        Ok(out) => match Version::parse(&String::from_utf8_lossy(&out)) {
+            Ok(v) => Linuxptp::Known(v),
+            Err(e) => Linuxptp::Unknown(format!("{what}: {e}")),
+        },
     }
 }
 
@@ -182,11 +215,28 @@ mod tests {
             std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         };
         script("echo 4.2");
-        assert_eq!(detect(Some(dir.path())).await, Linuxptp::Known(Version::new(4, 2, 0)));
+        assert_eq!(detect(Some(dir.path()), &[]).await, Linuxptp::Known(Version::new(4, 2, 0)));
         script("echo 'ptp4l: invalid option -- v'");
-        let Linuxptp::Unknown(why) = detect(Some(dir.path())).await else { panic!("no version") };
+        let Linuxptp::Unknown(why) = detect(Some(dir.path()), &[]).await else { panic!("no version") };
         assert!(why.contains("is not a linuxptp version"), "{why}");
-        let Linuxptp::Unknown(why) = detect(Some(&dir.path().join("missing"))).await else { panic!("no program") };
+        // Not ptp4l: endless output without a newline, and a child of its own; neither is waited
+        // for beyond the limits, and nothing is left.
+        let marker = dir.path().join("child-alive");
+        script(&format!(
+            "(while :; do touch {m}; sleep 0.05; done) & head -c 100000000 /dev/zero; sleep 100",
+            m = marker.display()
+        ));
+        let started = std::time::Instant::now();
+        let Linuxptp::Unknown(why) = detect(Some(dir.path()), &[]).await else { panic!("no version") };
+        assert!(why.contains("is not a linuxptp version"), "{why}");
+        assert!(started.elapsed() < DETECT_TIMEOUT, "read 256 bytes, not the 100 MB");
+        std::fs::remove_file(&marker).ok();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!marker.exists(), "the program's own child was killed with its group");
+        script("sleep 100");
+        let Linuxptp::Unknown(why) = detect(Some(dir.path()), &[]).await else { panic!("no version") };
+        assert!(why.contains("printed no line within 2s"), "{why}");
+        let Linuxptp::Unknown(why) = detect(Some(&dir.path().join("missing")), &[]).await else { panic!("no program") };
         assert!(why.contains("missing/ptp4l -v"), "{why}");
     }
 }

@@ -280,11 +280,12 @@ fn run_agent(
     // The agent runs as a task on the one worker thread (not on this thread): an idle agent then
     // wakes one thread, not two.
     let agent = runtime.spawn(async move {
-        run.runtime.linuxptp = ptp_agent::linuxptp::detect(run.runtime.bin_dir.as_deref()).await;
-        tracing::info!(linuxptp = %run.runtime.linuxptp, "linuxptp version (ptp4l -v)");
         let terminated = ptp_agent::supervise::terminated().map_err(|e| format!("signal handlers: {e}"))?;
         // Descendants whose parent exits become the agent's: reaped, and killed at the end.
         reaper::adopt_orphans().map_err(|e| e.to_string())?;
+        let marker = [(rundir::RUN_DIR_ENV.to_string(), rundir::marker(&run.runtime.run_dir))];
+        run.runtime.linuxptp = ptp_agent::linuxptp::detect(run.runtime.bin_dir.as_deref(), &marker).await;
+        tracing::info!(linuxptp = %run.runtime.linuxptp, "linuxptp version (ptp4l -v)");
         let standalone = run.profile.is_some() && !report_status;
         let client = if standalone && !metrics.needs_client() {
             None

@@ -48,6 +48,8 @@ fn setup(tag: &str, script: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ptp-rundir-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("bin")).unwrap();
+    // It answers `-v` as ptp4l does (the agent asks at its start) before doing what it does.
+    let script = script.replacen("#!/bin/sh\n", "#!/bin/sh\n[ \"$1\" = -v ] && { echo 3.1.1; exit 0; }\n", 1);
     std::fs::write(dir.join("bin/ptp4l"), script).unwrap();
     std::fs::set_permissions(dir.join("bin/ptp4l"), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::write(dir.join("profiles.json"), r#"[{"name":"p","interface":"eth9","ptp4lOpts":"-S"}]"#).unwrap();

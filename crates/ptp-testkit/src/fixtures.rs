@@ -65,9 +65,11 @@ pub fn ordinary_clock(name: &str, profile: &str, node_label: &str) -> PtpConfig 
     ptp_config(name).profile(ordinary_clock_profile(profile)).recommend(profile, 4, node_label).build()
 }
 
-/// The start of every fake linuxptp program: it exits at once on SIGTERM and sets `$cfg` to the
-/// file name of its `-f` argument (`ptp4l.0.config`), the tag of ptp4l's messages.
+/// The start of every fake linuxptp program: it answers `-v` as Debian's linuxptp does (the agent
+/// asks ptp4l at its start), exits at once on SIGTERM and sets `$cfg` to the file name of its `-f`
+/// argument (`ptp4l.0.config`), the tag of ptp4l's messages.
 pub const FAKE_PRELUDE: &str = r#"#!/bin/sh
+[ "$1" = -v ] && { echo 3.1.1; exit 0; }
 trap 'exit 0' TERM
 cfg=""; prev=""
 for a in "$@"; do [ "$prev" = "-f" ] && cfg=$(basename "$a"); prev="$a"; done
