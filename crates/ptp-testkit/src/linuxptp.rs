@@ -138,3 +138,78 @@ pub fn lab_bin(test: &str, version: Version) -> Option<PathBuf> {
     crate::sys_time::check_without_sys_time().expect("setpriv drops CAP_SYS_TIME");
     Some(bin)
 }
+
+/// The source of the lab's `LD_PRELOAD` shim (see its module documentation).
+const NO_ADJTIME_SOURCE: &str = include_str!("../preload/noadjtime.rs");
+
+/// The lab's `LD_PRELOAD` library that lets linuxptp's clock adjustments succeed without reaching
+/// the kernel (`preload/noadjtime.rs`): compiled with `rustc` (on `PATH`, or `$RUSTC`) into the
+/// temporary directory once per version of its source. Panics when it cannot be built: the lab
+/// tests that need it cannot run as intended without it.
+pub fn no_adjtime() -> PathBuf {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    NO_ADJTIME_SOURCE.hash(&mut hasher);
+    let dir = std::env::temp_dir().join(format!("ptp-testkit-noadjtime-{:016x}", hasher.finish()));
+    let library = dir.join("libnoadjtime.so");
+    if library.is_file() {
+        return library;
+    }
+    std::fs::create_dir_all(&dir).expect("shim directory");
+    let source = dir.join("noadjtime.rs");
+    std::fs::write(&source, NO_ADJTIME_SOURCE).expect("shim source written");
+    // Built beside, then renamed: parallel tests never load a half-written library.
+    let partial = dir.join(format!("libnoadjtime.{}.partial", std::process::id()));
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let status = std::process::Command::new(rustc)
+        .args(["--edition", "2021", "--crate-type", "cdylib", "-C", "opt-level=1", "-o"])
+        .arg(&partial)
+        .arg(&source)
+        .status()
+        .expect("rustc runs");
+    assert!(status.success(), "rustc could not build {}", source.display());
+    std::fs::rename(&partial, &library).expect("shim in place");
+    library
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Adjustments succeed and change nothing; reads go to the kernel. Run in a child with the
+    /// library preloaded and without CAP_SYS_TIME: `adjtimex` from Python's ctypes.
+    #[test]
+    fn the_shim_lets_adjustments_succeed_without_touching_the_clock() {
+        if !crate::root::require_root("the_shim_lets_adjustments_succeed_without_touching_the_clock") {
+            return;
+        }
+        let library = no_adjtime();
+        let script = r#"
+import ctypes, sys
+libc = ctypes.CDLL(None)
+tx = (ctypes.c_uint * 64)()
+read = libc.adjtimex(ctypes.byref(tx))
+before = tx[2]  # offset field group: only compared, not interpreted
+tx[0] = 0x0002  # ADJ_FREQUENCY
+tx[4] = 12345   # freq (any value)
+print(read >= 0, libc.adjtimex(ctypes.byref(tx)), libc.clock_settime(0, ctypes.byref(tx)))
+"#;
+        let out = std::process::Command::new(WITHOUT_SYS_TIME[0])
+            .args(&WITHOUT_SYS_TIME[1..])
+            .args(["env", &format!("LD_PRELOAD={}", library.display()), "python3", "-c", script])
+            .output()
+            .expect("python3 runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "True 0 0", "set calls succeed under the shim");
+        let without = std::process::Command::new(WITHOUT_SYS_TIME[0])
+            .args(&WITHOUT_SYS_TIME[1..])
+            .args(["python3", "-c", script])
+            .output()
+            .expect("python3 runs");
+        assert_eq!(
+            String::from_utf8_lossy(&without.stdout).trim(),
+            "True -1 -1",
+            "and fail without it (no CAP_SYS_TIME)"
+        );
+    }
+}

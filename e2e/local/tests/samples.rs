@@ -6,8 +6,10 @@
 //! the sample names (`ens1f0`, ...: the node side has the sample's name), and a software
 //! grandmaster (clockClass 6) on the neighbour side of each port the sample follows upstream.
 //! Its changes to what the samples say ([`for_the_lab`]): veth pairs have no PHC, so
-//! `time_stamping hardware` becomes `software`, and ptp4l's servo is `nullf`. Every linuxptp program runs in the node's namespace without CAP_SYS_TIME
-//! (a wrapper per program in the agent's `--bin-dir`), so nothing adjusts this machine's clock.
+//! `time_stamping hardware` becomes `software`; ptp4l's servo is `linreg`. Every linuxptp program runs in the node's namespace without CAP_SYS_TIME
+//! (a wrapper per program in the agent's `--bin-dir`) with the lab's `LD_PRELOAD` shim
+//! ([`no_adjtime`]): adjustments succeed without reaching the kernel, so the servos lock (linuxptp
+//! 4.x resets its servo on a failed adjustment) and nothing adjusts this machine's clock.
 //!
 //! For each sample and version:
 //! * the profiles documented as refused on that version are refused with their reason, and no
@@ -26,7 +28,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ptp_e2e_local::binary;
-use ptp_testkit::linuxptp::{Killed, Version, lab_bin};
+use ptp_testkit::linuxptp::{Killed, Version, lab_bin, no_adjtime};
 use ptp_testkit::netns::NetNs;
 use ptp_testkit::probe::{free_port, http_get, wait_for};
 use ptp_testkit::sys_time::WITHOUT_SYS_TIME;
@@ -38,7 +40,8 @@ struct Case {
     file: &'static str,
     /// Labels of a node the sample selects.
     labels: &'static [(&'static str, &'static str)],
-    /// Ports (node side) that follow the grandmaster: SLAVE.
+    /// Ports (node side) with the grandmaster on the other side: SLAVE (or, for timemaster,
+    /// whose ptp4l feeds chronyd and never locks its port, offsets in the metrics).
     upstream: &'static [&'static str],
     /// Ports that serve time downstream: MASTER.
     downstream: &'static [&'static str],
@@ -79,6 +82,13 @@ const CASES: &[Case] = &[
         file: "software-lab.yaml",
         labels: &[("ptp.example.com/lab", "")],
         upstream: &["veth-lab1"],
+        downstream: &[],
+        refused_on_31: &[],
+    },
+    Case {
+        file: "timemaster.yaml",
+        labels: &[("ptp.example.com/timemaster", "")],
+        upstream: &["ens1f0"],
         downstream: &[],
         refused_on_31: &[],
     },
@@ -145,30 +155,48 @@ fn render(file: &str, labels: &[(&str, &str)], dir: &Path) -> String {
     json["data"][NODE].as_str().unwrap_or_else(|| panic!("{file} selects no profile for the node: {json}")).to_string()
 }
 
-/// What the lab changes in a node's value: veth pairs have no PHC (`time_stamping software`), and
-/// no servo may adjust this machine's clock (`clock_servo nullf` with `step_threshold 1.0`: the
-/// lab's namespaces share one system clock, so the offsets are the path's noise, and nullf
-/// reports its servo locked within the step threshold).
-fn for_the_lab(value: &str) -> String {
-    const NULLF: &str = "clock_servo nullf";
-    // nullf reports its state locked while the offset is within the step threshold (1 s), and
-    // never steps.
-    const LOCKED_WITHIN: &str = "step_threshold 1.0";
+/// What the lab changes in a node's value: veth pairs have no PHC (`time_stamping software`);
+/// ptp4l's servo is `linreg` (pi estimates the frequency from adjustments that, in the lab, do not
+/// happen: it does not settle), and the frequency sanity check is off (`sanity_freq_limit 0`: the
+/// clock never changes as the servo asks). The adjustments themselves succeed without reaching the
+/// kernel ([`no_adjtime`]), and every program runs without CAP_SYS_TIME.
+fn for_the_lab(value: &str, dir: &Path) -> String {
+    const LAB: [&str; 2] = ["clock_servo linreg", "sanity_freq_limit 0"];
     let mut profiles: serde_json::Value = serde_json::from_str(value).unwrap();
     for p in profiles.as_array_mut().unwrap() {
+        if let Some(conf) = p["timemasterConf"].as_str() {
+            p["timemasterConf"] = serde_json::Value::String(chronyd_for_the_lab(conf, dir));
+        }
         let Some(conf) = p["ptp4lConf"].as_str() else { continue };
         let mut lines: Vec<String> = conf
             .lines()
-            .filter(|l| !["clock_servo", "step_threshold"].iter().any(|k| l.trim_start().starts_with(k)))
+            .filter(|l| !["clock_servo", "sanity_freq_limit"].iter().any(|k| l.trim_start().starts_with(k)))
             .map(|l| l.replace("time_stamping hardware", "time_stamping software"))
             .collect();
         match lines.iter().position(|l| l.trim() == "[global]") {
-            Some(at) => lines.splice(at + 1..at + 1, [NULLF.into(), LOCKED_WITHIN.into()]).for_each(drop),
-            None => lines.extend(["[global]".into(), NULLF.into(), LOCKED_WITHIN.into()]),
+            Some(at) => lines.splice(at + 1..at + 1, LAB.map(String::from)).for_each(drop),
+            None => lines.extend(std::iter::once("[global]".to_string()).chain(LAB.map(String::from))),
         }
         p["ptp4lConf"] = serde_json::Value::String(lines.join("\n") + "\n");
     }
     profiles.to_string()
+}
+
+/// timemaster's chronyd in the lab: `-x` (it never steers a clock) and its files in the test's
+/// directory, no command port.
+fn chronyd_for_the_lab(conf: &str, dir: &Path) -> String {
+    let chrony = [
+        format!("pidfile {}", dir.join("chronyd.pid").display()),
+        format!("driftfile {}", dir.join("chronyd.drift").display()),
+        "cmdport 0".to_string(),
+    ];
+    let mut lines: Vec<String> = conf.lines().map(str::to_string).collect();
+    match lines.iter().position(|l| l.trim() == "[chrony.conf]") {
+        Some(at) => lines.splice(at + 1..at + 1, chrony).for_each(drop),
+        None => lines.extend(std::iter::once("[chrony.conf]".to_string()).chain(chrony)),
+    }
+    lines.extend(["[chronyd]".to_string(), "options -x".to_string()]);
+    lines.join("\n") + "\n"
 }
 
 /// The interfaces of a node's value: `interface` fields and the port sections of `ptp4lConf`.
@@ -225,7 +253,7 @@ impl Lab {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let value = for_the_lab(&render(case.file, case.labels, &dir));
+        let value = for_the_lab(&render(case.file, case.labels, &dir), &dir);
         let gm = NetNs::new("smpgm").unwrap();
         let node = NetNs::new("smpnode").unwrap();
         let mut gm_ports = Vec::new();
@@ -234,20 +262,28 @@ impl Lab {
             gm.add_veth_pair(&peer, iface).unwrap();
             gm.ip(["link", "set", iface, "netns", node.name()]).unwrap();
             node.ip(["link", "set", iface, "up"]).unwrap();
+            // Addresses for UDP/IPv4 (timemaster's ptp4l); layer 2 does not need them.
+            gm.ip(["addr", "add", &format!("10.99.{i}.1/24"), "dev", &peer]).unwrap();
+            node.ip(["addr", "add", &format!("10.99.{i}.2/24"), "dev", iface]).unwrap();
             if case.upstream.contains(&iface.as_str()) {
                 gm_ports.push(peer);
             }
         }
         node.ip(["link", "set", "lo", "up"]).unwrap();
-        let grandmaster = (!gm_ports.is_empty()).then(|| spawn_grandmaster(&gm, bin, &dir, &gm_ports, domain(&value)));
+        // The samples' transport: layer 2 (`-2` or `network_transport L2`), else ptp4l's default.
+        let transport = if value.contains("network_transport L2") || value.contains("\"-2") { "L2" } else { "UDPv4" };
+        let grandmaster =
+            (!gm_ports.is_empty()).then(|| spawn_grandmaster(&gm, bin, &dir, &gm_ports, (domain(&value), transport)));
 
         // Every program of the agent runs in the node's namespace without CAP_SYS_TIME.
         let wrappers = dir.join("bin");
         std::fs::create_dir_all(&wrappers).unwrap();
-        for program in ["ptp4l", "phc2sys", "ts2phc", "pmc"] {
+        let shim = no_adjtime();
+        for program in ["ptp4l", "phc2sys", "ts2phc", "pmc", "timemaster"] {
             let script = format!(
-                "#!/bin/sh\nexec ip netns exec {} {} {} \"$@\"\n",
+                "#!/bin/sh\nexec ip netns exec {} env LD_PRELOAD={} {} {} \"$@\"\n",
                 node.name(),
+                shim.display(),
                 WITHOUT_SYS_TIME.join(" "),
                 bin.join(program).display()
             );
@@ -323,6 +359,11 @@ impl Lab {
             format!("openshift_ptp_interface_role{{process=\"ptp4l\",node=\"{NODE}\",iface=\"{iface}\"}} {value}")
         };
         for iface in case.upstream {
+            if case.file == "timemaster.yaml" {
+                let offset = "openshift_ptp_offset_ns{from=\"master\",process=\"ptp4l\"";
+                self.wait_metrics("offsets from timemaster's ptp4l", Duration::from_secs(60), |m| m.contains(offset));
+                continue;
+            }
             self.wait_metrics(&format!("{iface} SLAVE"), Duration::from_secs(60), |m| m.contains(&role(iface, 1)));
         }
         for iface in case.downstream {
@@ -344,7 +385,8 @@ impl Lab {
                 p[field].as_str().is_some_and(|o| !o.is_empty()) && !refused.iter().any(|(r, _)| *r == name)
             })
         };
-        for (program, field) in [("phc2sys", "phc2sysOpts"), ("ts2phc", "ts2phcOpts")] {
+        for (program, field) in [("phc2sys", "phc2sysOpts"), ("ts2phc", "ts2phcOpts"), ("timemaster", "timemasterOpts")]
+        {
             if runs(field) {
                 self.wait_metrics(&format!("{program} started"), Duration::from_secs(90), |m| {
                     m.contains(&format!("openshift_ptp_process_status{{process=\"{program}\""))
@@ -378,7 +420,9 @@ impl Lab {
         }
         let run_dir = self.dir.join("run").display().to_string();
         wait_for("no child of the agent left", Duration::from_secs(10), || {
-            ["ptp4l", "phc2sys", "ts2phc"].iter().all(|p| ptp_testkit::probe::pids_of(p, &run_dir).is_empty())
+            ["ptp4l", "phc2sys", "ts2phc", "timemaster", "chronyd"]
+                .iter()
+                .all(|p| ptp_testkit::probe::pids_of(p, &run_dir).is_empty())
         });
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -413,10 +457,10 @@ impl Lab {
     }
 }
 
-fn spawn_grandmaster(ns: &NetNs, bin: &Path, dir: &Path, ports: &[String], domain: u8) -> Killed {
+fn spawn_grandmaster(ns: &NetNs, bin: &Path, dir: &Path, ports: &[String], (domain, transport): (u8, &str)) -> Killed {
     let conf = dir.join("gm.conf");
     let mut text = format!(
-        "[global]\ndomainNumber {domain}\npriority1 10\nclockClass 6\nnetwork_transport L2\ntime_stamping software\nclock_servo nullf\nlogSyncInterval -2\nlogAnnounceInterval -2\nmasterOnly 1\nuds_address {}\n",
+        "[global]\ndomainNumber {domain}\npriority1 10\nclockClass 6\nnetwork_transport {transport}\ntime_stamping software\nclock_servo nullf\nlogSyncInterval -2\nlogAnnounceInterval -2\nmasterOnly 1\nuds_address {}\n",
         dir.join("gm.socket").display()
     );
     if bin != Path::new(ptp_testkit::linuxptp::DEBIAN_BIN) {

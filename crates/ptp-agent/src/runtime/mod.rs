@@ -349,7 +349,7 @@ impl Runtime {
         let mut shared = lock(&self.shared);
         let linked: Vec<u32> = links.iter().map(|(_, tt, _)| *tt).collect();
         shared.tbc.retain(|tt, _| linked.contains(tt));
-        let effects = shared.observer.link_tbc(links);
+        let effects = shared.observer.link_tbc(links, Instant::now());
         shared.apply(effects);
     }
 

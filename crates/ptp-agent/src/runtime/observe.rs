@@ -147,15 +147,20 @@ impl LineObserver {
     }
 
     /// The T-BCs of the node now: a link kept as it was keeps its state; a new or changed one
-    /// starts FREERUN (an effect each); a link no longer there is dropped.
-    pub fn link_tbc(&mut self, links: Vec<TbcLink>) -> Vec<Effect> {
+    /// starts FREERUN (an effect each), knowing the time receiver's slave port if it has one; a
+    /// link no longer there is dropped.
+    pub fn link_tbc(&mut self, links: Vec<TbcLink>, now: Instant) -> Vec<Effect> {
         let mut effects = Vec::new();
         let keep: HashSet<String> = links.iter().map(|(tr, _, _)| tr.clone()).collect();
         self.tbc.retain(|tr, _| keep.contains(tr));
         for (tr_config, tt_run_id, settings) in links {
             let same = self.tbc.get(&tr_config).is_some_and(|(tt, t)| *tt == tt_run_id && *t.settings() == settings);
             if !same {
-                let tracker = TbcTracker::new(settings);
+                let mut tracker = TbcTracker::new(settings);
+                // A time receiver that runs already (only the settings changed) has its slave port.
+                if let Some(slave) = self.ports.slave_port(&tr_config) {
+                    tracker.on_port(slave, Role::Slave, now);
+                }
                 effects.push(Effect::Tbc { tr_config: tr_config.clone(), tt_run_id, state: tracker.state() });
                 self.tbc.insert(tr_config, (tt_run_id, tracker));
             }

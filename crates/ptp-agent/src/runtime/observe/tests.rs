@@ -337,10 +337,10 @@ fn a_tbc_follows_its_time_receivers_upstream_port_and_samples() {
             _ => None,
         })
     };
-    let linked = o.link_tbc(vec![(CFG.to_string(), 7, settings.clone())]);
-    assert_eq!(tbc(&linked), Some((CFG.to_string(), 7, ClockState::Freerun)), "a new link announces FREERUN");
-    assert!(o.link_tbc(vec![(CFG.to_string(), 7, settings.clone())]).is_empty(), "the same link: nothing new");
     let now = Instant::now();
+    let linked = o.link_tbc(vec![(CFG.to_string(), 7, settings.clone())], now);
+    assert_eq!(tbc(&linked), Some((CFG.to_string(), 7, ClockState::Freerun)), "a new link announces FREERUN");
+    assert!(o.link_tbc(vec![(CFG.to_string(), 7, settings.clone())], now).is_empty(), "the same link: nothing new");
     let slave = see(
         &mut o,
         "ptp4l[1.0]: [ptp4l.0.config] port 1 (ens1f0): UNCALIBRATED to SLAVE on MASTER_CLOCK_SELECTED",
@@ -358,6 +358,14 @@ fn a_tbc_follows_its_time_receivers_upstream_port_and_samples() {
     );
     assert_eq!(tbc(&lost), Some((CFG.to_string(), 7, ClockState::Holdover)));
     assert_eq!(tbc(&o.on_time(now + Duration::from_secs(5))), Some((CFG.to_string(), 7, ClockState::Freerun)));
-    assert!(o.link_tbc(Vec::new()).is_empty());
+    // New settings for a time receiver that is SLAVE already (no new port line will come).
+    see(&mut o, "ptp4l[3.0]: [ptp4l.0.config] port 1 (ens1f0): LISTENING to SLAVE on MASTER_CLOCK_SELECTED", now);
+    let relaxed = TbcSettings { in_sync_times: 1, ..settings.clone() };
+    assert_eq!(
+        tbc(&o.link_tbc(vec![(CFG.to_string(), 7, relaxed)], now)),
+        Some((CFG.to_string(), 7, ClockState::Freerun))
+    );
+    assert_eq!(tbc(&see(&mut o, sample, now)), Some((CFG.to_string(), 7, ClockState::Locked)), "knows its slave port");
+    assert!(o.link_tbc(Vec::new(), now).is_empty());
     assert_eq!(o.tbc_state(CFG), None, "unlinked");
 }
