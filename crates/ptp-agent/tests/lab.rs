@@ -1,18 +1,19 @@
-//! The local lab with real ptp4l: a software-timestamping grandmaster in one network namespace,
-//! the agent (standalone, `run --profile`) with two profiles in another, over veth pairs. Nothing
-//! can adjust this machine's clock: every process runs without CAP_SYS_TIME (setpriv drops it from
-//! the inheritable and bounding sets; checked first), so each adjustment fails with EPERM, and the
-//! profiles never step (no step thresholds). The linreg servo still locks, so the ports reach
-//! SLAVE and the clock LOCKED. Needs root.
+//! The local lab with real ptp4l, linuxptp 3.1 and 4.2: a software-timestamping grandmaster in
+//! one network namespace, the agent (standalone, `run --profile`) with two profiles in another,
+//! over veth pairs. Nothing can adjust this machine's clock: every process runs without
+//! CAP_SYS_TIME (setpriv drops it from the inheritable and bounding sets; checked first), and the
+//! agent's ptp4l with the lab's shim, whose adjustments succeed without reaching the kernel; the
+//! profiles never step (no step thresholds). The linreg servo locks, so the ports reach SLAVE and
+//! the clock LOCKED. Needs root.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use ptp_agent::nic::netns::in_netns;
+use ptp_testkit::linuxptp::{Version, lab_bin, no_adjtime};
 use ptp_testkit::netns::NetNs;
 use ptp_testkit::probe::{http_get, pids_of};
-use ptp_testkit::root::require_root;
 use ptp_testkit::sys_time::{WITHOUT_SYS_TIME, check_without_sys_time};
 
 const METRICS_PORT: u16 = 9091;
@@ -52,11 +53,32 @@ impl Drop for Killed {
 }
 
 #[test]
-fn agent_runs_ptp4l_against_a_software_grandmaster() {
-    if !require_root("agent_runs_ptp4l_against_a_software_grandmaster") {
-        return;
-    }
-    let dir = std::env::temp_dir().join(format!("ptp-lab-test-{}", std::process::id()));
+fn agent_runs_ptp4l_3_1_against_a_software_grandmaster() {
+    lab(Version::V31);
+}
+
+#[test]
+fn agent_runs_ptp4l_4_2_against_a_software_grandmaster() {
+    lab(Version::V42);
+}
+
+/// The agent's `--bin-dir` for the lab: a `ptp4l` that runs linuxptp `bin`'s with the lab's shim
+/// ([`no_adjtime`]: adjustments succeed without reaching the kernel; 4.2 resets its servo when
+/// one fails).
+fn wrappers(dir: &Path, bin: &Path) -> PathBuf {
+    let wrappers = dir.join("bin");
+    std::fs::create_dir_all(&wrappers).unwrap();
+    let script =
+        format!("#!/bin/sh\nexec env LD_PRELOAD={} {} \"$@\"\n", no_adjtime().display(), bin.join("ptp4l").display());
+    std::fs::write(wrappers.join("ptp4l"), script).unwrap();
+    std::fs::set_permissions(wrappers.join("ptp4l"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    wrappers
+}
+
+fn lab(version: Version) {
+    let test = format!("agent_runs_ptp4l_{}_against_a_software_grandmaster", version.name().replace('.', "_"));
+    let Some(bin) = lab_bin(&test, version) else { return };
+    let dir = std::env::temp_dir().join(format!("ptp-lab-test-{}-{}", version.name(), std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let gm = NetNs::new("ptplabgm").unwrap();
     let node = NetNs::new("ptplabnode").unwrap();
@@ -72,7 +94,8 @@ fn agent_runs_ptp4l_against_a_software_grandmaster() {
     let grandmaster = Killed(
         gm.command(no_systime[0])
             .args(&no_systime[1..])
-            .args(["ptp4l", "-S", "-m", "-i", "labgm1", "-i", "labgm2", "-f"])
+            .arg(bin.join("ptp4l"))
+            .args(["-S", "-m", "-i", "labgm1", "-i", "labgm2", "-f"])
             .arg(&gm_conf)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -96,6 +119,8 @@ fn agent_runs_ptp4l_against_a_software_grandmaster() {
             .arg(&profiles)
             .arg("--run-dir")
             .arg(&run_dir)
+            .arg("--bin-dir")
+            .arg(wrappers(&dir, &bin))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.join("agent.log")).unwrap())
             .spawn()

@@ -182,12 +182,18 @@ fn for_the_lab(value: &str, dir: &Path) -> String {
     profiles.to_string()
 }
 
-/// timemaster's chronyd in the lab: `-x` (it never steers a clock) and its files in the test's
-/// directory, no command port.
+/// timemaster's chronyd in the lab: `-x` (it never steers a clock), as root (its files are in the
+/// test's directory), no command port.
 fn chronyd_for_the_lab(conf: &str, dir: &Path) -> String {
+    // Its command socket in a directory of its own (mode 0700, as chronyd wants it), not in
+    // /run/chrony, where another chronyd of the machine may be.
+    let sock = dir.join("sock");
+    std::fs::create_dir_all(&sock).unwrap();
+    std::fs::set_permissions(&sock, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     let chrony = [
         format!("pidfile {}", dir.join("chronyd.pid").display()),
         format!("driftfile {}", dir.join("chronyd.drift").display()),
+        format!("bindcmdaddress {}", sock.join("chronyd.sock").display()),
         "cmdport 0".to_string(),
     ];
     let mut lines: Vec<String> = conf.lines().map(str::to_string).collect();
@@ -195,7 +201,7 @@ fn chronyd_for_the_lab(conf: &str, dir: &Path) -> String {
         Some(at) => lines.splice(at + 1..at + 1, chrony).for_each(drop),
         None => lines.extend(std::iter::once("[chrony.conf]".to_string()).chain(chrony)),
     }
-    lines.extend(["[chronyd]".to_string(), "options -x".to_string()]);
+    lines.extend(["[chronyd]".to_string(), "options -x -u root".to_string()]);
     lines.join("\n") + "\n"
 }
 
