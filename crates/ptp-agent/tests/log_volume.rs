@@ -2,7 +2,8 @@
 //! `logReduce: enhanced 1s 1000` and an `stdoutFilter`, one with `logReduce: true`: the lines they
 //! suppress are absent from the agent's log, port state changes, the first sample, a sample beyond
 //! the threshold and the summaries are in it, and the metrics still follow every line (the offset
-//! is the last, suppressed, sample's; the suppressed lines are counted).
+//! is the last, suppressed, sample's; the suppressed lines are counted), and each clock state
+//! change is logged by the agent.
 
 use std::time::Duration;
 
@@ -95,6 +96,15 @@ fn suppressed_lines_stay_out_of_the_log_and_are_parsed_all_the_same() {
     assert_eq!(samples.len(), 1, "q: only the first sample (basic has no threshold): {samples:#?}");
     assert_eq!(q.iter().filter(|l| l.contains("chatter")).count(), 40, "q has no stdoutFilter");
     assert!(q.iter().any(|l| l.contains("(eth1): UNCALIBRATED to SLAVE")), "{q:#?}");
+
+    // Every clock state change is in the agent's log though the samples are not: q's 5000 ns
+    // crosses maxOffsetThreshold (100 ns) and 77 ns comes back within it.
+    let states: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("clock state") && l.contains("config=ptp4l.1.config") && l.contains("iface=eth1"))
+        .map(|l| l.split("to=").nth(1).unwrap_or_default())
+        .collect();
+    assert_eq!(states, ["Locked", "Freerun", "Locked"], "q's clock state changes in the log:\n{log}");
 
     stop_with_sigterm(&mut agent.0, Duration::from_secs(10));
     let _ = std::fs::remove_dir_all(dir);

@@ -77,6 +77,8 @@ struct Shared {
     announce: HashMap<u32, watch::Sender<Option<GmQuality>>>,
     /// Run id of a T-BC's time transmitter → its time receiver's ptp4l config and the T-BC state.
     tbc: HashMap<u32, (String, ClockState)>,
+    /// The last state of each clock (its changes are logged).
+    clock_states: HashMap<observe::ClockKey, ClockState>,
 }
 
 impl Shared {
@@ -130,6 +132,12 @@ impl Shared {
                 }
                 Effect::Clock { clock, state } => {
                     self.metrics.clock_state(&clock.config, &clock.process, &clock.iface, state);
+                    // Each change in the agent's log: with `logReduce` the samples are not, and a
+                    // state change (a threshold crossed, holdover) must still be seen there.
+                    let before = self.clock_states.insert(clock.clone(), state);
+                    if before != Some(state) {
+                        info!(config = %clock.config, process = %clock.process, iface = %clock.iface, from = ?before, to = ?state, "clock state");
+                    }
                 }
                 Effect::Tbc { tr_config, tt_run_id, state } => {
                     info!(time_receiver = %tr_config, time_transmitter = tt_run_id, ?state, "T-BC state");
@@ -137,7 +145,10 @@ impl Shared {
                     self.announce_tbc(tt_run_id);
                 }
                 Effect::Ha { config, statuses } => self.metrics.ha_profiles(&config, &statuses),
-                Effect::ForgetIface(clock) => self.metrics.forget_iface(&clock.config, &clock.process, &clock.iface),
+                Effect::ForgetIface(clock) => {
+                    self.metrics.forget_iface(&clock.config, &clock.process, &clock.iface);
+                    self.clock_states.remove(&clock);
+                }
                 Effect::OpenGate { config } => {
                     if let Some(gate) = self.gates.get(&config) {
                         gate.send_if_modified(|open| !std::mem::replace(open, true));
@@ -249,6 +260,7 @@ impl Runtime {
             views: HashMap::new(),
             announce: HashMap::new(),
             tbc: HashMap::new(),
+            clock_states: HashMap::new(),
         };
         let runtime = Runtime {
             settings,
@@ -391,6 +403,7 @@ impl Runtime {
         // cannot bring a series back.
         for config in shared.observer.close(plan) {
             shared.metrics.forget(&config);
+            shared.clock_states.retain(|k, _| k.config != config);
         }
     }
 
