@@ -923,26 +923,35 @@ def dockerfiles_fit_the_chart_and_the_workspace():
     dep = find(render(None), "Deployment", OPERATOR)
     ds = find(render(None), "DaemonSet", AGENT)
     for name, binary, workload in [("Dockerfile.operator", "ptp-operator", dep), ("Dockerfile.daemon", "ptp-agent", ds)]:
-        build, runtime = dockerfile_stages(name)
+        stages = dockerfile_stages(name)
+        build, runtime = stages[0], stages[-1]
         assert build["alias"] == "build" and build["base"].startswith(f"rust:{rust_version}-"), (name, build["base"])
         (cargo,) = [r for r in instruction(build, "RUN") if "cargo build" in r]
         assert f"--release --locked -p {binary}" in cargo, cargo
-        assert instruction(runtime, "COPY") == [f"--from=build /{binary} /usr/local/bin/{binary}"], name
+        assert instruction(runtime, "COPY")[-1] == f"--from=build /{binary} /usr/local/bin/{binary}", name
         assert instruction(runtime, "ENTRYPOINT") == [f'["/usr/local/bin/{binary}"]'], name
         # The chart passes only args: the entrypoint must be the binary, and args start with "run".
         c = container(workload)
         assert "command" not in c and c["args"][0] == "run", name
-    _, operator_runtime = dockerfile_stages("Dockerfile.operator")
+    operator_runtime = dockerfile_stages("Dockerfile.operator")[-1]
     assert operator_runtime["base"].startswith("gcr.io/distroless/static"), "a minimal image for a static binary"
     (user,) = instruction(operator_runtime, "USER")
     assert user.split(":")[0] == str(dep["spec"]["template"]["spec"]["securityContext"]["runAsUser"]), user
-    operator_build, _ = dockerfile_stages("Dockerfile.operator")
+    operator_build = dockerfile_stages("Dockerfile.operator")[0]
     assert "alpine" in operator_build["base"], "musl: a static binary"
-    _, agent_runtime = dockerfile_stages("Dockerfile.daemon")
+    agent_stages = dockerfile_stages("Dockerfile.daemon")
+    agent_runtime = agent_stages[-1]
     assert agent_runtime["base"].startswith("debian:") and agent_runtime["base"].endswith("-slim")
     (apt,) = [r for r in instruction(agent_runtime, "RUN") if "apt-get install" in r]
-    for package in ("linuxptp", "ethtool", "iproute2"):
+    for package in ("chrony", "ethtool", "iproute2"):
         assert re.search(rf"\b{package}\b", apt), f"the agent image needs {package}"
+    # linuxptp 4.2 (haProfiles needs it), built from the tarball scripts/linuxptp.sh checks, first
+    # on PATH (/usr/local/sbin) for the agent and for timemaster's children.
+    (linuxptp,) = [st for st in agent_stages if st["alias"] == "linuxptp"]
+    sha = re.search(r"^SHA256=([0-9a-f]{64})$", (chartlib.ROOT / "scripts" / "linuxptp.sh").read_text(), re.M).group(1)
+    (add,) = instruction(linuxptp, "ADD")
+    assert f"--checksum=sha256:{sha}" in add and "linuxptp_4.2.orig.tar.gz" in add, add
+    assert "--from=linuxptp /opt/linuxptp/sbin/ /usr/local/sbin/" in instruction(agent_runtime, "COPY")
     ignored = (chartlib.ROOT / ".dockerignore").read_text().split()
     assert "target" in ignored and ".git" in ignored, "the build context leaves out target/ and .git"
 
