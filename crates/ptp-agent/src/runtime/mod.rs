@@ -75,8 +75,6 @@ struct Shared {
     views: HashMap<String, Option<PtpView>>,
     /// Run id of a T-BC's time transmitter → what its follower is to announce.
     announce: HashMap<u32, watch::Sender<Option<GmQuality>>>,
-    /// Run id of a T-BC's time transmitter → its time receiver's ptp4l config and the T-BC state.
-    tbc: HashMap<u32, (String, ClockState)>,
     /// The last state of each clock (its changes are logged).
     clock_states: HashMap<observe::ClockKey, ClockState>,
 }
@@ -90,8 +88,7 @@ impl Shared {
         }
         let before = self.views.insert(config.to_string(), view.cloned()).flatten();
         self.metrics.clock_class(config, view.map(|v| v.gm_clock_class));
-        let controlled: Vec<u32> = self.tbc.iter().filter(|(_, (tr, _))| tr == config).map(|(tt, _)| *tt).collect();
-        for tt in controlled {
+        if let Some((tt, _)) = self.observer.tbc_state(config) {
             self.announce_tbc(tt);
         }
         let Some(view) = view else { return };
@@ -107,9 +104,9 @@ impl Shared {
     /// What the time transmitter of run id `tt` is to announce: from its T-BC's state and the
     /// time receiver's grandmaster.
     fn tbc_quality(&self, tt: u32) -> Option<GmQuality> {
-        let (tr, state) = self.tbc.get(&tt)?;
-        let upstream = self.views.get(tr).cloned().flatten().map(|v| (v.gm_clock_class, v.gm_clock_accuracy));
-        Some(tt_quality(*state, upstream))
+        let (tr, state) = self.observer.tbc_controlling(tt)?;
+        let upstream = self.views.get(tr).and_then(Option::as_ref).map(|v| (v.gm_clock_class, v.gm_clock_accuracy));
+        Some(tt_quality(state, upstream))
     }
 
     /// Tells the follower of the time transmitter `tt` what to announce, when that changed.
@@ -141,7 +138,6 @@ impl Shared {
                 }
                 Effect::Tbc { tr_config, tt_run_id, state } => {
                     info!(time_receiver = %tr_config, time_transmitter = tt_run_id, ?state, "T-BC state");
-                    self.tbc.insert(tt_run_id, (tr_config, state));
                     self.announce_tbc(tt_run_id);
                 }
                 Effect::Ha { config, statuses } => self.metrics.ha_profiles(&config, &statuses),
@@ -259,7 +255,6 @@ impl Runtime {
             output,
             views: HashMap::new(),
             announce: HashMap::new(),
-            tbc: HashMap::new(),
             clock_states: HashMap::new(),
         };
         let runtime = Runtime {
@@ -359,8 +354,6 @@ impl Runtime {
             links.push((tr_config, applied.plan.run_id, tbc_settings(&tr.profile)));
         }
         let mut shared = lock(&self.shared);
-        let linked: Vec<u32> = links.iter().map(|(_, tt, _)| *tt).collect();
-        shared.tbc.retain(|tt, _| linked.contains(tt));
         let effects = shared.observer.link_tbc(links, Instant::now());
         shared.apply(effects);
     }

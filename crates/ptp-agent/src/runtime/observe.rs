@@ -173,6 +173,11 @@ impl LineObserver {
         self.tbc.get(tr_config).map(|(tt, t)| (*tt, t.state()))
     }
 
+    /// The T-BC whose time transmitter has run id `tt`: its time receiver's ptp4l config and state.
+    pub fn tbc_controlling(&self, tt: u32) -> Option<(&str, ClockState)> {
+        self.tbc.iter().find(|(_, (t, _))| *t == tt).map(|(tr, (_, tracker))| (tr.as_str(), tracker.state()))
+    }
+
     /// Runs `step` on the T-BC of `tr_config`, if any; its state change is an effect.
     fn tbc_step(
         &mut self,
