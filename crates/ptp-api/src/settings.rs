@@ -46,7 +46,8 @@ pub struct ProfileSettings {
     pub ha_profiles: Vec<String>,
     /// `controllingProfile`: the profile whose clock state this one's follows (T-BC).
     pub controlling_profile: Option<String>,
-    pub upstream_port: Option<String>,
+    /// `upstreamPort`: the time receiver's upstream ports (comma-separated); empty when not set.
+    pub upstream_ports: Vec<String>,
     pub leading_interface: Option<String>,
     /// `inSyncConditionThreshold` (ns).
     pub in_sync_threshold_ns: Option<u32>,
@@ -80,12 +81,9 @@ impl ProfileSettings {
                     }
                     out.stdout_filter = Some(value.clone()).filter(|v| !v.is_empty());
                 }
-                "haProfiles" => {
-                    out.ha_profiles =
-                        value.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_string).collect();
-                }
+                "haProfiles" => out.ha_profiles = list(value),
                 "controllingProfile" => out.controlling_profile = non_empty(value),
-                "upstreamPort" => out.upstream_port = non_empty(value),
+                "upstreamPort" => out.upstream_ports = list(value),
                 "leadingInterface" => out.leading_interface = non_empty(value),
                 "inSyncConditionThreshold" | "inSyncConditionTimes" => {
                     let n = parse_go_uint(value.trim(), 10, 32)
@@ -107,6 +105,11 @@ impl ProfileSettings {
 /// `text` on one line: the regex crate's errors point at the column over several lines.
 fn one_line(text: &str) -> String {
     text.split('\n').map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+/// A comma-separated list, each item trimmed, empty items left out.
+fn list(value: &str) -> Vec<String> {
+    value.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_string).collect()
 }
 
 impl LogReduce {
@@ -168,7 +171,7 @@ mod tests {
         assert_eq!(s.log_reduce, LogReduce::Enhanced { interval: Duration::from_secs(10), threshold_ns: 50 });
         assert_eq!(s.ha_profiles, ["a_x", "b", "c"]);
         assert_eq!(s.controlling_profile.as_deref(), Some("cfg_tr"));
-        assert_eq!(s.upstream_port.as_deref(), Some("ens1f0"));
+        assert_eq!(s.upstream_ports, ["ens1f0"]);
         assert_eq!((s.in_sync_threshold_ns, s.in_sync_times), (Some(10), Some(12)));
         assert_eq!(s.stdout_filter.as_deref(), Some("^.*delay.*$"));
         assert_eq!(ProfileSettings::of(&PtpProfile::named("p")).unwrap(), ProfileSettings::default());

@@ -217,14 +217,7 @@ fn tbc_settings(tr: &ptp_api::PtpProfile) -> TbcSettings {
     let thresholds = Thresholds::from_profile(tr.ptp_clock_threshold.as_ref());
     let settings = ptp_api::settings::ProfileSettings::of(tr).unwrap_or_default();
     TbcSettings {
-        upstream_ports: settings
-            .upstream_port
-            .iter()
-            .flat_map(|p| p.split(','))
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(str::to_string)
-            .collect(),
+        upstream_ports: settings.upstream_ports,
         in_sync_threshold_ns: settings.in_sync_threshold_ns.map_or(thresholds.max_offset_ns.unsigned_abs(), u64::from),
         in_sync_times: settings.in_sync_times.unwrap_or(1),
         holdover: thresholds.holdover,
