@@ -66,11 +66,23 @@ fn a_kubelet_style_configmap_update_is_seen_through_inotify() {
     std::fs::create_dir_all(&dir).unwrap();
     kubelet_write(&dir, "node-1", "[]", 1);
     let port = free_port();
+    let log = dir.join("agent.log");
     let mut agent = agent_run(env!("CARGO_BIN_EXE_ptp-agent"), "node-1", &dir.join("node-1"), &dir.join("run"))
         .args(["--health-addr", "none", "--metrics-addr", &format!("127.0.0.1:{port}")])
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    wait_until("first value applied", || metrics(port).contains("ptp_agent_refused_profiles 0"));
+    // (CI once timed out here after 10 s, without a clue: an agent that exits, or a slow one,
+    // now says so with its log.)
+    let started = Instant::now();
+    while !metrics(port).contains("ptp_agent_refused_profiles 0") {
+        let log = || std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(status) = agent.try_wait().unwrap() {
+            panic!("the agent exited ({status}) before serving its metrics:\n{}", log());
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "no metrics after 20 s; the agent's log:\n{}", log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
     // An update with an invalid profile: seen well before the 10 s fallback poll.
     let changed = Instant::now();
     kubelet_write(&dir, "node-1", r#"[{"name":"bad","ptp4lConf":"[global]\nslaveOnly\n"}]"#, 2);
