@@ -249,6 +249,24 @@ struct Lab {
     _gm: NetNs,
 }
 
+impl Drop for Lab {
+    /// Should a check fail: the agent is SIGKILLed (its children go with it: their parent-death
+    /// signal), and what they started and no signal reaches (timemaster's chronyd) is killed by
+    /// the test directory in its command line.
+    fn drop(&mut self) {
+        drop(self.agent.take());
+        let dir = self.dir.display().to_string();
+        let Ok(entries) = std::fs::read_dir("/proc") else { return };
+        for entry in entries.flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            if pid != std::process::id() as i32 && String::from_utf8_lossy(&cmdline).contains(&dir) {
+                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            }
+        }
+    }
+}
+
 impl Lab {
     fn new(case: &Case, version: Version, bin: &Path) -> Lab {
         let dir = std::env::temp_dir().join(format!(
