@@ -152,6 +152,10 @@ pub fn no_adjtime() -> PathBuf {
     NO_ADJTIME_SOURCE.hash(&mut hasher);
     let dir = std::env::temp_dir().join(format!("ptp-testkit-noadjtime-{:016x}", hasher.finish()));
     let library = dir.join("libnoadjtime.so");
+    // One build per process (the tests of a binary run in threads); the partial file's name is
+    // the process's, so that test binaries running at once do not share it either.
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _building = BUILDING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if library.is_file() {
         return library;
     }
@@ -168,7 +172,9 @@ pub fn no_adjtime() -> PathBuf {
         .status()
         .expect("rustc runs");
     assert!(status.success(), "rustc could not build {}", source.display());
-    std::fs::rename(&partial, &library).expect("shim in place");
+    if let Err(e) = std::fs::rename(&partial, &library) {
+        assert!(library.is_file(), "shim {} not in place: {e}", library.display());
+    }
     library
 }
 
