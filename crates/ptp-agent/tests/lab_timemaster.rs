@@ -21,7 +21,7 @@ use ptp_agent::nic::netns::in_netns;
 use ptp_agent::supervise::tree::stat;
 use ptp_testkit::linuxptp::{Killed, Version, grandmaster, lab_bin};
 use ptp_testkit::netns::NetNs;
-use ptp_testkit::probe::{agent_run, http_get, pids_of, stop_with_sigterm, wait_for};
+use ptp_testkit::probe::{agent_run, http_get, kill_by_argument, pids_of, stop_with_sigterm, wait_for};
 use ptp_testkit::sys_time::WITHOUT_SYS_TIME;
 
 const METRICS_PORT: u16 = 9091;
@@ -66,12 +66,7 @@ struct Leftovers(PathBuf);
 
 impl Drop for Leftovers {
     fn drop(&mut self) {
-        let needle = self.0.display().to_string();
-        for program in ["timemaster", "ptp4l", "chronyd"] {
-            for pid in pids_of(program, &needle) {
-                let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
-            }
-        }
+        kill_by_argument(&["timemaster", "ptp4l", "chronyd"], &self.0.display().to_string());
     }
 }
 

@@ -45,6 +45,17 @@ pub fn pids_of(program: &str, needle: &str) -> Vec<u32> {
     pids
 }
 
+/// SIGKILLs every process of `programs` whose arguments contain `needle` (a test's directory):
+/// what a SIGKILLed agent's children started and no parent-death signal reaches, such as
+/// timemaster's chronyd, when a test fails.
+pub fn kill_by_argument(programs: &[&str], needle: &str) {
+    for program in programs {
+        for pid in pids_of(program, needle) {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        }
+    }
+}
+
 /// Writes a fake `ptp4l` into `dir/bin` and returns that directory (for the agent's `--bin-dir`):
 /// a shell script that reads its `-f` file's name for the message tag, reports port 1 (`eth9`)
 /// going to SLAVE, then prints an offset line every `period` (a `sleep` argument such as `1` or

@@ -30,10 +30,13 @@ use std::time::Duration;
 use ptp_e2e_local::binary;
 use ptp_testkit::linuxptp::{Killed, Version, lab_bin, no_adjtime};
 use ptp_testkit::netns::NetNs;
-use ptp_testkit::probe::{free_port, http_get, wait_for};
+use ptp_testkit::probe::{free_port, http_get, kill_by_argument, wait_for};
 use ptp_testkit::sys_time::WITHOUT_SYS_TIME;
 
 const NODE: &str = "sample-node";
+
+/// The programs the agent runs for the samples, and what timemaster starts.
+const PROGRAMS: [&str; 5] = ["ptp4l", "phc2sys", "ts2phc", "timemaster", "chronyd"];
 
 /// What a sample is expected to do in the lab.
 struct Case {
@@ -252,18 +255,10 @@ struct Lab {
 impl Drop for Lab {
     /// Should a check fail: the agent is SIGKILLed (its children go with it: their parent-death
     /// signal), and what they started and no signal reaches (timemaster's chronyd) is killed by
-    /// the test directory in its command line.
+    /// the test directory in its arguments.
     fn drop(&mut self) {
         drop(self.agent.take());
-        let dir = self.dir.display().to_string();
-        let Ok(entries) = std::fs::read_dir("/proc") else { return };
-        for entry in entries.flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
-            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            if pid != std::process::id() as i32 && String::from_utf8_lossy(&cmdline).contains(&dir) {
-                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
-            }
-        }
+        kill_by_argument(&PROGRAMS, &self.dir.display().to_string());
     }
 }
 
@@ -444,9 +439,7 @@ impl Lab {
         }
         let run_dir = self.dir.join("run").display().to_string();
         wait_for("no child of the agent left", Duration::from_secs(10), || {
-            ["ptp4l", "phc2sys", "ts2phc", "timemaster", "chronyd"]
-                .iter()
-                .all(|p| ptp_testkit::probe::pids_of(p, &run_dir).is_empty())
+            PROGRAMS.iter().all(|p| ptp_testkit::probe::pids_of(p, &run_dir).is_empty())
         });
         let _ = std::fs::remove_dir_all(&self.dir);
     }
