@@ -16,12 +16,11 @@ ROOT=$PWD
 check=
 [ "${1:-}" = "--check" ] && check=1
 seconds=${LAB_SECONDS:-60}
-if [ "$(id -u)" != 0 ]; then
-  echo "cluster-lab: needs root (network namespaces); use scripts/lab.sh --no-cluster paths instead" >&2
-  exit 2
-fi
 # shellcheck source=scripts/lab-common.sh
 . scripts/lab-common.sh
+# root, ptp4l, Go or the cached control plane, ...: all named at once, before any build
+# (scripts/quickstart.sh installs the Debian packages first: scripts/setup.sh --lab)
+require_lab_prerequisites cluster-lab cluster
 require_no_sys_time cluster-lab
 
 dir=$(mktemp -d /tmp/ptp-cluster-lab.XXXXXX)

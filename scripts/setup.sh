@@ -4,11 +4,26 @@
 # chrony is installed for its chronyd binary only: its service is kept from starting (it would
 # adjust this machine's clock); the tests run chronyd themselves with -x.
 # Idempotent: a second run only checks.
+#
+#   scripts/setup.sh         everything the tests need
+#   scripts/setup.sh --lab   only the Debian packages the lab and the quick start need (no venv, no
+#                            linuxptp 4.2 build): what scripts/quickstart.sh runs first
+#   scripts/setup.sh --node  everything, and what images and a real node need: buildah, debootstrap,
+#                            containerd, runc, the CNI plugins (scripts/images.sh, e2e/node/run.sh);
+#                            containerd's own service is kept from starting (the suite runs its own)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+lab_only=
+packages=(linuxptp chrony ethtool iproute2)
+case ${1:-} in
+  --lab) lab_only=1 ;;
+  --node) packages+=(buildah debootstrap containerd runc containernetworking-plugins) ;;
+  "") ;;
+  *) echo "setup: unknown argument $1 (scripts/setup.sh [--lab | --node])" >&2; exit 2 ;;
+esac
 
 missing=()
-for pkg in linuxptp chrony ethtool iproute2; do
+for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
@@ -25,12 +40,14 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     if [ -n "$own_policy" ]; then rm -f "$policy"; fi
     if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-      systemctl disable --now chrony.service >/dev/null 2>&1 || true
+      systemctl disable --now chrony.service containerd.service >/dev/null 2>&1 || true
     fi
   else
     echo "setup: WARNING: ${missing[*]} not installed and not root; tests that need them will skip" >&2
   fi
 fi
+
+[ -z "$lab_only" ] || exit 0
 
 venv=.venv
 req=scripts/requirements.txt

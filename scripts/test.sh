@@ -86,8 +86,18 @@ step "fuzz every input that crosses a trust boundary (scripts/fuzz.sh, ${PTP_FUZ
 scripts/fuzz.sh "$PTP_FUZZ_SECONDS"
 
 if [ -n "${PTP_CLUSTER_DIR:-}" ] && [ "$(id -u)" = 0 ]; then
-  step "the quick start: operator + agent + grandmaster against the control plane (scripts/cluster-lab.sh --check)"
-  PTP_LAB_NO_BUILD=1 LAB_SECONDS=120 scripts/cluster-lab.sh --check
+  step "the quick start's preflight names what is missing before any build (PATH without ptp4l)"
+  # /usr/sbin (ptp4l, ip) left out of PATH; ip and setpriv are also in /usr/bin
+  nosbin=/usr/bin:/bin:$(dirname "$(command -v cargo)"):$(dirname "$(command -v python3)"):$(dirname "$(command -v go)")
+  if out=$(PATH=$nosbin scripts/quickstart.sh --preflight 2>&1); then
+    echo "$out" >&2
+    echo "the quick start's preflight passed without ptp4l on PATH" >&2
+    exit 1
+  fi
+  grep -q 'ptp4l: not on PATH (Debian package: linuxptp)' <<<"$out" ||
+    { echo "$out" >&2; echo "the quick start's preflight did not name ptp4l" >&2; exit 1; }
+  step "the quick start: operator + agent + grandmaster against the control plane (scripts/quickstart.sh --check)"
+  PTP_LAB_NO_BUILD=1 LAB_SECONDS=120 scripts/quickstart.sh --check
 elif [ "${PTP_REQUIRE_ROOT_TESTS:-}" = 1 ]; then
   echo "the quick start needs root and the control plane" >&2
   exit 1

@@ -51,7 +51,7 @@ use serde::{Deserialize, Serialize};
         name = "Offset",
         type_ = "integer",
         json_path = ".status.offsetNs",
-        description = "Last offset from the master in ns"
+        description = "Offset from the master in ns when the status was last written: at clock state changes, otherwise at most every 300 s (not live; live: the openshift_ptp_offset_ns metric)"
     ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
